@@ -1,0 +1,14 @@
+//! uc-operator: a Kubernetes operator for a Databricks Unity Catalog integration.
+//!
+//! The layout follows the architecture: `api` is the Kubernetes side (the CRD), `databricks` the
+//! Databricks side (an HTTP client that knows nothing of Kubernetes), `setup` the domain logic
+//! between them (the setup plan), and `controller` wires them into a reconcile loop.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod controller;
+pub mod databricks;
+pub mod import;
+pub mod secret;
+pub mod setup;
+pub mod telemetry;
