@@ -1,1 +1,42 @@
-//! (to be written)
+//! The Kubernetes side: the `DatabricksIntegration` custom resource.
+//!
+//! Field names follow the governance tool's `/integrations` payload. Doc comments become the
+//! OpenAPI descriptions users read in `kubectl explain`; every rule that needs no Databricks is
+//! added to the generated schema in [`validation`] so the API server enforces it.
+
+mod types;
+pub mod validation;
+
+pub use types::*;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// API group of the resource.
+pub const GROUP: &str = "uc-operator.dev";
+/// The finalizer that guards cleanup in Databricks.
+pub const FINALIZER: &str = "uc-operator.dev/cleanup";
+/// The field manager for everything the operator writes.
+pub const FIELD_MANAGER: &str = "uc-operator";
+
+/// The CRD exactly as the API server should get it: the derived schema plus the CEL rules.
+pub fn crd() -> CustomResourceDefinition {
+    let mut crd = DatabricksIntegration::crd();
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            let mut value = serde_json::to_value(&*schema).expect("schema serializes");
+            validation::apply(&mut value);
+            *schema = serde_json::from_value(value).expect("schema round-trips");
+        }
+    }
+    crd
+}
+
+/// The CRD as YAML, as `uc-operator crd` prints it and `crds/` stores it.
+pub fn crd_yaml() -> String {
+    serde_yaml::to_string(&crd()).expect("CRD serializes to YAML")
+}

@@ -1,0 +1,105 @@
+//! Fault injection: rules matched against each request before routing.
+
+use serde::{Deserialize, Serialize};
+
+/// A fault applied to requests whose path starts with `path_prefix` ("" = any) and, when set,
+/// whose method matches; `times: None` keeps it until cleared.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FaultRule {
+    #[serde(default)]
+    pub path_prefix: String,
+    #[serde(default)]
+    pub method: Option<String>,
+    pub kind: FaultKind,
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+/// What happens to a matching request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Delay, then serve normally.
+    Latency { millis: u64 },
+    /// Answer with this status, a `Retry-After` header when set, and a Databricks error body.
+    Status {
+        status: u16,
+        #[serde(default)]
+        retry_after: Option<String>,
+        #[serde(default)]
+        error_code: String,
+        #[serde(default)]
+        message: String,
+    },
+    /// Close the connection without answering.
+    DropConnection,
+}
+
+impl FaultRule {
+    /// A rule for any path and method, active until cleared.
+    pub fn new(path_prefix: &str, kind: FaultKind) -> Self {
+        FaultRule {
+            path_prefix: path_prefix.into(),
+            method: None,
+            kind,
+            times: None,
+        }
+    }
+    /// Limits the rule to `n` matching requests.
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = Some(n);
+        self
+    }
+    /// Limits the rule to one HTTP method.
+    pub fn method(mut self, method: &str) -> Self {
+        self.method = Some(method.to_uppercase());
+        self
+    }
+    /// `429 REQUEST_LIMIT_EXCEEDED` with `Retry-After: secs`.
+    pub fn too_many_requests(path_prefix: &str, retry_after_secs: u64) -> Self {
+        FaultRule::new(
+            path_prefix,
+            FaultKind::Status {
+                status: 429,
+                retry_after: Some(retry_after_secs.to_string()),
+                error_code: "REQUEST_LIMIT_EXCEEDED".into(),
+                message: "Too many requests. Please wait a moment and try again.".into(),
+            },
+        )
+    }
+    /// `503 TEMPORARILY_UNAVAILABLE`.
+    pub fn unavailable(path_prefix: &str) -> Self {
+        FaultRule::new(
+            path_prefix,
+            FaultKind::Status {
+                status: 503,
+                retry_after: None,
+                error_code: "TEMPORARILY_UNAVAILABLE".into(),
+                message: "The service is temporarily unavailable.".into(),
+            },
+        )
+    }
+
+    pub(crate) fn matches(&self, method: &str, path: &str) -> bool {
+        path.starts_with(&self.path_prefix)
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self.times != Some(0)
+    }
+}
+
+/// Finds the first matching rule, consuming one of its `times`.
+pub(crate) fn take_fault(rules: &mut Vec<FaultRule>, method: &str, path: &str) -> Option<FaultKind> {
+    let i = rules.iter().position(|r| r.matches(method, path))?;
+    let rule = &mut rules[i];
+    let kind = rule.kind.clone();
+    if let Some(n) = rule.times.as_mut() {
+        *n -= 1;
+        if *n == 0 {
+            rules.remove(i);
+        }
+    }
+    Some(kind)
+}

@@ -1,0 +1,409 @@
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A Databricks Unity Catalog integration: the workspace the governance platform connects to, how
+/// it authenticates as a service principal, and the catalog it owns for its internal data.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "uc-operator.dev",
+    version = "v1alpha1",
+    kind = "DatabricksIntegration",
+    plural = "databricksintegrations",
+    singular = "databricksintegration",
+    shortname = "dbi",
+    category = "uc-operator",
+    namespaced,
+    status = "DatabricksIntegrationStatus",
+    printcolumn = r#"{"name":"Workspace","type":"string","jsonPath":".spec.workspaceUrl"}"#,
+    printcolumn = r#"{"name":"Catalog","type":"string","jsonPath":".spec.catalog"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabricksIntegrationSpec {
+    /// How to reach and authenticate to the main workspace.
+    #[serde(flatten)]
+    pub connection: Connection,
+
+    /// The catalog the operator owns for the integration's internal data, readable only by the
+    /// service principal. Immutable.
+    #[schemars(length(min = 1, max = 255))]
+    pub catalog: String,
+
+    /// `true`: the operator creates the catalog and its objects with the service principal
+    /// (automatic setup). `false`: it publishes a setup script in the ConfigMap
+    /// `<name>-uc-setup` for a privileged user to run, and waits until it has been run.
+    #[serde(default = "default_true")]
+    pub auto_bootstrap: bool,
+
+    /// Query audit, which needs read access to the system tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<Audit>,
+
+    /// Credentials for catalogs that are bound to other workspaces and not reachable from the
+    /// main one. A catalog may appear in at most one connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 10))]
+    pub additional_workspace_connections: Option<Vec<AdditionalWorkspaceConnection>>,
+
+    /// `Delete`: deleting the resource drops the catalog that automatic setup created.
+    /// `Retain`: the catalog is left in place.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+
+    /// How often the integration is re-checked while nothing changes, e.g. `30m`, `1h`, `2h30m`.
+    /// At least `1m`.
+    #[serde(default = "default_revalidation_interval")]
+    #[schemars(length(max = 32))]
+    pub revalidation_interval: String,
+}
+
+/// How to reach a workspace and authenticate to it as the service principal.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    /// The workspace host: `www.example-workspace.cloud.databricks.com`, `host:port` or
+    /// `https://host[:port]`; no path, query or other scheme.
+    #[schemars(length(min = 1, max = 512))]
+    pub workspace_url: String,
+
+    /// The HTTPS port. A port inside `workspaceUrl` wins.
+    #[serde(default = "default_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+
+    /// The compute that runs SQL: a SQL warehouse `/sql/1.0/warehouses/<id>` (or
+    /// `/sql/1.0/endpoints/<id>`), or an all-purpose cluster `sql/protocolv1/o/<org-id>/<cluster-id>`.
+    #[schemars(length(min = 1, max = 512))]
+    pub http_path: String,
+
+    /// `token` (a personal access token of the service principal) or `oAuthM2M`.
+    pub authentication_type: AuthenticationType,
+
+    /// The Secret (in this namespace) holding the service principal's personal access token.
+    /// Required when `authenticationType` is `token`, forbidden otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_secret_ref: Option<TokenSecretRef>,
+
+    /// OAuth machine-to-machine client settings. Required when `authenticationType` is
+    /// `oAuthM2M`, forbidden otherwise.
+    #[serde(
+        default,
+        rename = "oAuthClientConfig",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub oauth_client_config: Option<OAuthClientConfig>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum AuthenticationType {
+    #[serde(rename = "token")]
+    Token,
+    #[serde(rename = "oAuthM2M")]
+    OAuthM2M,
+}
+
+/// OAuth M2M client settings for the service principal.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthClientConfig {
+    /// The OAuth client id (the service principal's application id).
+    #[schemars(length(min = 1, max = 256))]
+    pub client_id: String,
+
+    /// The Secret holding the client secret. Required unless `useCertificate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_ref: Option<ClientSecretRef>,
+
+    /// The OAuth token endpoint (`https://` is assumed without a scheme). Default: the
+    /// workspace's own endpoint, found by OIDC discovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub authority_url: Option<String>,
+
+    /// The OAuth scope.
+    #[serde(default = "default_scope")]
+    pub scope: String,
+
+    /// Authenticate with a JWT client assertion signed by a certificate's private key (Azure
+    /// Entra ID certificate credentials) instead of a client secret.
+    #[serde(default)]
+    pub use_certificate: bool,
+
+    /// The certificate's thumbprint, hex (SHA-1, 40 digits, or SHA-256, 64 digits). Required
+    /// when `useCertificate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub public_certificate_thumbprint: Option<String>,
+
+    /// The Secret holding the PEM private key of the certificate. Required when
+    /// `useCertificate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_secret_ref: Option<PrivateKeySecretRef>,
+}
+
+/// Declares a reference to one key of a Secret in the resource's namespace, with its own default
+/// key (the schema default is what users see, so each reference kind gets a type).
+macro_rules! secret_ref {
+    ($(#[$doc:meta])* $name:ident, $default_fn:ident, $default:literal) => {
+        $(#[$doc])*
+        #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
+        pub struct $name {
+            /// The name of the Secret, in the resource's own namespace.
+            #[schemars(length(min = 1, max = 253))]
+            pub name: String,
+            /// The key within the Secret.
+            #[serde(default = $default_fn)]
+            #[schemars(length(min = 1, max = 253))]
+            pub key: String,
+        }
+
+        fn $default_fn() -> String {
+            $default.to_string()
+        }
+    };
+}
+
+secret_ref!(
+    /// A Secret key holding a personal access token (default key `token`).
+    TokenSecretRef, "default_token_key", "token"
+);
+secret_ref!(
+    /// A Secret key holding an OAuth client secret (default key `clientSecret`).
+    ClientSecretRef, "default_client_secret_key", "clientSecret"
+);
+secret_ref!(
+    /// A Secret key holding a PEM private key (default key `tls.key`).
+    PrivateKeySecretRef, "default_private_key_key", "tls.key"
+);
+
+/// Query audit settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Audit {
+    /// Turn on query audit, which needs read access to the system tables.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Limit audit to these workspace ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
+    pub workspace_ids: Option<Vec<i64>>,
+}
+
+/// Credentials for catalogs bound to another workspace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdditionalWorkspaceConnection {
+    /// How to reach and authenticate to this workspace.
+    #[serde(flatten)]
+    pub connection: Connection,
+    /// The catalogs reached through this connection.
+    #[schemars(length(min = 1, max = 50), inner(length(min = 1, max = 255)))]
+    pub catalogs: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    // No doc comments on variants: they would turn the schema's enum into a oneOf.
+    #[default]
+    Delete,
+    Retain,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_port() -> i32 {
+    443
+}
+fn default_scope() -> String {
+    "all-apis".to_string()
+}
+fn default_revalidation_interval() -> String {
+    "1h".to_string()
+}
+
+/// What the operator observed and did, for `observedGeneration`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabricksIntegrationStatus {
+    /// The integration's status, in the governance tool's names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// The generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Reconciling`, `Stalled`, `Validated` and `Bootstrapped`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The outcome of the validation tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_results: Option<ValidationResults>,
+    /// What was discovered about the workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspaceStatus>,
+    /// How the catalog was set up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<BootstrapStatus>,
+    /// When the validation tests last ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_validation_time: Option<Time>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Phase {
+    Creating,
+    Enabled,
+    Editing,
+    Deleting,
+    CreateError,
+    EditError,
+    DeleteError,
+    RecurringValidationError,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 8] = [
+        Phase::Creating,
+        Phase::Enabled,
+        Phase::Editing,
+        Phase::Deleting,
+        Phase::CreateError,
+        Phase::EditError,
+        Phase::DeleteError,
+        Phase::RecurringValidationError,
+    ];
+
+    /// The name users see (`createError`), as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Creating => "creating",
+            Phase::Enabled => "enabled",
+            Phase::Editing => "editing",
+            Phase::Deleting => "deleting",
+            Phase::CreateError => "createError",
+            Phase::EditError => "editError",
+            Phase::DeleteError => "deleteError",
+            Phase::RecurringValidationError => "recurringValidationError",
+        }
+    }
+
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            Phase::CreateError
+                | Phase::EditError
+                | Phase::DeleteError
+                | Phase::RecurringValidationError
+        )
+    }
+}
+
+/// The outcome of the validation tests.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationResults {
+    /// `passed` when every test passed or was skipped, `warning` when one warned, `failed` when
+    /// one failed.
+    pub status: TestStatus,
+    pub validation_tests: Vec<ValidationTest>,
+}
+
+/// One validation test.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationTest {
+    pub name: String,
+    pub status: TestStatus,
+    /// Why the test failed, warned or was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The test's result, e.g. `[{"1": 1}]` for the basic connection test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum TestStatus {
+    Passed,
+    Failed,
+    Warning,
+    Skipped,
+}
+
+/// What was discovered about the main workspace.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metastore_id: Option<String>,
+    /// The service principal's application id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+}
+
+/// How the catalog was set up.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BootstrapStatus {
+    pub mode: BootstrapMode,
+    /// The ConfigMap holding the manual setup script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_config_map: Option<String>,
+    /// The hash of the spec the setup was last applied (or published) for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_spec_hash: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum BootstrapMode {
+    Automatic,
+    Manual,
+}
+
+impl DatabricksIntegrationSpec {
+    /// Every connection of the spec, main first.
+    pub fn connections(&self) -> impl Iterator<Item = &Connection> {
+        std::iter::once(&self.connection).chain(
+            self.additional_workspace_connections
+                .iter()
+                .flatten()
+                .map(|c| &c.connection),
+        )
+    }
+
+    /// The names of every Secret the spec references.
+    pub fn secret_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .connections()
+            .flat_map(|c| {
+                let oauth = c.oauth_client_config.as_ref();
+                [
+                    c.token_secret_ref.as_ref().map(|r| r.name.clone()),
+                    oauth
+                        .and_then(|o| o.client_secret_ref.as_ref())
+                        .map(|r| r.name.clone()),
+                    oauth
+                        .and_then(|o| o.private_key_secret_ref.as_ref())
+                        .map(|r| r.name.clone()),
+                ]
+            })
+            .flatten()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    pub fn audit_enabled(&self) -> bool {
+        self.audit.as_ref().is_some_and(|a| a.enabled)
+    }
+}

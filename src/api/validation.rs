@@ -1,0 +1,191 @@
+//! Every rule that can be checked without Databricks, added to the derived OpenAPI schema so the
+//! API server refuses a bad manifest with a message that names the field.
+//!
+//! Kept in one place (rather than spread over derive attributes) so the whole rule set reads as a
+//! table and the flattened connection fields get the same rules in the spec and in
+//! `additionalWorkspaceConnections`.
+
+use serde_json::{Value, json};
+
+/// A host, `host:port` or `https://host[:port]`; no path, query or other scheme.
+pub const WORKSPACE_URL_PATTERN: &str = "^(https://)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?/?$";
+/// A SQL warehouse path or an all-purpose cluster path; leading slash optional.
+pub const HTTP_PATH_PATTERN: &str = "^/?(sql/1[.]0/(warehouses|endpoints)/[^/?]+/?|sql/protocolv1/o/[0-9]+/[^/?&]+/?)$";
+/// A Unity Catalog identifier.
+pub const CATALOG_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+/// A Go-style duration made of whole units (`90s`, `1h30m`).
+pub const DURATION_PATTERN: &str = "^([0-9]+(ns|us|ms|s|m|h))+$";
+
+fn rule(rule: &str, message: &str) -> Value {
+    json!({ "rule": rule, "message": message })
+}
+
+fn rule_at(rule: &str, message: &str, field_path: &str, reason: &str) -> Value {
+    json!({ "rule": rule, "message": message, "fieldPath": field_path, "reason": reason })
+}
+
+/// Rules shared by the main connection (flattened into `spec`) and each additional connection.
+fn connection_rules() -> Vec<Value> {
+    vec![
+        rule_at(
+            "self.authenticationType != 'token' || has(self.tokenSecretRef)",
+            "tokenSecretRef is required when authenticationType is token",
+            ".tokenSecretRef",
+            "FieldValueRequired",
+        ),
+        rule_at(
+            "self.authenticationType == 'token' || !has(self.tokenSecretRef)",
+            "tokenSecretRef is only allowed when authenticationType is token",
+            ".tokenSecretRef",
+            "FieldValueForbidden",
+        ),
+        rule_at(
+            "self.authenticationType != 'oAuthM2M' || has(self.oAuthClientConfig)",
+            "oAuthClientConfig is required when authenticationType is oAuthM2M",
+            ".oAuthClientConfig",
+            "FieldValueRequired",
+        ),
+        rule_at(
+            "self.authenticationType == 'oAuthM2M' || !has(self.oAuthClientConfig)",
+            "oAuthClientConfig is only allowed when authenticationType is oAuthM2M",
+            ".oAuthClientConfig",
+            "FieldValueForbidden",
+        ),
+    ]
+}
+
+fn oauth_rules() -> Vec<Value> {
+    let cert = "(has(self.useCertificate) && self.useCertificate)";
+    vec![
+        rule_at(
+            &format!("{cert} || has(self.clientSecretRef)"),
+            "clientSecretRef is required unless useCertificate is true",
+            ".clientSecretRef",
+            "FieldValueRequired",
+        ),
+        rule_at(
+            &format!("!{cert} || has(self.publicCertificateThumbprint)"),
+            "publicCertificateThumbprint is required when useCertificate is true",
+            ".publicCertificateThumbprint",
+            "FieldValueRequired",
+        ),
+        rule_at(
+            &format!("!{cert} || has(self.privateKeySecretRef)"),
+            "privateKeySecretRef is required when useCertificate is true",
+            ".privateKeySecretRef",
+            "FieldValueRequired",
+        ),
+    ]
+}
+
+/// Rules on the connection's own fields (they live in the connection's `properties`).
+fn connection_field_rules(props: &mut Value) {
+    add(
+        &mut props["workspaceUrl"],
+        rule(
+            &format!("self.matches('{WORKSPACE_URL_PATTERN}')"),
+            "workspaceUrl must be a host, host:port or https://host[:port], without a path, query or other scheme",
+        ),
+    );
+    add(
+        &mut props["httpPath"],
+        rule(
+            &format!("self.matches('{HTTP_PATH_PATTERN}')"),
+            "httpPath must be a SQL warehouse path /sql/1.0/warehouses/<id> (or /sql/1.0/endpoints/<id>) or a cluster path sql/protocolv1/o/<org-id>/<cluster-id>",
+        ),
+    );
+    let oauth = &mut props["oAuthClientConfig"];
+    for r in oauth_rules() {
+        add(oauth, r);
+    }
+    add(
+        &mut oauth["properties"]["authorityUrl"],
+        rule(
+            "!self.contains('://') || self.startsWith('https://')",
+            "authorityUrl must be an https:// URL (https:// is assumed without a scheme)",
+        ),
+    );
+}
+
+fn add(schema: &mut Value, rule: Value) {
+    assert!(
+        schema.is_object(),
+        "validation target missing from the derived schema"
+    );
+    let rules = schema
+        .as_object_mut()
+        .expect("object")
+        .entry("x-kubernetes-validations")
+        .or_insert_with(|| json!([]));
+    rules.as_array_mut().expect("array").push(rule);
+}
+
+/// Adds the rules to the resource's OpenAPI v3 schema (the `openAPIV3Schema` value).
+pub fn apply(root: &mut Value) {
+    let spec = &mut root["properties"]["spec"];
+    for r in connection_rules() {
+        add(spec, r);
+    }
+    let props = &mut spec["properties"];
+    connection_field_rules(props);
+
+    add(
+        &mut props["catalog"],
+        rule(
+            &format!("self.matches('{CATALOG_PATTERN}')"),
+            "catalog must start with a letter or underscore and contain only letters, digits and underscores",
+        ),
+    );
+    add(
+        &mut props["catalog"],
+        rule("self == oldSelf", "catalog is immutable"),
+    );
+    let interval = &mut props["revalidationInterval"];
+    add(
+        interval,
+        rule(
+            &format!("self.matches('{DURATION_PATTERN}')"),
+            "revalidationInterval must be a duration such as 30m, 1h or 2h30m",
+        ),
+    );
+    add(
+        interval,
+        rule(
+            &format!("!self.matches('{DURATION_PATTERN}') || duration(self) >= duration('1m')"),
+            "revalidationInterval must be at least 1m",
+        ),
+    );
+
+    let additional = &mut props["additionalWorkspaceConnections"];
+    add(
+        additional,
+        rule(
+            "self.all(a, a.catalogs.all(c, self.filter(b, c in b.catalogs).size() == 1))",
+            "a catalog may appear in at most one additional workspace connection",
+        ),
+    );
+    let item = &mut additional["items"];
+    for r in connection_rules() {
+        add(item, r);
+    }
+    connection_field_rules(&mut item["properties"]);
+    let catalogs = &mut item["properties"]["catalogs"];
+    catalogs["x-kubernetes-list-type"] = json!("set");
+    add(
+        &mut catalogs["items"],
+        rule(
+            &format!("self.matches('{CATALOG_PATTERN}')"),
+            "each catalog must start with a letter or underscore and contain only letters, digits and underscores",
+        ),
+    );
+
+    let status = &mut root["properties"]["status"]["properties"];
+    // kstatus and server-side apply merge conditions by type.
+    status["conditions"]["x-kubernetes-list-type"] = json!("map");
+    status["conditions"]["x-kubernetes-list-map-keys"] = json!(["type"]);
+    // A test's result is free-form JSON (e.g. `[{"1": 1}]`).
+    status["validationResults"]["properties"]["validationTests"]["items"]["properties"]["result"] = json!({
+        "description": "The test's result, e.g. [{\"1\": 1}] for the basic connection test.",
+        "x-kubernetes-preserve-unknown-fields": true
+    });
+}

@@ -1,0 +1,244 @@
+//! How to reach a workspace: host and port, the compute behind `httpPath`, and the credentials.
+
+use crate::secret::SecretString;
+
+/// The spec's default OAuth scope.
+pub const DEFAULT_SCOPE: &str = "all-apis";
+
+/// The Azure Databricks resource id; Entra ID wants `<resource>/.default` as the scope.
+pub const AZURE_DATABRICKS_SCOPE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default";
+
+/// A connection setting that cannot work, found before any request is sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid workspaceUrl {url:?}: {reason}")]
+    WorkspaceUrl { url: String, reason: &'static str },
+    #[error(
+        "invalid httpPath {path:?}: expected /sql/1.0/warehouses/<id> or \
+         sql/protocolv1/o/<org-id>/<cluster-id>"
+    )]
+    HttpPath { path: String },
+    #[error("invalid authorityUrl {url:?}: {reason}")]
+    AuthorityUrl { url: String, reason: &'static str },
+    #[error(
+        "invalid publicCertificateThumbprint: expected 40 (SHA-1) or 64 (SHA-256) hex characters"
+    )]
+    Thumbprint,
+    #[error("invalid private key: not a PEM-encoded RSA private key ({0})")]
+    PrivateKey(String),
+    #[error("invalid CA bundle: {0}")]
+    CaBundle(String),
+}
+
+/// The compute that runs SQL, from `httpPath`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Compute {
+    Warehouse { id: String },
+    Cluster { org_id: String, cluster_id: String },
+}
+
+/// The credentials, with secret values already resolved from Kubernetes Secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthConfig {
+    Token(SecretString),
+    OAuthSecret {
+        client_id: String,
+        client_secret: SecretString,
+        /// `None`: OIDC discovery on the workspace, falling back to `https://<host>/oidc/v1/token`.
+        token_url: Option<String>,
+        scope: String,
+    },
+    OAuthCertificate {
+        client_id: String,
+        thumbprint_hex: String,
+        private_key_pem: SecretString,
+        token_url: String,
+        scope: String,
+    },
+}
+
+impl AuthConfig {
+    /// Which kind of credential this is, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuthConfig::Token(_) => "personal access token",
+            AuthConfig::OAuthSecret { .. } => "OAuth client secret",
+            AuthConfig::OAuthCertificate { .. } => "OAuth client certificate",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionConfig {
+    pub host: String,
+    pub port: u16,
+    pub compute: Compute,
+    pub auth: AuthConfig,
+}
+
+impl ConnectionConfig {
+    /// `https://host[:port]`, without the port when it is 443.
+    pub fn base_url(&self) -> String {
+        if self.port == 443 {
+            format!("https://{}", self.host)
+        } else {
+            format!("https://{}:{}", self.host, self.port)
+        }
+    }
+
+    /// `host` or `host:port`: how the workspace is named in messages.
+    pub fn display_host(&self) -> String {
+        if self.port == 443 {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Splits `workspaceUrl` (`host`, `host:port` or `https://host[:port]`) into host and port; a
+/// port in the URL wins over `default_port`.
+pub fn parse_workspace_url(url: &str, default_port: u16) -> Result<(String, u16), ConfigError> {
+    let err = |reason| ConfigError::WorkspaceUrl { url: url.to_owned(), reason };
+    let trimmed = url.trim();
+    let rest = match trimmed.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => rest,
+        Some(_) => return Err(err("only https:// is supported")),
+        None => trimmed,
+    };
+    // A single trailing slash is what a browser copy gives; anything after it is a path.
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains(['/', '?', '#']) {
+        return Err(err("must not contain a path, query or fragment"));
+    }
+    if rest.contains('@') {
+        return Err(err("must not contain user information"));
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) => {
+            let port: u16 = port.parse().map_err(|_| err("the port is not a number from 1 to 65535"))?;
+            if port == 0 {
+                return Err(err("the port is not a number from 1 to 65535"));
+            }
+            (host, port)
+        }
+        None => (rest, default_port),
+    };
+    if host.is_empty() {
+        return Err(err("the host is empty"));
+    }
+    if !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_') {
+        return Err(err("the host has characters a host name cannot have"));
+    }
+    Ok((host.to_ascii_lowercase(), port))
+}
+
+/// Reads the warehouse or cluster from `httpPath` (leading slash optional).
+pub fn parse_http_path(path: &str) -> Result<Compute, ConfigError> {
+    let err = || ConfigError::HttpPath { path: path.to_owned() };
+    let trimmed = path.trim();
+    let p = trimmed.strip_prefix('/').unwrap_or(trimmed);
+    // ^/?sql/1\.0/(warehouses|endpoints)/([^/?]+)/?$
+    for prefix in ["sql/1.0/warehouses/", "sql/1.0/endpoints/"] {
+        if let Some(rest) = p.strip_prefix(prefix) {
+            let id = rest.strip_suffix('/').unwrap_or(rest);
+            if id.is_empty() || id.contains(['/', '?']) {
+                return Err(err());
+            }
+            return Ok(Compute::Warehouse { id: id.to_owned() });
+        }
+    }
+    // ^/?sql/protocolv1/o/(\d+)/([^/?&]+)
+    if let Some(rest) = p.strip_prefix("sql/protocolv1/o/") {
+        let (org_id, rest) = rest.split_once('/').ok_or_else(err)?;
+        if org_id.is_empty() || !org_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err());
+        }
+        let end = rest.find(['/', '?', '&']).unwrap_or(rest.len());
+        let cluster_id = &rest[..end];
+        if cluster_id.is_empty() {
+            return Err(err());
+        }
+        return Ok(Compute::Cluster { org_id: org_id.to_owned(), cluster_id: cluster_id.to_owned() });
+    }
+    Err(err())
+}
+
+/// Normalises a configured `authorityUrl`: `https://` is assumed when no scheme is given.
+pub fn normalize_token_url(url: &str) -> Result<String, ConfigError> {
+    let trimmed = url.trim();
+    let err = |reason| ConfigError::AuthorityUrl { url: trimmed.to_owned(), reason };
+    let full = match trimmed.split_once("://") {
+        Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => trimmed.to_owned(),
+        Some(_) => return Err(err("only https:// is supported")),
+        None => format!("https://{trimmed}"),
+    };
+    let host = full["https://".len()..].split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() {
+        return Err(err("the host is empty"));
+    }
+    Ok(full)
+}
+
+/// Entra ID token endpoints take the client credentials in the form body and an Azure scope.
+pub fn is_entra_token_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    lower.contains("login.microsoftonline.com") || lower.contains("/oauth2/v2.0/token")
+}
+
+/// The scope to ask an Entra endpoint for: the Azure Databricks resource when the configured
+/// scope is the Databricks default.
+pub fn entra_scope(scope: &str) -> &str {
+    if scope.is_empty() || scope == DEFAULT_SCOPE { AZURE_DATABRICKS_SCOPE } else { scope }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_urls() {
+        let ok = |u: &str| parse_workspace_url(u, 443).unwrap();
+        assert_eq!(ok("www.example.cloud.databricks.com"), ("www.example.cloud.databricks.com".into(), 443));
+        assert_eq!(ok("localhost:8443"), ("localhost".into(), 8443));
+        assert_eq!(ok("https://Adb-1.azuredatabricks.net"), ("adb-1.azuredatabricks.net".into(), 443));
+        assert_eq!(ok("https://host:9443/"), ("host".into(), 9443));
+        assert_eq!(parse_workspace_url("host", 8443).unwrap(), ("host".into(), 8443));
+        assert_eq!(parse_workspace_url("host:1234", 8443).unwrap(), ("host".into(), 1234));
+        for bad in ["http://host", "https://host/path", "host?x=1", "", "https://", "host:0", "host:x", "u@host", "ftp://h"] {
+            assert!(parse_workspace_url(bad, 443).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_paths() {
+        let wh = |id: &str| Compute::Warehouse { id: id.into() };
+        assert_eq!(parse_http_path("/sql/1.0/warehouses/abc123").unwrap(), wh("abc123"));
+        assert_eq!(parse_http_path("sql/1.0/endpoints/abc123/").unwrap(), wh("abc123"));
+        assert_eq!(
+            parse_http_path("sql/protocolv1/o/0/0000-00000-abc123").unwrap(),
+            Compute::Cluster { org_id: "0".into(), cluster_id: "0000-00000-abc123".into() }
+        );
+        assert_eq!(
+            parse_http_path("/sql/protocolv1/o/1234/0000-00000-abc123/extra").unwrap(),
+            Compute::Cluster { org_id: "1234".into(), cluster_id: "0000-00000-abc123".into() }
+        );
+        for bad in ["", "/sql/1.0/warehouses/", "/sql/1.0/warehouses/a/b", "sql/protocolv1/o/x1/c", "sql/protocolv1/o/1/", "/sql/2.0/warehouses/a"] {
+            assert!(parse_http_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_urls() {
+        assert_eq!(
+            normalize_token_url("login.microsoftonline.com/t/oauth2/v2.0/token").unwrap(),
+            "https://login.microsoftonline.com/t/oauth2/v2.0/token"
+        );
+        assert!(normalize_token_url("http://x/token").is_err());
+        assert!(is_entra_token_url("https://login.microsoftonline.com/t/oauth2/v2.0/token"));
+        assert!(is_entra_token_url("https://localhost:1/tenant/oauth2/v2.0/token"));
+        assert!(!is_entra_token_url("https://ws/oidc/v1/token"));
+        assert_eq!(entra_scope("all-apis"), AZURE_DATABRICKS_SCOPE);
+        assert_eq!(entra_scope("custom"), "custom");
+    }
+}
