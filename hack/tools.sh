@@ -38,7 +38,7 @@ build_k8s() {
     echo "require k8s.io/kubernetes $K8S_VERSION"
     # k8s.io/kubernetes requires its staging modules at v0.0.0 with local replaces that Go ignores in
     # a dependency: point every one of them at the matching published version.
-    grep -oE 'k8s.io/[a-z0-9-]+ v0\.0\.0' "$gomod" | awk '{print $1}' | sort -u |
+    grep -E '^\s*k8s.io/[a-z0-9-]+ v0\.0\.0\s*$' "$gomod" | awk '{print $1}' | sort -u |
       while read -r m; do echo "replace $m => $m $staging_version"; done
   } >"$d/go.mod"
   cat >"$d/tools.go" <<'GO'
@@ -102,6 +102,7 @@ ln -sf "$tools/kubernetes-$K8S_VERSION/kube-apiserver" "$root/bin/kube-apiserver
 ln -sf "$tools/kubernetes-$K8S_VERSION/kubectl" "$root/bin/kubectl"
 ln -sf "$tools/etcd-$ETCD_VERSION/etcd" "$root/bin/etcd"
 ln -sf "$tools/helm-$HELM_VERSION/helm" "$root/bin/helm"
-for t in kube-apiserver kubectl etcd helm; do
-  printf '%-15s %s\n' "$t" "$("$root/bin/$t" version 2>/dev/null | head -1 || true)" >&2
-done
+printf '%-15s %s\n' kube-apiserver "$("$root/bin/kube-apiserver" --version)" >&2
+printf '%-15s %s\n' kubectl "$("$root/bin/kubectl" version --client 2>/dev/null | head -1)" >&2
+printf '%-15s %s\n' etcd "$("$root/bin/etcd" --version | head -1)" >&2
+printf '%-15s %s\n' helm "$("$root/bin/helm" version --short)" >&2

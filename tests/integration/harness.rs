@@ -1,17 +1,15 @@
-//! A real Kubernetes control plane for the tests: etcd and kube-apiserver (built by `make tools`)
-//! on free loopback ports, started once per test binary and shared; each test works in namespaces
-//! of its own. A watchdog process kills both servers and removes their data directory as soon as
-//! the test process exits, however it exits (statics are never dropped in Rust).
+//! A real Kubernetes control plane for the tests: etcd and kube-apiserver (built by `make tools`,
+//! started by `hack/control-plane.sh`, the same script `make demo` uses) on free loopback ports,
+//! once per test binary and shared; each test works in namespaces of its own.
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub struct ControlPlane {
     pub dir: PathBuf,
@@ -37,36 +35,8 @@ pub fn tool(name: &str) -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
 
-fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ready() {
-        assert!(
-            start.elapsed() < timeout,
-            "{what} not ready after {timeout:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
-fn http_ok(port: u16, path: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
-        return false;
-    }
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200")
-}
 
 /// The shared control plane, started on first use, with the project's CRD installed.
 pub fn control_plane() -> &'static ControlPlane {
@@ -77,109 +47,40 @@ fn start() -> ControlPlane {
     let started = Instant::now();
     let dir = std::env::temp_dir().join(format!("uc-operator-cp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("pki")).unwrap();
-
-    // Service-account signing key: the API server refuses to start without one.
-    let sa = rcgen::KeyPair::generate().unwrap();
-    std::fs::write(dir.join("sa.key"), sa.serialize_pem()).unwrap();
-    std::fs::write(dir.join("sa.pub"), sa.public_key_pem()).unwrap();
-    let token = format!("admin-{}", uuid_like());
-    std::fs::write(
-        dir.join("tokens.csv"),
-        format!("{token},admin,admin,\"system:masters\"\n"),
-    )
-    .unwrap();
-
-    let (etcd_port, peer_port, api_port) = (free_port(), free_port(), free_port());
-    let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
-    let etcd = Command::new(tool("etcd"))
-        .args([
-            "--data-dir",
-            dir.join("etcd").to_str().unwrap(),
-            "--listen-client-urls",
-            &format!("http://127.0.0.1:{etcd_port}"),
-            "--advertise-client-urls",
-            &format!("http://127.0.0.1:{etcd_port}"),
-            "--listen-peer-urls",
-            &format!("http://127.0.0.1:{peer_port}"),
-            "--initial-advertise-peer-urls",
-            &format!("http://127.0.0.1:{peer_port}"),
-            "--initial-cluster",
-            &format!("default=http://127.0.0.1:{peer_port}"),
-            "--unsafe-no-fsync=true",
-        ])
-        .stdout(log("etcd.log"))
-        .stderr(log("etcd.log"))
-        .spawn()
-        .expect("start etcd");
-    let d = dir.display().to_string();
-    let apiserver = Command::new(tool("kube-apiserver"))
-        .args([
-            format!("--etcd-servers=http://127.0.0.1:{etcd_port}"),
-            format!("--cert-dir={d}/pki"),
-            format!("--secure-port={api_port}"),
-            "--bind-address=127.0.0.1".into(),
-            "--advertise-address=127.0.0.1".into(),
-            "--service-cluster-ip-range=10.0.0.0/24".into(),
-            "--allow-privileged=true".into(),
-            "--disable-admission-plugins=ServiceAccount".into(),
-            "--authorization-mode=RBAC".into(),
-            format!("--token-auth-file={d}/tokens.csv"),
-            format!("--service-account-issuer=https://127.0.0.1:{api_port}/"),
-            format!("--service-account-key-file={d}/sa.pub"),
-            format!("--service-account-signing-key-file={d}/sa.key"),
-        ])
-        .stdout(log("kube-apiserver.log"))
-        .stderr(log("kube-apiserver.log"))
-        .spawn()
-        .expect("start kube-apiserver");
-
-    // Kill both servers and remove the data dir when this test process goes away.
+    let script = repo().join("hack/control-plane.sh");
+    // Stop both servers and remove the data dir when this test process goes away, however it
+    // ends (statics are never dropped).
     Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill {a} {e} 2>/dev/null; sleep 1; kill -9 {a} {e} 2>/dev/null; rm -rf '{d}'",
+            "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; '{script}' stop '{dir}'",
             me = std::process::id(),
-            a = apiserver.id(),
-            e = etcd.id(),
+            script = script.display(),
+            dir = dir.display(),
         ))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start the watchdog");
-
-    wait_until("etcd", Duration::from_secs(30), || {
-        http_ok(etcd_port, "/health")
-    });
-    let server = format!("https://127.0.0.1:{api_port}");
+    let out = Command::new(&script)
+        .arg("start")
+        .arg(&dir)
+        .output()
+        .expect("run hack/control-plane.sh");
+    assert_success(&out, "hack/control-plane.sh start");
     let kubeconfig = dir.join("kubeconfig");
-    let ca = dir.join("pki/apiserver.crt");
-    wait_until("kube-apiserver certificate", Duration::from_secs(60), || {
-        ca.exists()
-    });
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: admin\n  user:\n    token: {token}\ncontexts:\n- name: local\n  context:\n    cluster: local\n    user: admin\n    namespace: default\ncurrent-context: local\n",
-            ca = ca.display()
-        ),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(&kubeconfig).unwrap();
+    let server = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .unwrap()
+        .to_string();
     let cp = ControlPlane {
         dir,
         kubeconfig,
         server,
     };
-    wait_until("kube-apiserver /readyz", Duration::from_secs(90), || {
-        cp.kubectl(&["get", "--raw", "/readyz"]).status.success()
-    });
-    // The default namespace and RBAC bootstrap roles come from post-start hooks; wait for them.
-    wait_until("default namespace", Duration::from_secs(60), || {
-        cp.kubectl(&["get", "namespace", "default"])
-            .status
-            .success()
-    });
     let out = cp.kubectl(&[
         "apply",
         "--server-side",
@@ -202,14 +103,6 @@ fn start() -> ControlPlane {
         cp.dir.display()
     );
     cp
-}
-
-fn uuid_like() -> String {
-    format!(
-        "{:x}{:x}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos() ^ 0x5eed
-    )
 }
 
 pub fn assert_success(out: &Output, what: &str) {
@@ -287,4 +180,72 @@ impl ControlPlane {
 pub fn read(path: impl AsRef<Path>) -> String {
     std::fs::read_to_string(repo().join(path.as_ref()))
         .unwrap_or_else(|e| panic!("read {}: {e}", path.as_ref().display()))
+}
+
+/// A `uc-operator run` process watching one namespace; killed when dropped.
+pub struct Operator {
+    child: std::process::Child,
+    pub log: PathBuf,
+    pub metrics_port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+impl Operator {
+    /// Starts the operator with short retry timings; `extra` adds flags.
+    pub fn start(cp: &ControlPlane, namespace: &str, ca_bundle: &Path, extra: &[&str]) -> Operator {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let log = cp
+            .dir
+            .join(format!("operator-{namespace}-{}.log", N.fetch_add(1, Ordering::SeqCst)));
+        let metrics_port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_uc-operator"))
+            .arg("run")
+            .args(["--namespace", namespace])
+            .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+            .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
+            .arg("--ca-bundle")
+            .arg(ca_bundle)
+            .args(["--log-format", "json"])
+            .args(["--retry-base", "500ms", "--retry-max", "3s"])
+            .args(["--manual-setup-poll", "1s", "--statement-poll", "50ms"])
+            .args(extra)
+            .env("KUBECONFIG", &cp.kubeconfig)
+            .env("RUST_LOG", "debug,hyper=info,h2=info,rustls=info,tower=info,kube_client=info")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap())
+            .spawn()
+            .expect("start uc-operator");
+        Operator {
+            child,
+            log,
+            metrics_port,
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no graceful shutdown, as when a node dies.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
