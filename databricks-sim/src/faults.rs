@@ -91,7 +91,11 @@ impl FaultRule {
 }
 
 /// Finds the first matching rule, consuming one of its `times`.
-pub(crate) fn take_fault(rules: &mut Vec<FaultRule>, method: &str, path: &str) -> Option<FaultKind> {
+pub(crate) fn take_fault(
+    rules: &mut Vec<FaultRule>,
+    method: &str,
+    path: &str,
+) -> Option<FaultKind> {
     let i = rules.iter().position(|r| r.matches(method, path))?;
     let rule = &mut rules[i];
     let kind = rule.kind.clone();

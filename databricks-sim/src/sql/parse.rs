@@ -150,7 +150,9 @@ impl ParseError {
             format!("'{near}'")
         };
         ParseError {
-            message: format!("[PARSE_SYNTAX_ERROR] Syntax error at or near {near}. SQLSTATE: 42601"),
+            message: format!(
+                "[PARSE_SYNTAX_ERROR] Syntax error at or near {near}. SQLSTATE: 42601"
+            ),
             sql_state: "42601".into(),
         }
     }
@@ -160,7 +162,13 @@ impl ParseError {
         // sqlparser says "Expected: X, found: Y at Line: 1, Column: 5".
         let near = text
             .split_once("found: ")
-            .map(|(_, rest)| rest.split(" at Line:").next().unwrap_or(rest).trim().to_string())
+            .map(|(_, rest)| {
+                rest.split(" at Line:")
+                    .next()
+                    .unwrap_or(rest)
+                    .trim()
+                    .to_string()
+            })
             .unwrap_or_default();
         ParseError::near(&near)
     }
@@ -195,7 +203,9 @@ pub fn parse_with_params(
     for tok in tokens.into_iter().chain([TokenWithSpan::new_eof()]) {
         match &tok.token {
             Token::SemiColon | Token::EOF => {
-                let meaningful = current.iter().any(|t| !matches!(t.token, Token::Whitespace(_)));
+                let meaningful = current
+                    .iter()
+                    .any(|t| !matches!(t.token, Token::Whitespace(_)));
                 if meaningful {
                     out.push(parse_one(std::mem::take(&mut current))?);
                 }
@@ -371,7 +381,11 @@ fn privileges(p: &mut Parser) -> Result<Vec<String>, ParserError> {
             return p.expected("a privilege", p.peek_token());
         }
         let name = words.join("_");
-        Ok(if name == "ALL" { "ALL_PRIVILEGES".into() } else { name })
+        Ok(if name == "ALL" {
+            "ALL_PRIVILEGES".into()
+        } else {
+            name
+        })
     })
 }
 
@@ -573,7 +587,9 @@ mod tests {
     #[test]
     fn catalog_statements() {
         assert_eq!(
-            one("CREATE CATALOG IF NOT EXISTS `My``Cat` MANAGED LOCATION 's3://b/p' COMMENT 'it\\'s'"),
+            one(
+                "CREATE CATALOG IF NOT EXISTS `My``Cat` MANAGED LOCATION 's3://b/p' COMMENT 'it\\'s'"
+            ),
             SqlStatement::CreateCatalog {
                 name: "my`cat".into(),
                 if_not_exists: true,
@@ -635,9 +651,15 @@ mod tests {
     #[test]
     fn grants() {
         assert_eq!(
-            one("GRANT USE CATALOG, create schema, ALL PRIVILEGES ON CATALOG `c` TO `account users`"),
+            one(
+                "GRANT USE CATALOG, create schema, ALL PRIVILEGES ON CATALOG `c` TO `account users`"
+            ),
             SqlStatement::Grant {
-                privileges: vec!["USE_CATALOG".into(), "CREATE_SCHEMA".into(), "ALL_PRIVILEGES".into()],
+                privileges: vec![
+                    "USE_CATALOG".into(),
+                    "CREATE_SCHEMA".into(),
+                    "ALL_PRIVILEGES".into()
+                ],
                 securable: Securable {
                     kind: SecurableKind::Catalog,
                     name: vec!["c".into()]
@@ -657,10 +679,16 @@ mod tests {
             }
         );
         for (sql, kind) in [
-            ("GRANT CREATE CATALOG ON METASTORE TO `x`", SecurableKind::Metastore),
+            (
+                "GRANT CREATE CATALOG ON METASTORE TO `x`",
+                SecurableKind::Metastore,
+            ),
             ("GRANT SELECT ON TABLE a.b.c TO `x`", SecurableKind::Table),
             ("GRANT SELECT ON VIEW a.b.c TO `x`", SecurableKind::View),
-            ("GRANT EXECUTE ON FUNCTION a.b.c TO `x`", SecurableKind::Function),
+            (
+                "GRANT EXECUTE ON FUNCTION a.b.c TO `x`",
+                SecurableKind::Function,
+            ),
         ] {
             match one(sql) {
                 SqlStatement::Grant { securable, .. } => assert_eq!(securable.kind, kind),
@@ -680,16 +708,40 @@ mod tests {
             SqlStatement::CreateTable { ref name, ref columns, .. } if name[2] == "profiles" && columns.len() == 2
         ));
         assert!(matches!(
-            one("CREATE OR REPLACE VIEW c.s.v AS SELECT * FROM c.s.t WHERE user_name = current_user()"),
-            SqlStatement::CreateView { or_replace: true, .. }
+            one(
+                "CREATE OR REPLACE VIEW c.s.v AS SELECT * FROM c.s.t WHERE user_name = current_user()"
+            ),
+            SqlStatement::CreateView {
+                or_replace: true,
+                ..
+            }
         ));
         assert!(matches!(
             one("CREATE OR REPLACE FUNCTION c.s.f(x STRING) RETURNS STRING RETURN upper(x)"),
-            SqlStatement::CreateFunction { or_replace: true, .. }
+            SqlStatement::CreateFunction {
+                or_replace: true,
+                ..
+            }
         ));
-        assert!(matches!(one("DROP SCHEMA IF EXISTS c.s CASCADE"), SqlStatement::DropSchema { cascade: true, if_exists: true, .. }));
-        assert!(matches!(one("DROP TABLE c.s.t"), SqlStatement::DropObject { kind: SecurableKind::Table, .. }));
-        assert!(matches!(one("ALTER SCHEMA c.s OWNER TO `p`"), SqlStatement::AlterSchemaOwner { .. }));
+        assert!(matches!(
+            one("DROP SCHEMA IF EXISTS c.s CASCADE"),
+            SqlStatement::DropSchema {
+                cascade: true,
+                if_exists: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            one("DROP TABLE c.s.t"),
+            SqlStatement::DropObject {
+                kind: SecurableKind::Table,
+                ..
+            }
+        ));
+        assert!(matches!(
+            one("ALTER SCHEMA c.s OWNER TO `p`"),
+            SqlStatement::AlterSchemaOwner { .. }
+        ));
         assert!(matches!(one("SELECT 1"), SqlStatement::Query(_)));
     }
 
@@ -704,9 +756,19 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for sql in ["garbage here", "CREATE CATALOG", "GRANT ON CATALOG c TO x", "SELECT 1 1 1", "ALTER CATALOG c OWNER x"] {
+        for sql in [
+            "garbage here",
+            "CREATE CATALOG",
+            "GRANT ON CATALOG c TO x",
+            "SELECT 1 1 1",
+            "ALTER CATALOG c OWNER x",
+        ] {
             let e = parse(sql).unwrap_err();
-            assert!(e.message.starts_with("[PARSE_SYNTAX_ERROR] Syntax error at or near"), "{sql}: {e}");
+            assert!(
+                e.message
+                    .starts_with("[PARSE_SYNTAX_ERROR] Syntax error at or near"),
+                "{sql}: {e}"
+            );
             assert_eq!(e.sql_state, "42601");
         }
         assert!(parse("SELECT 'unterminated").is_err());
@@ -717,7 +779,9 @@ mod tests {
         let mut params = HashMap::new();
         params.insert("v".to_string(), Some("x'y".to_string()));
         let v = parse_with_params("SELECT :v", &params).unwrap();
-        assert!(matches!(&v[0], SqlStatement::Query(q) if q.to_string().contains("x'y") || q.to_string().contains("x\\'y") || q.to_string().contains("x''y")));
+        assert!(
+            matches!(&v[0], SqlStatement::Query(q) if q.to_string().contains("x'y") || q.to_string().contains("x\\'y") || q.to_string().contains("x''y"))
+        );
         assert!(parse_with_params("SELECT :missing", &params).is_err());
     }
 }

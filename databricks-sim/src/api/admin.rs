@@ -1,0 +1,119 @@
+//! Unauthenticated `/_sim/` endpoints for tests and demo scripts (see the crate docs).
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{Response, StatusCode};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{parse_body, respond};
+use crate::faults::FaultRule;
+use crate::server::Ctx;
+use crate::state::{Compute, World};
+
+pub(super) fn router() -> Router<Ctx> {
+    Router::new()
+        .route("/_sim/state", get(state))
+        .route("/_sim/requests", get(requests).delete(clear_requests))
+        .route("/_sim/faults", post(add_fault).delete(clear_faults))
+        .route("/_sim/warehouses/{id}/state", post(warehouse_state))
+}
+
+/// Sets (or creates) a warehouse in a state.
+pub(crate) fn set_warehouse_state(world: &mut World, workspace: &str, id: &str, state: &str) {
+    if let Some(ws) = world.workspaces.get_mut(workspace) {
+        let w = ws.warehouses.entry(id.into()).or_insert_with(|| Compute {
+            name: id.into(),
+            state: String::new(),
+            start_polls_left: 0,
+        });
+        w.state = state.to_uppercase();
+        w.start_polls_left = 0;
+    }
+}
+
+async fn state(State(ctx): State<Ctx>) -> Response<Body> {
+    let snap = ctx.shared.world.lock().expect("world lock").snapshot();
+    respond(
+        StatusCode::OK,
+        serde_json::to_value(snap).unwrap_or_default(),
+    )
+}
+
+async fn requests(State(ctx): State<Ctx>) -> Response<Body> {
+    let r = ctx
+        .shared
+        .world
+        .lock()
+        .expect("world lock")
+        .requests
+        .clone();
+    respond(StatusCode::OK, serde_json::to_value(r).unwrap_or_default())
+}
+
+async fn clear_requests(State(ctx): State<Ctx>) -> Response<Body> {
+    ctx.shared
+        .world
+        .lock()
+        .expect("world lock")
+        .requests
+        .clear();
+    respond(StatusCode::OK, json!({}))
+}
+
+async fn add_fault(
+    State(ctx): State<Ctx>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response<Body> {
+    let rule: FaultRule = match parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let ws = q.get("workspace").cloned().unwrap_or(ctx.workspace.clone());
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    match world.workspaces.get_mut(&ws) {
+        Some(w) => {
+            w.faults.push(rule);
+            respond(StatusCode::OK, json!({}))
+        }
+        None => super::bad_request(&format!("No workspace named {ws}.")),
+    }
+}
+
+async fn clear_faults(State(ctx): State<Ctx>) -> Response<Body> {
+    for w in ctx
+        .shared
+        .world
+        .lock()
+        .expect("world lock")
+        .workspaces
+        .values_mut()
+    {
+        w.faults.clear();
+    }
+    respond(StatusCode::OK, json!({}))
+}
+
+#[derive(Deserialize)]
+struct SetState {
+    state: String,
+}
+
+async fn warehouse_state(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response<Body> {
+    let req: SetState = match parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    set_warehouse_state(&mut world, &ctx.workspace, &id, &req.state);
+    respond(StatusCode::OK, json!({}))
+}

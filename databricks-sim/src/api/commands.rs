@@ -1,0 +1,269 @@
+//! Command Execution API 1.2 (camelCase) and cluster state, for all-purpose clusters.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{Response, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::statements::advance;
+use super::{Authed, parse_body, respond};
+use crate::server::Ctx;
+use crate::state::{Job, Outcome, Target};
+
+/// The 1.2 API's legacy error shape.
+fn legacy_error(status: StatusCode, message: &str) -> Response<Body> {
+    respond(status, json!({"error": message}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Ids {
+    cluster_id: Option<String>,
+    context_id: Option<String>,
+    command_id: Option<String>,
+    language: Option<String>,
+    command: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ClusterQuery {
+    cluster_id: String,
+}
+
+pub(super) async fn cluster(
+    State(ctx): State<Ctx>,
+    _auth: Authed,
+    Query(q): Query<ClusterQuery>,
+) -> Response<Body> {
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    world.tick_compute(&ctx.workspace, &Target::Cluster(q.cluster_id.clone()));
+    match world
+        .workspaces
+        .get(&ctx.workspace)
+        .and_then(|w| w.clusters.get(&q.cluster_id))
+    {
+        Some(c) => respond(
+            StatusCode::OK,
+            json!({
+                "cluster_id": q.cluster_id,
+                "cluster_name": c.name,
+                "state": c.state,
+                "spark_version": "15.4.x-scala2.12",
+                "data_security_mode": "USER_ISOLATION",
+            }),
+        ),
+        None => super::error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+            &format!("Cluster {} does not exist", q.cluster_id),
+        ),
+    }
+}
+
+fn cluster_known(ctx: &Ctx, id: &str) -> bool {
+    let world = ctx.shared.world.lock().expect("world lock");
+    world
+        .workspaces
+        .get(&ctx.workspace)
+        .is_some_and(|w| w.clusters.contains_key(id))
+}
+
+pub(super) async fn create_context(
+    State(ctx): State<Ctx>,
+    _auth: Authed,
+    body: Bytes,
+) -> Response<Body> {
+    let ids: Ids = match parse_body(&body) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let Some(cluster) = ids.cluster_id.filter(|c| cluster_known(&ctx, c)) else {
+        return legacy_error(
+            StatusCode::BAD_REQUEST,
+            "Cluster not found or not specified",
+        );
+    };
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    // A context on a terminated cluster starts it, as the real API does.
+    world.ensure_started(&ctx.workspace, &Target::Cluster(cluster.clone()));
+    let id = (rand::random::<u64>() >> 2).to_string();
+    world.contexts.insert(id.clone(), cluster);
+    respond(StatusCode::OK, json!({"id": id}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StatusQuery {
+    cluster_id: Option<String>,
+    context_id: Option<String>,
+    command_id: Option<String>,
+}
+
+pub(super) async fn context_status(
+    State(ctx): State<Ctx>,
+    _auth: Authed,
+    Query(q): Query<StatusQuery>,
+) -> Response<Body> {
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    let Some(cluster) = q
+        .context_id
+        .as_ref()
+        .and_then(|c| world.contexts.get(c))
+        .cloned()
+    else {
+        return legacy_error(StatusCode::BAD_REQUEST, "Context not found");
+    };
+    let target = Target::Cluster(cluster);
+    world.tick_compute(&ctx.workspace, &target);
+    let status = if world.compute_state(&ctx.workspace, &target).as_deref() == Some("RUNNING") {
+        "Running"
+    } else {
+        "Pending"
+    };
+    respond(
+        StatusCode::OK,
+        json!({"id": q.context_id, "status": status}),
+    )
+}
+
+pub(super) async fn destroy_context(
+    State(ctx): State<Ctx>,
+    _auth: Authed,
+    body: Bytes,
+) -> Response<Body> {
+    let ids: Ids = match parse_body(&body) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    let id = ids.context_id.unwrap_or_default();
+    world.contexts.remove(&id);
+    respond(StatusCode::OK, json!({"id": id}))
+}
+
+pub(super) async fn execute(State(ctx): State<Ctx>, auth: Authed, body: Bytes) -> Response<Body> {
+    let ids: Ids = match parse_body(&body) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    if ids
+        .language
+        .as_deref()
+        .is_some_and(|l| !l.eq_ignore_ascii_case("sql"))
+    {
+        return legacy_error(
+            StatusCode::BAD_REQUEST,
+            "databricks-sim only runs language sql",
+        );
+    }
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    let Some(cluster) = ids
+        .context_id
+        .as_ref()
+        .and_then(|c| world.contexts.get(c))
+        .cloned()
+    else {
+        return legacy_error(StatusCode::BAD_REQUEST, "Context not found");
+    };
+    if ids.cluster_id.as_deref().is_some_and(|c| c != cluster) {
+        return legacy_error(
+            StatusCode::BAD_REQUEST,
+            "Context does not belong to this cluster",
+        );
+    }
+    let target = Target::Cluster(cluster);
+    world.ensure_started(&ctx.workspace, &target);
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let polls = world.statement_polls;
+    world.jobs.insert(
+        id.clone(),
+        Job {
+            workspace: ctx.workspace.clone(),
+            target,
+            sql: ids.command.unwrap_or_default(),
+            params: Default::default(),
+            catalog: None,
+            schema: None,
+            caller: auth.caller,
+            polls_left: polls,
+            polled: false,
+            outcome: None,
+        },
+    );
+    respond(StatusCode::OK, json!({"id": id}))
+}
+
+fn spark_type(ty: &str) -> &'static str {
+    match ty.to_uppercase().as_str() {
+        "INT" => "\"integer\"",
+        "BIGINT" => "\"long\"",
+        "BOOLEAN" => "\"boolean\"",
+        "VOID" => "\"void\"",
+        t if t.starts_with("DECIMAL") => "\"decimal(10,0)\"",
+        _ => "\"string\"",
+    }
+}
+
+pub(super) async fn status(
+    State(ctx): State<Ctx>,
+    _auth: Authed,
+    Query(q): Query<StatusQuery>,
+) -> Response<Body> {
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    let id = q.command_id.unwrap_or_default();
+    if !world
+        .jobs
+        .get(&id)
+        .is_some_and(|j| matches!(j.target, Target::Cluster(_)))
+    {
+        return legacy_error(StatusCode::BAD_REQUEST, "Command not found");
+    }
+    let _ = (&q.cluster_id, &q.context_id);
+    advance(&mut world, &id);
+    let job = &world.jobs[&id];
+    let body: Value = match &job.outcome {
+        None => json!({
+            "id": id,
+            "status": if job.polled { "Running" } else { "Queued" },
+            "results": null,
+        }),
+        Some(Outcome::Canceled) => json!({"id": id, "status": "Cancelled", "results": null}),
+        Some(Outcome::Failed(e)) => json!({
+            "id": id,
+            "status": "Error",
+            "results": {
+                "resultType": "error",
+                "summary": format!("Error in SQL statement: AnalysisException: {}", e.message),
+                "cause": e.message,
+            },
+        }),
+        Some(Outcome::Succeeded(r)) => json!({
+            "id": id,
+            "status": "Finished",
+            "results": {
+                "resultType": "table",
+                "data": r.rows,
+                "schema": r.columns.iter().map(|(n, t)| json!({"name": n, "type": spark_type(t), "metadata": "{}"})).collect::<Vec<_>>(),
+                "truncated": false,
+                "isJsonSchema": true,
+            },
+        }),
+    };
+    respond(StatusCode::OK, body)
+}
+
+pub(super) async fn cancel(State(ctx): State<Ctx>, _auth: Authed, body: Bytes) -> Response<Body> {
+    let ids: Ids = match parse_body(&body) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    let id = ids.command_id.unwrap_or_default();
+    if let Some(job) = world.jobs.get_mut(&id)
+        && job.outcome.is_none()
+    {
+        job.outcome = Some(Outcome::Canceled);
+    }
+    respond(StatusCode::OK, json!({"id": id}))
+}

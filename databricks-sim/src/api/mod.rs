@@ -1,0 +1,207 @@
+//! HTTP routes: authentication, error bodies and the endpoint modules.
+
+pub(crate) mod admin;
+mod commands;
+mod oauth;
+mod statements;
+mod uc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Response, StatusCode, header};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::catalog::{Caller, UcError};
+use crate::scenario::PrincipalSpec;
+use crate::server::{Ctx, PrincipalSlot};
+
+pub(crate) fn router() -> Router<Ctx> {
+    Router::new()
+        .route(
+            "/oidc/.well-known/oauth-authorization-server",
+            get(oauth::discovery),
+        )
+        .route("/oidc/v1/token", post(oauth::token))
+        .route("/{tenant}/oauth2/v2.0/token", post(oauth::entra_token))
+        .route("/api/2.0/preview/scim/v2/Me", get(me))
+        .route("/api/2.0/sql/statements", post(statements::submit))
+        .route("/api/2.0/sql/statements/", post(statements::submit))
+        .route("/api/2.0/sql/statements/{id}", get(statements::get))
+        .route(
+            "/api/2.0/sql/statements/{id}/cancel",
+            post(statements::cancel),
+        )
+        .route("/api/2.0/sql/warehouses/{id}", get(statements::warehouse))
+        .route("/api/2.0/clusters/get", get(commands::cluster))
+        .route("/api/1.2/contexts/create", post(commands::create_context))
+        .route("/api/1.2/contexts/status", get(commands::context_status))
+        .route("/api/1.2/contexts/destroy", post(commands::destroy_context))
+        .route("/api/1.2/commands/execute", post(commands::execute))
+        .route("/api/1.2/commands/status", get(commands::status))
+        .route("/api/1.2/commands/cancel", post(commands::cancel))
+        .nest("/api/2.1/unity-catalog", uc::router())
+        .merge(admin::router())
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "ENDPOINT_NOT_FOUND",
+                "No API found for this path.",
+            )
+        })
+}
+
+/// A JSON response.
+pub(crate) fn respond(status: StatusCode, body: Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("valid response")
+}
+
+/// A Databricks error body with a RequestInfo detail.
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    respond(
+        status,
+        json!({
+            "error_code": code,
+            "message": message,
+            "details": [{
+                "@type": "type.googleapis.com/google.rpc.RequestInfo",
+                "request_id": uuid::Uuid::new_v4().to_string(),
+                "serving_data": "",
+            }],
+        }),
+    )
+}
+
+pub(crate) fn uc_error(e: UcError) -> Response<Body> {
+    error(
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        e.error_code,
+        &e.message,
+    )
+}
+
+pub(crate) fn bad_request(message: &str) -> Response<Body> {
+    error(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", message)
+}
+
+/// Parses a JSON body; a malformed one is a 400 as Databricks answers it.
+pub(crate) fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response<Body>> {
+    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_REQUEST",
+            &format!("Invalid JSON given in the body of the request - {e}"),
+        )
+    })
+}
+
+/// An authenticated caller.
+pub(crate) struct Authed {
+    pub principal: PrincipalSpec,
+    pub caller: Caller,
+}
+
+impl FromRequestParts<Ctx> for Authed {
+    type Rejection = Response<Body>;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "Credential was not sent or was of an unsupported type for this API.",
+            ));
+        };
+        let invalid = || {
+            respond(
+                StatusCode::FORBIDDEN,
+                json!({"error_code": 403, "message": "Invalid access token."}),
+            )
+        };
+        let world = ctx.shared.world.lock().expect("world lock");
+        if world.revoked.contains(token) {
+            return Err(invalid());
+        }
+        let principal = if let Some(p) = world
+            .principals
+            .iter()
+            .find(|p| p.tokens.iter().any(|t| t == token))
+        {
+            p.clone()
+        } else if let Some((id, expiry)) = world.oauth_tokens.get(token) {
+            if *expiry <= std::time::Instant::now() {
+                return Err(error(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHENTICATED",
+                    "Token is expired.",
+                ));
+            }
+            match world.principal(id) {
+                Some(p) => p.clone(),
+                None => return Err(invalid()),
+            }
+        } else {
+            return Err(invalid());
+        };
+        if let Some(slot) = parts.extensions.get::<PrincipalSlot>() {
+            *slot.0.lock().expect("slot lock") = Some(principal.application_id.clone());
+        }
+        if let Some(allowed) = &principal.workspaces
+            && !allowed.iter().any(|w| *w == ctx.workspace)
+        {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "PERMISSION_DENIED",
+                &format!(
+                    "{} is not authorized to access this workspace.",
+                    principal.application_id
+                ),
+            ));
+        }
+        let caller = world.caller(&principal, &ctx.workspace);
+        Ok(Authed { principal, caller })
+    }
+}
+
+async fn me(auth: Authed) -> Response<Body> {
+    let p = &auth.principal;
+    // A stable numeric SCIM id derived from the application id.
+    let id = p
+        .application_id
+        .bytes()
+        .fold(1469598103934665603u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(1099511628211)
+        })
+        % 10_000_000_000_000_000;
+    let service_principal = !p.application_id.contains('@');
+    let mut body = json!({
+        "id": id.to_string(),
+        "userName": p.application_id,
+        "displayName": p.display_name,
+        "active": true,
+        "schemas": [
+            "urn:ietf:params:scim:schemas:core:2.0:User",
+            "urn:ietf:params:scim:schemas:extension:workspace:2.0:User"
+        ],
+        "groups": [{"display": "users", "type": "direct", "value": "users"}],
+    });
+    if !service_principal {
+        body["emails"] = json!([{"type": "work", "value": p.application_id, "primary": true}]);
+    }
+    respond(StatusCode::OK, body)
+}

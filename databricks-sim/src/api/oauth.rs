@@ -1,0 +1,348 @@
+//! OAuth M2M: Databricks' own token endpoint (client secret over HTTP Basic) and an
+//! Entra-style v2.0 endpoint (client secret or a certificate-signed JWT client assertion).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Response, StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::Deserialize;
+use serde_json::json;
+use sha1::Digest as _;
+
+use super::respond;
+use crate::scenario::PrincipalSpec;
+use crate::server::Ctx;
+
+/// The Azure Databricks resource id Entra tokens must be scoped to.
+const AZURE_DATABRICKS_SCOPE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default";
+
+pub(super) async fn discovery(State(ctx): State<Ctx>) -> Response<Body> {
+    let base = format!("https://localhost:{}/oidc", ctx.port);
+    respond(
+        StatusCode::OK,
+        json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/v1/authorize"),
+            "token_endpoint": format!("{base}/v1/token"),
+            "jwks_uri": format!("{base}/jwks.json"),
+            "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+            "response_types_supported": ["code", "id_token"],
+            "scopes_supported": ["all-apis", "sql", "offline_access", "openid", "profile", "email"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        }),
+    )
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<Body> {
+    respond(
+        status,
+        json!({"error": error, "error_description": description}),
+    )
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    // Lenient: a malformed body reads as empty and fails the checks below like Entra would.
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
+fn issue(ctx: &Ctx, principal: &PrincipalSpec) -> (String, u64) {
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    let token = format!("dsim-oauth-{}", uuid::Uuid::new_v4().simple());
+    let lifetime = world.token_lifetime_secs;
+    world.oauth_tokens.insert(
+        token.clone(),
+        (
+            principal.application_id.clone(),
+            Instant::now() + Duration::from_secs(lifetime),
+        ),
+    );
+    (token, lifetime)
+}
+
+fn find_client(ctx: &Ctx, client_id: &str) -> Option<PrincipalSpec> {
+    let world = ctx.shared.world.lock().expect("world lock");
+    world
+        .principals
+        .iter()
+        .find(|p| p.oauth.as_ref().is_some_and(|o| o.client_id == client_id))
+        .cloned()
+}
+
+/// `POST /oidc/v1/token`: client credentials via HTTP Basic (or the form).
+pub(super) async fn token(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response<Body> {
+    let f = form(&body);
+    if f.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Only grant_type=client_credentials is supported for service principals",
+        );
+    }
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| STANDARD.decode(b.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        });
+    let (client_id, secret) = match basic {
+        Some(pair) => pair,
+        None => match (f.get("client_id"), f.get("client_secret")) {
+            (Some(a), Some(b)) => (a.clone(), b.clone()),
+            _ => {
+                return oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "Client authentication failed",
+                );
+            }
+        },
+    };
+    let principal = find_client(&ctx, &client_id);
+    let ok = principal.as_ref().is_some_and(|p| {
+        p.oauth
+            .as_ref()
+            .and_then(|o| o.client_secret.as_deref())
+            .is_some_and(|s| s == secret)
+    });
+    let Some(principal) = principal.filter(|_| ok) else {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed",
+        );
+    };
+    let scope = f.get("scope").cloned().unwrap_or_else(|| "all-apis".into());
+    let (token, lifetime) = issue(&ctx, &principal);
+    respond(
+        StatusCode::OK,
+        json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime, "scope": scope}),
+    )
+}
+
+#[derive(Deserialize)]
+struct AssertionClaims {
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    jti: Option<String>,
+    #[serde(default)]
+    nbf: Option<i64>,
+    #[serde(default)]
+    iat: Option<i64>,
+    exp: i64,
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`, as Microsoft Entra ID answers it.
+pub(super) async fn entra_token(
+    State(ctx): State<Ctx>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response<Body> {
+    let f = form(&body);
+    let invalid = |code: &str, msg: &str| {
+        oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            &format!("{code}: {msg}"),
+        )
+    };
+    if f.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "AADSTS70003: The app requested an unsupported grant type.",
+        );
+    }
+    let Some(client_id) = f.get("client_id").cloned() else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "AADSTS900144: The request body must contain the following parameter: 'client_id'.",
+        );
+    };
+    let scope = f.get("scope").cloned().unwrap_or_default();
+    if !scope.ends_with("/.default") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            &format!(
+                "AADSTS70011: The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
+            ),
+        );
+    }
+    let Some(principal) = find_client(&ctx, &client_id) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            &format!(
+                "AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{tenant}'."
+            ),
+        );
+    };
+    let oauth = principal.oauth.clone().unwrap_or_default();
+    if let Some(secret) = f.get("client_secret") {
+        if oauth.client_secret.as_deref() != Some(secret.as_str()) {
+            return invalid(
+                "AADSTS7000215",
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+            );
+        }
+    } else if let Some(assertion) = f.get("client_assertion") {
+        if f.get("client_assertion_type").map(String::as_str)
+            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "AADSTS700022: The provided value for the input parameter 'client_assertion_type' is not valid.",
+            );
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost")
+            .to_string();
+        let path = format!("/{tenant}/oauth2/v2.0/token");
+        let audiences = [
+            format!("https://{host}{path}"),
+            format!("https://localhost:{}{path}", ctx.port),
+        ];
+        if let Err((code, msg)) = verify_assertion(
+            assertion,
+            &client_id,
+            oauth.certificate_pem.as_deref(),
+            &audiences,
+        ) {
+            return invalid(code, &msg);
+        }
+    } else {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        );
+    }
+    let (token, lifetime) = issue(&ctx, &principal);
+    let _ = AZURE_DATABRICKS_SCOPE;
+    respond(
+        StatusCode::OK,
+        json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}),
+    )
+}
+
+/// Checks a client assertion like Entra: signature against the registered certificate, its
+/// thumbprint header, audience, issuer, subject, lifetime and jti.
+fn verify_assertion(
+    assertion: &str,
+    client_id: &str,
+    certificate_pem: Option<&str>,
+    audiences: &[String],
+) -> Result<(), (&'static str, String)> {
+    let bad_sig = || {
+        (
+            "AADSTS700027",
+            "Client assertion failed signature validation.".to_string(),
+        )
+    };
+    let Some(cert_pem) = certificate_pem else {
+        return Err((
+            "AADSTS700027",
+            format!(
+                "The certificate used to sign the client assertion is not registered on application {client_id}."
+            ),
+        ));
+    };
+    let header = jsonwebtoken::decode_header(assertion).map_err(|_| {
+        (
+            "AADSTS50027",
+            "Invalid JWT token. The token is malformed.".to_string(),
+        )
+    })?;
+    use jsonwebtoken::Algorithm;
+    if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
+        return Err((
+            "AADSTS5002738",
+            format!(
+                "Invalid JWT token. '{:?}' is not a supported signature algorithm.",
+                header.alg
+            ),
+        ));
+    }
+    let der = rustls_pemfile::certs(&mut cert_pem.as_bytes())
+        .next()
+        .and_then(Result::ok)
+        .ok_or_else(bad_sig)?;
+    let sha1 = URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(der.as_ref()));
+    let sha256 = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(der.as_ref()));
+    let thumbprint_ok = match (&header.x5t_s256, &header.x5t) {
+        (Some(t), _) => *t == sha256,
+        (None, Some(t)) => *t == sha1,
+        (None, None) => false,
+    };
+    if !thumbprint_ok {
+        return Err((
+            "AADSTS700027",
+            format!(
+                "The certificate with identifier used to sign the client assertion is not registered on application {client_id}."
+            ),
+        ));
+    }
+    let key =
+        jsonwebtoken::DecodingKey::from_rsa_pem(cert_pem.as_bytes()).map_err(|_| bad_sig())?;
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.set_audience(audiences);
+    v.set_issuer(&[client_id]);
+    v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    v.validate_nbf = true;
+    v.leeway = 0;
+    let data = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v).map_err(|e| {
+        use jsonwebtoken::errors::ErrorKind;
+        match e.kind() {
+            ErrorKind::InvalidSignature => bad_sig(),
+            ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => (
+                "AADSTS700024",
+                "Client assertion is not within its valid time range.".to_string(),
+            ),
+            ErrorKind::InvalidAudience => (
+                "AADSTS700021",
+                "Client assertion audience claim does not match Realm issuer.".to_string(),
+            ),
+            ErrorKind::InvalidIssuer => (
+                "AADSTS700023",
+                "Client assertion issuer claim does not match the client id.".to_string(),
+            ),
+            _ => ("AADSTS50027", format!("Invalid JWT token. {e}")),
+        }
+    })?;
+    let c = data.claims;
+    if c.sub.as_deref() != Some(client_id) {
+        return Err((
+            "AADSTS700023",
+            "Client assertion subject claim does not match the client id.".into(),
+        ));
+    }
+    if c.jti.as_deref().is_none_or(str::is_empty) {
+        return Err(("AADSTS50027", "Invalid JWT token. No jti claim.".into()));
+    }
+    let start = c.nbf.or(c.iat).unwrap_or(c.exp);
+    if c.exp - start > 600 {
+        return Err((
+            "AADSTS700024",
+            "Client assertion contains an invalid lifetime: more than 10 minutes.".into(),
+        ));
+    }
+    Ok(())
+}

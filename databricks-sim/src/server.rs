@@ -1,0 +1,152 @@
+//! HTTPS listeners: one per workspace, faults applied before routing, every request recorded.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+use crate::Shared;
+use crate::faults::{FaultKind, take_fault};
+use crate::state::RequestRecord;
+
+/// Routing state: the shared world plus which workspace this port is.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub shared: Arc<Shared>,
+    pub workspace: String,
+    pub port: u16,
+}
+
+/// Filled in by authentication so the request log can name the principal.
+#[derive(Clone, Default)]
+pub(crate) struct PrincipalSlot(pub Arc<Mutex<Option<String>>>);
+
+/// Signals the connection to be dropped without a response.
+#[derive(Debug)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("fault: connection dropped")
+    }
+}
+impl std::error::Error for DropConnection {}
+
+/// Accepts TLS connections until shutdown.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    ctx: Ctx,
+    tls: Arc<rustls::ServerConfig>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let router = crate::api::router().with_state(ctx.clone());
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        let ctx = ctx.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(stream).await else {
+                return;
+            };
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                handle(ctx.clone(), router.clone(), req)
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection(TokioIo::new(tls), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = shutdown.changed() => {}
+            }
+        });
+    }
+}
+
+async fn handle(
+    ctx: Ctx,
+    router: Router,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, DropConnection> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let admin = path.starts_with("/_sim/");
+    let fault = if admin {
+        None
+    } else {
+        let mut world = ctx.shared.world.lock().expect("world lock");
+        world
+            .workspaces
+            .get_mut(&ctx.workspace)
+            .and_then(|w| take_fault(&mut w.faults, &method, &path))
+    };
+    let record = |status: u16, principal: Option<String>| {
+        if admin {
+            return;
+        }
+        tracing::info!(workspace = %ctx.workspace, %method, %path, status, "request");
+        ctx.shared
+            .world
+            .lock()
+            .expect("world lock")
+            .requests
+            .push(RequestRecord {
+                workspace: ctx.workspace.clone(),
+                method: method.clone(),
+                path: path.clone(),
+                status,
+                principal,
+            });
+    };
+    match fault {
+        Some(FaultKind::Latency { millis }) => {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+        }
+        Some(FaultKind::Status {
+            status,
+            retry_after,
+            error_code,
+            message,
+        }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut resp = crate::api::error(status, &error_code, &message);
+            if let Some(ra) = retry_after
+                && let Ok(v) = HeaderValue::from_str(&ra)
+            {
+                resp.headers_mut().insert("retry-after", v);
+            }
+            record(status.as_u16(), None);
+            return Ok(resp);
+        }
+        Some(FaultKind::DropConnection) => {
+            record(0, None);
+            return Err(DropConnection);
+        }
+        None => {}
+    }
+    let slot = PrincipalSlot::default();
+    let mut req = req.map(Body::new);
+    req.extensions_mut().insert(slot.clone());
+    let resp: Result<Response<Body>, Infallible> = router.oneshot(req).await;
+    let resp = resp.unwrap_or_else(|never| match never {});
+    let principal = slot.0.lock().expect("slot lock").clone();
+    record(resp.status().as_u16(), principal);
+    Ok(resp)
+}

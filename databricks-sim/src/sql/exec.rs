@@ -1,0 +1,501 @@
+//! Executes parsed statements against the in-memory Unity Catalog.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value as Json;
+use sqlparser::ast::{Expr, Query, SelectItem, SetExpr, TableFactor, UnaryOperator, Value};
+
+use super::parse::{SecurableKind, SqlStatement, name_parts};
+use crate::catalog::{ACCOUNT_USERS, Caller, Metastore, ObjectKind, UcError, normalize_privilege};
+
+/// Everything a statement may consult or change.
+pub(crate) struct ExecContext<'a> {
+    pub caller: Caller,
+    pub metastore: &'a mut Metastore,
+    /// Lower-cased names that are valid principals.
+    pub principals: &'a BTreeSet<String>,
+    pub catalog: Option<String>,
+    pub schema: Option<String>,
+    pub now: i64,
+}
+
+/// A statement's result: typed columns and JSON rows (numbers stay numbers for the command API).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct QueryResult {
+    pub columns: Vec<(String, String)>,
+    pub rows: Vec<Vec<Json>>,
+}
+
+/// A failed statement as the Statement Execution API reports it.
+#[derive(Clone, Debug)]
+pub(crate) struct SqlError {
+    pub error_code: String,
+    pub message: String,
+    pub sql_state: String,
+}
+
+impl From<UcError> for SqlError {
+    fn from(e: UcError) -> Self {
+        SqlError {
+            error_code: match e.status {
+                404 => "NOT_FOUND".into(),
+                409 => "ALREADY_EXISTS".into(),
+                _ => "BAD_REQUEST".into(),
+            },
+            message: e.sql_message(),
+            sql_state: e.sql_state.into(),
+        }
+    }
+}
+
+fn unsupported(what: &str) -> SqlError {
+    SqlError {
+        error_code: "BAD_REQUEST".into(),
+        message: format!(
+            "[UNSUPPORTED_FEATURE] The feature is not supported: {what} (databricks-sim). SQLSTATE: 0A000"
+        ),
+        sql_state: "0A000".into(),
+    }
+}
+
+/// Runs one statement.
+pub(crate) fn execute(stmt: &SqlStatement, ctx: &mut ExecContext) -> Result<QueryResult, SqlError> {
+    let caller = ctx.caller.clone();
+    let ok = Ok(QueryResult::default());
+    match stmt {
+        SqlStatement::Query(q) => select(q, ctx),
+        SqlStatement::CreateCatalog {
+            name,
+            if_not_exists,
+            managed_location,
+            comment,
+        } => {
+            ctx.metastore.create_catalog(
+                &caller,
+                name,
+                comment.clone(),
+                managed_location.clone(),
+                *if_not_exists,
+                ctx.now,
+            )?;
+            ok
+        }
+        SqlStatement::DropCatalog {
+            name,
+            if_exists,
+            cascade,
+        } => {
+            ctx.metastore
+                .drop_catalog(&caller, name, *if_exists, *cascade)?;
+            ok
+        }
+        SqlStatement::AlterCatalogOwner { name, owner } => {
+            check_principal(ctx, owner)?;
+            ctx.metastore.set_catalog_owner(&caller, name, owner)?;
+            ok
+        }
+        SqlStatement::SetCatalogTags { name, tags } => {
+            ctx.metastore.change_tags(&caller, name, tags, &[])?;
+            ok
+        }
+        SqlStatement::UnsetCatalogTags { name, keys } => {
+            ctx.metastore.change_tags(&caller, name, &[], keys)?;
+            ok
+        }
+        SqlStatement::CommentOnCatalog { name, comment } => {
+            ctx.metastore
+                .set_catalog_comment(&caller, name, comment.clone())?;
+            ok
+        }
+        SqlStatement::AlterSchemaOwner { name, owner } => {
+            check_principal(ctx, owner)?;
+            let (c, s) = schema_name(ctx, name)?;
+            ctx.metastore.set_schema_owner(&caller, &c, &s, owner)?;
+            ok
+        }
+        SqlStatement::Grant {
+            privileges,
+            securable,
+            principal,
+        }
+        | SqlStatement::Revoke {
+            privileges,
+            securable,
+            principal,
+        } => {
+            check_principal(ctx, principal)?;
+            let full = match securable.kind {
+                SecurableKind::Metastore => ctx.metastore.id.clone(),
+                SecurableKind::Catalog => one_name(&securable.name)?,
+                SecurableKind::Schema => {
+                    let (c, s) = schema_name(ctx, &securable.name)?;
+                    format!("{c}.{s}")
+                }
+                _ => {
+                    let (c, s, t) = object_name(ctx, &securable.name)?;
+                    format!("{c}.{s}.{t}")
+                }
+            };
+            let kind = securable.kind.as_sql().to_lowercase();
+            let privs: Vec<String> = privileges.iter().map(|p| normalize_privilege(p)).collect();
+            let (add, remove) = if matches!(stmt, SqlStatement::Grant { .. }) {
+                (privs, vec![])
+            } else {
+                (vec![], privs)
+            };
+            ctx.metastore
+                .update_grants(&caller, &kind, &full, principal, &add, &remove)?;
+            ok
+        }
+        SqlStatement::CreateSchema {
+            name,
+            if_not_exists,
+        } => {
+            let (c, s) = schema_name(ctx, name)?;
+            ctx.metastore
+                .create_schema(&caller, &c, &s, None, *if_not_exists)?;
+            ok
+        }
+        SqlStatement::DropSchema {
+            name,
+            if_exists,
+            cascade,
+        } => {
+            let (c, s) = schema_name(ctx, name)?;
+            ctx.metastore
+                .drop_schema(&caller, &c, &s, *if_exists, *cascade)?;
+            ok
+        }
+        SqlStatement::CreateTable {
+            name,
+            if_not_exists,
+            or_replace,
+            columns,
+        } => {
+            let (c, s, t) = object_name(ctx, name)?;
+            ctx.metastore.create_object(
+                &caller,
+                ObjectKind::Table,
+                &c,
+                &s,
+                &t,
+                columns.clone(),
+                None,
+                *if_not_exists,
+                *or_replace,
+            )?;
+            ok
+        }
+        SqlStatement::CreateView {
+            name,
+            if_not_exists,
+            or_replace,
+            query,
+        } => {
+            let (c, s, t) = object_name(ctx, name)?;
+            // Resolve the view's query first: a view over a missing table fails to create.
+            let result = select(query, ctx)?;
+            ctx.metastore.create_object(
+                &caller,
+                ObjectKind::View,
+                &c,
+                &s,
+                &t,
+                result.columns,
+                Some(query.to_string()),
+                *if_not_exists,
+                *or_replace,
+            )?;
+            ok
+        }
+        SqlStatement::CreateFunction {
+            name,
+            if_not_exists,
+            or_replace,
+        } => {
+            let (c, s, t) = object_name(ctx, name)?;
+            ctx.metastore.create_object(
+                &caller,
+                ObjectKind::Function,
+                &c,
+                &s,
+                &t,
+                vec![],
+                None,
+                *if_not_exists,
+                *or_replace,
+            )?;
+            ok
+        }
+        SqlStatement::DropObject {
+            kind,
+            name,
+            if_exists,
+        } => {
+            let (c, s, t) = object_name(ctx, name)?;
+            let kind = match kind {
+                SecurableKind::View => ObjectKind::View,
+                SecurableKind::Function => ObjectKind::Function,
+                _ => ObjectKind::Table,
+            };
+            ctx.metastore
+                .drop_object(&caller, kind, &c, &s, &t, *if_exists)?;
+            ok
+        }
+        SqlStatement::Other(s) => {
+            let text = s.to_string();
+            let head: String = text
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            Err(unsupported(&head))
+        }
+    }
+}
+
+fn check_principal(ctx: &ExecContext, principal: &str) -> Result<(), SqlError> {
+    let p = principal.to_lowercase();
+    if p == ACCOUNT_USERS || ctx.principals.contains(&p) {
+        Ok(())
+    } else {
+        Err(UcError::no_principal(principal).into())
+    }
+}
+
+fn one_name(name: &[String]) -> Result<String, SqlError> {
+    match name {
+        [c] => Ok(c.clone()),
+        _ => Err(UcError::invalid(format!("Invalid catalog name '{}'.", name.join("."))).into()),
+    }
+}
+
+fn current_catalog(ctx: &ExecContext) -> String {
+    ctx.catalog
+        .clone()
+        .unwrap_or_else(|| "hive_metastore".into())
+}
+
+fn schema_name(ctx: &ExecContext, name: &[String]) -> Result<(String, String), SqlError> {
+    match name {
+        [s] => Ok((current_catalog(ctx), s.clone())),
+        [c, s] => Ok((c.clone(), s.clone())),
+        _ => Err(UcError::invalid(format!("Invalid schema name '{}'.", name.join("."))).into()),
+    }
+}
+
+fn object_name(ctx: &ExecContext, name: &[String]) -> Result<(String, String, String), SqlError> {
+    match name {
+        [t] => Ok((
+            current_catalog(ctx),
+            ctx.schema.clone().unwrap_or_else(|| "default".into()),
+            t.clone(),
+        )),
+        [s, t] => Ok((current_catalog(ctx), s.clone(), t.clone())),
+        [c, s, t] => Ok((c.clone(), s.clone(), t.clone())),
+        _ => Err(UcError::invalid(format!("Invalid name '{}'.", name.join("."))).into()),
+    }
+}
+
+/// System tables the simulator knows, with a few of their columns.
+fn system_table(schema: &str, table: &str) -> Option<Vec<(String, String)>> {
+    let cols: &[(&str, &str)] = match (schema, table) {
+        ("access", "audit") => &[
+            ("event_time", "TIMESTAMP"),
+            ("workspace_id", "BIGINT"),
+            ("service_name", "STRING"),
+            ("action_name", "STRING"),
+        ],
+        ("access", "table_lineage") => &[
+            ("event_time", "TIMESTAMP"),
+            ("source_table_full_name", "STRING"),
+            ("target_table_full_name", "STRING"),
+        ],
+        ("access", "column_lineage") => &[
+            ("event_time", "TIMESTAMP"),
+            ("source_column_name", "STRING"),
+            ("target_column_name", "STRING"),
+        ],
+        ("query", "history") => &[
+            ("statement_id", "STRING"),
+            ("executed_by", "STRING"),
+            ("statement_text", "STRING"),
+        ],
+        _ => return None,
+    };
+    Some(
+        cols.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+    )
+}
+
+fn select(q: &Query, ctx: &mut ExecContext) -> Result<QueryResult, SqlError> {
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        return Err(unsupported("this query form"));
+    };
+    // The relation (at most one, no joins), resolved and privilege-checked.
+    let mut table_columns: Option<Vec<(String, String)>> = None;
+    if sel.from.len() > 1 || sel.from.iter().any(|f| !f.joins.is_empty()) {
+        return Err(unsupported("joins"));
+    }
+    if let Some(from) = sel.from.first() {
+        let TableFactor::Table { name, .. } = &from.relation else {
+            return Err(unsupported("this FROM clause"));
+        };
+        let (c, s, t) = object_name(ctx, &name_parts(name))?;
+        if c == "system" {
+            if !ctx.caller.system_tables_access && !ctx.caller.metastore_admin {
+                return Err(UcError::denied(
+                    "Insufficient privileges: User does not have USE CATALOG on Catalog 'system'."
+                        .into(),
+                )
+                .into());
+            }
+            let cols = system_table(&s, &t)
+                .ok_or_else(|| UcError::no_table(&format!("`{c}`.`{s}`.`{t}`")))?;
+            table_columns = Some(cols);
+        } else {
+            table_columns = Some(ctx.metastore.select_from(&ctx.caller, &c, &s, &t)?);
+        }
+    }
+    let mut columns = Vec::new();
+    let mut row = Vec::new();
+    for item in &sel.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) => {
+                let (v, ty) = eval(e, ctx, table_columns.as_deref())?;
+                columns.push((column_name(e), ty));
+                row.push(v);
+            }
+            SelectItem::ExprWithAlias { expr, alias } => {
+                let (v, ty) = eval(expr, ctx, table_columns.as_deref())?;
+                columns.push((alias.value.clone(), ty));
+                row.push(v);
+            }
+            SelectItem::ExprWithAliases { .. } => return Err(unsupported("multiple aliases")),
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                let Some(cols) = &table_columns else {
+                    return Err(SqlError {
+                        error_code: "BAD_REQUEST".into(),
+                        message: "[INVALID_USAGE_OF_STAR_OR_REGEX] Invalid usage of '*' in SELECT without FROM. SQLSTATE: 42000".into(),
+                        sql_state: "42000".into(),
+                    });
+                };
+                for c in cols {
+                    columns.push(c.clone());
+                    row.push(Json::Null);
+                }
+            }
+        }
+    }
+    // Tables hold no data; a SELECT without FROM yields one row.
+    let rows = if table_columns.is_some() {
+        vec![]
+    } else {
+        vec![row]
+    };
+    Ok(QueryResult { columns, rows })
+}
+
+fn column_name(e: &Expr) -> String {
+    match e {
+        Expr::Function(f) => format!("{}()", f.name.to_string().to_lowercase()),
+        Expr::Identifier(i) => i.value.clone(),
+        Expr::CompoundIdentifier(parts) => {
+            parts.last().map(|i| i.value.clone()).unwrap_or_default()
+        }
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => s.clone(),
+            Value::Null => "NULL".into(),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn eval(
+    e: &Expr,
+    ctx: &ExecContext,
+    table: Option<&[(String, String)]>,
+) -> Result<(Json, String), SqlError> {
+    match e {
+        Expr::Value(v) => Ok(match &v.value {
+            Value::Number(n, _) => {
+                if let Ok(i) = n.parse::<i64>() {
+                    let ty = if i32::try_from(i).is_ok() {
+                        "INT"
+                    } else {
+                        "BIGINT"
+                    };
+                    (Json::from(i), ty.into())
+                } else {
+                    (
+                        serde_json::from_str(n).unwrap_or(Json::String(n.clone())),
+                        "DECIMAL".into(),
+                    )
+                }
+            }
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
+                (Json::String(s.clone()), "STRING".into())
+            }
+            Value::Boolean(b) => (Json::Bool(*b), "BOOLEAN".into()),
+            Value::Null => (Json::Null, "VOID".into()),
+            other => return Err(unsupported(&format!("literal {other}"))),
+        }),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => {
+            let (v, ty) = eval(expr, ctx, table)?;
+            match v.as_i64() {
+                Some(i) => Ok((Json::from(-i), ty)),
+                None => Err(unsupported("this expression")),
+            }
+        }
+        Expr::Nested(inner) => eval(inner, ctx, table),
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_lowercase();
+            let s = match name.as_str() {
+                "current_user" | "session_user" | "user" => ctx.caller.principal.clone(),
+                "current_metastore" => format!(
+                    "{}:{}:{}",
+                    ctx.metastore.cloud, ctx.metastore.region, ctx.metastore.id
+                ),
+                "current_catalog" => current_catalog(ctx),
+                "current_schema" | "current_database" => {
+                    ctx.schema.clone().unwrap_or_else(|| "default".into())
+                }
+                "current_version" => "databricks-sim".into(),
+                "count" if table.is_some() => return Ok((Json::from(0), "BIGINT".into())),
+                _ => {
+                    return Err(SqlError {
+                        error_code: "BAD_REQUEST".into(),
+                        message: format!(
+                            "[UNRESOLVED_ROUTINE] Cannot resolve routine `{name}` on search path [`system`.`builtin`, `system`.`session`]. SQLSTATE: 42883"
+                        ),
+                        sql_state: "42883".into(),
+                    });
+                }
+            };
+            Ok((Json::String(s), "STRING".into()))
+        }
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+            let name = column_name(e).to_lowercase();
+            let ty = table
+                .and_then(|cols| cols.iter().find(|(c, _)| *c == name))
+                .map(|(_, t)| t.clone());
+            match ty {
+                Some(t) => Ok((Json::Null, t)),
+                None => Err(SqlError {
+                    error_code: "BAD_REQUEST".into(),
+                    message: format!(
+                        "[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] A column, variable, or function parameter with name `{name}` cannot be resolved. SQLSTATE: 42703"
+                    ),
+                    sql_state: "42703".into(),
+                }),
+            }
+        }
+        other => Err(unsupported(&format!("expression {other}"))),
+    }
+}

@@ -1,0 +1,363 @@
+//! The mutable world behind every workspace port, and its serializable snapshot.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Caller, Catalog, Grants, Metastore, Schema};
+use crate::faults::FaultRule;
+use crate::scenario::{PrincipalSpec, Scenario};
+
+/// A warehouse or cluster and how many polls its start still needs.
+#[derive(Clone, Debug)]
+pub(crate) struct Compute {
+    pub name: String,
+    pub state: String,
+    pub start_polls_left: u32,
+}
+
+/// Per-workspace state.
+#[derive(Clone, Debug)]
+pub(crate) struct Workspace {
+    pub workspace_id: i64,
+    pub metastore_assigned: bool,
+    pub warehouses: BTreeMap<String, Compute>,
+    pub clusters: BTreeMap<String, Compute>,
+    pub faults: Vec<FaultRule>,
+}
+
+/// Where a statement or command runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    Warehouse(String),
+    Cluster(String),
+}
+
+/// A submitted statement (Statement Execution API) or command (Command Execution API).
+#[derive(Clone, Debug)]
+pub(crate) struct Job {
+    pub workspace: String,
+    pub target: Target,
+    pub sql: String,
+    pub params: HashMap<String, Option<String>>,
+    pub catalog: Option<String>,
+    pub schema: Option<String>,
+    pub caller: Caller,
+    pub polls_left: u32,
+    pub polled: bool,
+    pub outcome: Option<Outcome>,
+}
+
+/// How a job ended.
+#[derive(Clone, Debug)]
+pub(crate) enum Outcome {
+    Succeeded(crate::sql::QueryResult),
+    Failed(crate::sql::SqlError),
+    Canceled,
+}
+
+/// One request as the simulator saw it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub workspace: String,
+    pub method: String,
+    /// Path without the query string.
+    pub path: String,
+    /// 0 when the connection was dropped without an answer.
+    pub status: u16,
+    /// The authenticated principal, when authentication succeeded.
+    pub principal: Option<String>,
+}
+
+/// Everything mutable.
+pub(crate) struct World {
+    pub token_lifetime_secs: u64,
+    pub statement_polls: u32,
+    pub warehouse_start_polls: u32,
+    pub has_metastore: bool,
+    pub metastore: Metastore,
+    pub principals: Vec<PrincipalSpec>,
+    pub revoked: HashSet<String>,
+    /// access token → (principal application id, expiry)
+    pub oauth_tokens: HashMap<String, (String, Instant)>,
+    pub workspaces: BTreeMap<String, Workspace>,
+    pub warehouse_starts: BTreeMap<String, u64>,
+    pub cluster_starts: BTreeMap<String, u64>,
+    pub jobs: HashMap<String, Job>,
+    pub contexts: HashMap<String, String>,
+    pub requests: Vec<RequestRecord>,
+}
+
+impl World {
+    pub fn new(s: &Scenario) -> World {
+        let now = now_millis();
+        let mut metastore = Metastore {
+            id: s.metastore_id.clone().unwrap_or_default(),
+            name: "metastore".into(),
+            cloud: s.cloud.clone(),
+            region: s.region.clone(),
+            owner: s
+                .principals
+                .iter()
+                .find(|p| p.metastore_admin)
+                .map(|p| p.application_id.clone())
+                .unwrap_or_else(|| "metastore-admins".into()),
+            grants: Grants::new(),
+            catalogs: BTreeMap::new(),
+        };
+        for p in &s.principals {
+            for privilege in &p.metastore_privileges {
+                metastore
+                    .grants
+                    .entry(p.application_id.clone())
+                    .or_default()
+                    .insert(crate::catalog::normalize_privilege(privilege));
+            }
+        }
+        for c in &s.catalogs {
+            let mut cat = Catalog::new(&c.name.to_lowercase(), &c.owner, now);
+            cat.comment = c.comment.clone();
+            cat.isolation_mode = c.isolation_mode.to_uppercase();
+            for id in &c.bound_workspace_ids {
+                cat.bindings.insert(*id, "BINDING_TYPE_READ_WRITE".into());
+            }
+            cat.tags = c.tags.clone();
+            for (p, privs) in &c.grants {
+                cat.grants.insert(
+                    p.clone(),
+                    privs
+                        .iter()
+                        .map(|x| crate::catalog::normalize_privilege(x))
+                        .collect(),
+                );
+            }
+            for sch in &c.schemas {
+                cat.schemas.insert(
+                    sch.to_lowercase(),
+                    Schema::new(&sch.to_lowercase(), &c.owner),
+                );
+            }
+            metastore.catalogs.insert(cat.name.clone(), cat);
+        }
+        let compute = |id: &str, name: &Option<String>, state: &str| Compute {
+            name: name.clone().unwrap_or_else(|| id.to_string()),
+            state: state.to_uppercase(),
+            start_polls_left: 0,
+        };
+        let workspaces = s
+            .workspaces
+            .iter()
+            .map(|w| {
+                let faults = s
+                    .faults
+                    .iter()
+                    .filter(|f| f.workspace.as_deref().is_none_or(|n| n == w.name))
+                    .map(|f| f.rule.clone())
+                    .collect();
+                (
+                    w.name.clone(),
+                    Workspace {
+                        workspace_id: w.workspace_id,
+                        metastore_assigned: w.metastore_assigned,
+                        warehouses: w
+                            .warehouses
+                            .iter()
+                            .map(|x| (x.id.clone(), compute(&x.id, &x.name, &x.state)))
+                            .collect(),
+                        clusters: w
+                            .clusters
+                            .iter()
+                            .map(|x| (x.id.clone(), compute(&x.id, &x.name, &x.state)))
+                            .collect(),
+                        faults,
+                    },
+                )
+            })
+            .collect();
+        World {
+            token_lifetime_secs: s.token_lifetime_secs,
+            statement_polls: s.statement_polls_before_done,
+            warehouse_start_polls: s.warehouse_start_polls,
+            has_metastore: s.metastore_id.is_some(),
+            metastore,
+            principals: s.principals.clone(),
+            revoked: HashSet::new(),
+            oauth_tokens: HashMap::new(),
+            workspaces,
+            warehouse_starts: BTreeMap::new(),
+            cluster_starts: BTreeMap::new(),
+            jobs: HashMap::new(),
+            contexts: HashMap::new(),
+            requests: Vec::new(),
+        }
+    }
+
+    /// Whether the workspace has a metastore.
+    pub fn assigned(&self, ws: &str) -> bool {
+        self.has_metastore
+            && self
+                .workspaces
+                .get(ws)
+                .is_some_and(|w| w.metastore_assigned)
+    }
+
+    pub fn principal(&self, id: &str) -> Option<&PrincipalSpec> {
+        self.principals
+            .iter()
+            .find(|p| p.application_id.eq_ignore_ascii_case(id))
+    }
+
+    /// Lower-cased names grants may name.
+    pub fn principal_names(&self) -> BTreeSet<String> {
+        let mut s: BTreeSet<String> = self
+            .principals
+            .iter()
+            .map(|p| p.application_id.to_lowercase())
+            .collect();
+        s.insert("users".into());
+        s.insert("admins".into());
+        s
+    }
+
+    pub fn caller(&self, p: &PrincipalSpec, ws: &str) -> Caller {
+        Caller {
+            principal: p.application_id.clone(),
+            metastore_admin: p.metastore_admin,
+            system_tables_access: p.system_tables_access,
+            workspace_id: self.workspaces.get(ws).map(|w| w.workspace_id).unwrap_or(0),
+        }
+    }
+
+    /// Advances a STARTING warehouse (or PENDING cluster) by one poll.
+    pub fn tick_compute(&mut self, ws: &str, target: &Target) {
+        let Some(w) = self.workspaces.get_mut(ws) else {
+            return;
+        };
+        let c = match target {
+            Target::Warehouse(id) => w.warehouses.get_mut(id),
+            Target::Cluster(id) => w.clusters.get_mut(id),
+        };
+        if let Some(c) = c
+            && (c.state == "STARTING" || c.state == "PENDING")
+        {
+            if c.start_polls_left == 0 {
+                c.state = "RUNNING".into();
+            } else {
+                c.start_polls_left -= 1;
+                if c.start_polls_left == 0 {
+                    c.state = "RUNNING".into();
+                }
+            }
+        }
+    }
+
+    /// Starts stopped compute (counting the start); returns its state afterwards.
+    pub fn ensure_started(&mut self, ws: &str, target: &Target) -> Option<String> {
+        let polls = self.warehouse_start_polls;
+        let w = self.workspaces.get_mut(ws)?;
+        let (c, starts, id) = match target {
+            Target::Warehouse(id) => (w.warehouses.get_mut(id)?, &mut self.warehouse_starts, id),
+            Target::Cluster(id) => (w.clusters.get_mut(id)?, &mut self.cluster_starts, id),
+        };
+        let stopped = matches!(
+            c.state.as_str(),
+            "STOPPED" | "STOPPING" | "TERMINATED" | "TERMINATING"
+        );
+        if stopped {
+            *starts.entry(id.clone()).or_default() += 1;
+            c.state = match target {
+                Target::Warehouse(_) => "STARTING".into(),
+                Target::Cluster(_) => "PENDING".into(),
+            };
+            c.start_polls_left = polls;
+            if polls == 0 {
+                c.state = "RUNNING".into();
+            }
+        }
+        Some(c.state.clone())
+    }
+
+    pub fn compute_state(&self, ws: &str, target: &Target) -> Option<String> {
+        let w = self.workspaces.get(ws)?;
+        match target {
+            Target::Warehouse(id) => w.warehouses.get(id).map(|c| c.state.clone()),
+            Target::Cluster(id) => w.clusters.get(id).map(|c| c.state.clone()),
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            metastore_id: self.has_metastore.then(|| self.metastore.id.clone()),
+            metastore_grants: self.metastore.grants.clone(),
+            catalogs: self.metastore.catalogs.clone(),
+            workspaces: self
+                .workspaces
+                .iter()
+                .map(|(n, w)| {
+                    (
+                        n.clone(),
+                        WorkspaceSnapshot {
+                            workspace_id: w.workspace_id,
+                            metastore_assigned: self.assigned(n),
+                            warehouses: w
+                                .warehouses
+                                .iter()
+                                .map(|(k, v)| (k.clone(), v.state.clone()))
+                                .collect(),
+                            clusters: w
+                                .clusters
+                                .iter()
+                                .map(|(k, v)| (k.clone(), v.state.clone()))
+                                .collect(),
+                        },
+                    )
+                })
+                .collect(),
+            warehouse_starts: self.warehouse_starts.clone(),
+            cluster_starts: self.cluster_starts.clone(),
+            principals: self
+                .principals
+                .iter()
+                .map(|p| p.application_id.clone())
+                .collect(),
+        }
+    }
+}
+
+/// A serializable copy of the simulator's state, for assertions and `/_sim/state`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// `None` when the scenario has no metastore.
+    pub metastore_id: Option<String>,
+    /// Direct grants on the metastore (e.g. CREATE_CATALOG).
+    pub metastore_grants: Grants,
+    /// Catalogs by name, with owners, grants, tags, bindings, schemas, tables and views.
+    pub catalogs: BTreeMap<String, Catalog>,
+    pub workspaces: BTreeMap<String, WorkspaceSnapshot>,
+    /// Starts per warehouse id.
+    pub warehouse_starts: BTreeMap<String, u64>,
+    /// Starts per cluster id.
+    pub cluster_starts: BTreeMap<String, u64>,
+    /// Application ids of all principals.
+    pub principals: Vec<String>,
+}
+
+/// One workspace in a [`Snapshot`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WorkspaceSnapshot {
+    pub workspace_id: i64,
+    pub metastore_assigned: bool,
+    /// id → state
+    pub warehouses: BTreeMap<String, String>,
+    /// id → state
+    pub clusters: BTreeMap<String, String>,
+}
+
+/// Milliseconds since the epoch.
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
