@@ -82,6 +82,9 @@ mod tests {
     fn deserializes_from_a_string() {
         let secret: SecretString = serde_json::from_str("\"s3cr3t\"").unwrap();
         assert_eq!(secret.expose(), "s3cr3t");
-        assert_eq!(SecretString::from(String::from("x")), SecretString::new("x"));
+        assert_eq!(
+            SecretString::from(String::from("x")),
+            SecretString::new("x")
+        );
     }
 }

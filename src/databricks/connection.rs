@@ -99,7 +99,10 @@ impl ConnectionConfig {
 /// Splits `workspaceUrl` (`host`, `host:port` or `https://host[:port]`) into host and port; a
 /// port in the URL wins over `default_port`.
 pub fn parse_workspace_url(url: &str, default_port: u16) -> Result<(String, u16), ConfigError> {
-    let err = |reason| ConfigError::WorkspaceUrl { url: url.to_owned(), reason };
+    let err = |reason| ConfigError::WorkspaceUrl {
+        url: url.to_owned(),
+        reason,
+    };
     let trimmed = url.trim();
     let rest = match trimmed.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => rest,
@@ -116,7 +119,9 @@ pub fn parse_workspace_url(url: &str, default_port: u16) -> Result<(String, u16)
     }
     let (host, port) = match rest.rsplit_once(':') {
         Some((host, port)) => {
-            let port: u16 = port.parse().map_err(|_| err("the port is not a number from 1 to 65535"))?;
+            let port: u16 = port
+                .parse()
+                .map_err(|_| err("the port is not a number from 1 to 65535"))?;
             if port == 0 {
                 return Err(err("the port is not a number from 1 to 65535"));
             }
@@ -127,7 +132,10 @@ pub fn parse_workspace_url(url: &str, default_port: u16) -> Result<(String, u16)
     if host.is_empty() {
         return Err(err("the host is empty"));
     }
-    if !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_') {
+    if !host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
+    {
         return Err(err("the host has characters a host name cannot have"));
     }
     Ok((host.to_ascii_lowercase(), port))
@@ -135,7 +143,9 @@ pub fn parse_workspace_url(url: &str, default_port: u16) -> Result<(String, u16)
 
 /// Reads the warehouse or cluster from `httpPath` (leading slash optional).
 pub fn parse_http_path(path: &str) -> Result<Compute, ConfigError> {
-    let err = || ConfigError::HttpPath { path: path.to_owned() };
+    let err = || ConfigError::HttpPath {
+        path: path.to_owned(),
+    };
     let trimmed = path.trim();
     let p = trimmed.strip_prefix('/').unwrap_or(trimmed);
     // ^/?sql/1\.0/(warehouses|endpoints)/([^/?]+)/?$
@@ -159,7 +169,10 @@ pub fn parse_http_path(path: &str) -> Result<Compute, ConfigError> {
         if cluster_id.is_empty() {
             return Err(err());
         }
-        return Ok(Compute::Cluster { org_id: org_id.to_owned(), cluster_id: cluster_id.to_owned() });
+        return Ok(Compute::Cluster {
+            org_id: org_id.to_owned(),
+            cluster_id: cluster_id.to_owned(),
+        });
     }
     Err(err())
 }
@@ -167,13 +180,19 @@ pub fn parse_http_path(path: &str) -> Result<Compute, ConfigError> {
 /// Normalises a configured `authorityUrl`: `https://` is assumed when no scheme is given.
 pub fn normalize_token_url(url: &str) -> Result<String, ConfigError> {
     let trimmed = url.trim();
-    let err = |reason| ConfigError::AuthorityUrl { url: trimmed.to_owned(), reason };
+    let err = |reason| ConfigError::AuthorityUrl {
+        url: trimmed.to_owned(),
+        reason,
+    };
     let full = match trimmed.split_once("://") {
         Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => trimmed.to_owned(),
         Some(_) => return Err(err("only https:// is supported")),
         None => format!("https://{trimmed}"),
     };
-    let host = full["https://".len()..].split(['/', '?', '#']).next().unwrap_or_default();
+    let host = full["https://".len()..]
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
     if host.is_empty() {
         return Err(err("the host is empty"));
     }
@@ -189,7 +208,11 @@ pub fn is_entra_token_url(url: &str) -> bool {
 /// The scope to ask an Entra endpoint for: the Azure Databricks resource when the configured
 /// scope is the Databricks default.
 pub fn entra_scope(scope: &str) -> &str {
-    if scope.is_empty() || scope == DEFAULT_SCOPE { AZURE_DATABRICKS_SCOPE } else { scope }
+    if scope.is_empty() || scope == DEFAULT_SCOPE {
+        AZURE_DATABRICKS_SCOPE
+    } else {
+        scope
+    }
 }
 
 #[cfg(test)]
@@ -199,13 +222,35 @@ mod tests {
     #[test]
     fn workspace_urls() {
         let ok = |u: &str| parse_workspace_url(u, 443).unwrap();
-        assert_eq!(ok("www.example.cloud.databricks.com"), ("www.example.cloud.databricks.com".into(), 443));
+        assert_eq!(
+            ok("www.example.cloud.databricks.com"),
+            ("www.example.cloud.databricks.com".into(), 443)
+        );
         assert_eq!(ok("localhost:8443"), ("localhost".into(), 8443));
-        assert_eq!(ok("https://Adb-1.azuredatabricks.net"), ("adb-1.azuredatabricks.net".into(), 443));
+        assert_eq!(
+            ok("https://Adb-1.azuredatabricks.net"),
+            ("adb-1.azuredatabricks.net".into(), 443)
+        );
         assert_eq!(ok("https://host:9443/"), ("host".into(), 9443));
-        assert_eq!(parse_workspace_url("host", 8443).unwrap(), ("host".into(), 8443));
-        assert_eq!(parse_workspace_url("host:1234", 8443).unwrap(), ("host".into(), 1234));
-        for bad in ["http://host", "https://host/path", "host?x=1", "", "https://", "host:0", "host:x", "u@host", "ftp://h"] {
+        assert_eq!(
+            parse_workspace_url("host", 8443).unwrap(),
+            ("host".into(), 8443)
+        );
+        assert_eq!(
+            parse_workspace_url("host:1234", 8443).unwrap(),
+            ("host".into(), 1234)
+        );
+        for bad in [
+            "http://host",
+            "https://host/path",
+            "host?x=1",
+            "",
+            "https://",
+            "host:0",
+            "host:x",
+            "u@host",
+            "ftp://h",
+        ] {
             assert!(parse_workspace_url(bad, 443).is_err(), "{bad}");
         }
     }
@@ -213,17 +258,36 @@ mod tests {
     #[test]
     fn http_paths() {
         let wh = |id: &str| Compute::Warehouse { id: id.into() };
-        assert_eq!(parse_http_path("/sql/1.0/warehouses/abc123").unwrap(), wh("abc123"));
-        assert_eq!(parse_http_path("sql/1.0/endpoints/abc123/").unwrap(), wh("abc123"));
+        assert_eq!(
+            parse_http_path("/sql/1.0/warehouses/abc123").unwrap(),
+            wh("abc123")
+        );
+        assert_eq!(
+            parse_http_path("sql/1.0/endpoints/abc123/").unwrap(),
+            wh("abc123")
+        );
         assert_eq!(
             parse_http_path("sql/protocolv1/o/0/0000-00000-abc123").unwrap(),
-            Compute::Cluster { org_id: "0".into(), cluster_id: "0000-00000-abc123".into() }
+            Compute::Cluster {
+                org_id: "0".into(),
+                cluster_id: "0000-00000-abc123".into()
+            }
         );
         assert_eq!(
             parse_http_path("/sql/protocolv1/o/1234/0000-00000-abc123/extra").unwrap(),
-            Compute::Cluster { org_id: "1234".into(), cluster_id: "0000-00000-abc123".into() }
+            Compute::Cluster {
+                org_id: "1234".into(),
+                cluster_id: "0000-00000-abc123".into()
+            }
         );
-        for bad in ["", "/sql/1.0/warehouses/", "/sql/1.0/warehouses/a/b", "sql/protocolv1/o/x1/c", "sql/protocolv1/o/1/", "/sql/2.0/warehouses/a"] {
+        for bad in [
+            "",
+            "/sql/1.0/warehouses/",
+            "/sql/1.0/warehouses/a/b",
+            "sql/protocolv1/o/x1/c",
+            "sql/protocolv1/o/1/",
+            "/sql/2.0/warehouses/a",
+        ] {
             assert!(parse_http_path(bad).is_err(), "{bad}");
         }
     }
@@ -235,8 +299,12 @@ mod tests {
             "https://login.microsoftonline.com/t/oauth2/v2.0/token"
         );
         assert!(normalize_token_url("http://x/token").is_err());
-        assert!(is_entra_token_url("https://login.microsoftonline.com/t/oauth2/v2.0/token"));
-        assert!(is_entra_token_url("https://localhost:1/tenant/oauth2/v2.0/token"));
+        assert!(is_entra_token_url(
+            "https://login.microsoftonline.com/t/oauth2/v2.0/token"
+        ));
+        assert!(is_entra_token_url(
+            "https://localhost:1/tenant/oauth2/v2.0/token"
+        ));
         assert!(!is_entra_token_url("https://ws/oidc/v1/token"));
         assert_eq!(entra_scope("all-apis"), AZURE_DATABRICKS_SCOPE);
         assert_eq!(entra_scope("custom"), "custom");

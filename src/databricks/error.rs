@@ -14,40 +14,103 @@ use super::connection::ConfigError;
 
 /// `" (request id …)"` when one is known, for the end of a message.
 fn rid(request_id: &Option<String>) -> String {
-    request_id.as_deref().map(|id| format!(" (request id {id})")).unwrap_or_default()
+    request_id
+        .as_deref()
+        .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
 }
 
 fn state(sql_state: &Option<String>) -> String {
-    sql_state.as_deref().map(|s| format!(" [SQLSTATE {s}]")).unwrap_or_default()
+    sql_state
+        .as_deref()
+        .map(|s| format!(" [SQLSTATE {s}]"))
+        .unwrap_or_default()
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("authentication failed with the {credential} (HTTP {status}): {message}{}", rid(request_id))]
-    Unauthenticated { credential: &'static str, status: u16, message: String, request_id: Option<String> },
+    #[error(
+        "authentication failed with the {credential} (HTTP {status}): {message}{}",
+        rid(request_id)
+    )]
+    Unauthenticated {
+        credential: &'static str,
+        status: u16,
+        message: String,
+        request_id: Option<String>,
+    },
     #[error("permission denied ({code}): {message}{}", rid(request_id))]
-    PermissionDenied { code: String, message: String, request_id: Option<String> },
+    PermissionDenied {
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
     #[error("not found ({code}): {message}{}", rid(request_id))]
-    NotFound { code: String, message: String, request_id: Option<String> },
+    NotFound {
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
     #[error("already exists ({code}): {message}{}", rid(request_id))]
-    AlreadyExists { code: String, message: String, request_id: Option<String> },
+    AlreadyExists {
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
     #[error("invalid request ({code}): {message}{}", rid(request_id))]
-    InvalidParameter { code: String, message: String, request_id: Option<String> },
+    InvalidParameter {
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
     #[error("rate limited ({code}): {message}{}", rid(request_id))]
-    RateLimited { code: String, message: String, request_id: Option<String> },
-    #[error("service unavailable (HTTP {status}, {code}): {message}{}", rid(request_id))]
-    Unavailable { status: u16, code: String, message: String, request_id: Option<String> },
+    RateLimited {
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
+    #[error(
+        "service unavailable (HTTP {status}, {code}): {message}{}",
+        rid(request_id)
+    )]
+    Unavailable {
+        status: u16,
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
     #[error("request failed (HTTP {status}, {code}): {message}{}", rid(request_id))]
-    Api { status: u16, code: String, message: String, request_id: Option<String> },
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
     #[error(
         "retry budget ran out after {attempts} attempts over {}: last failure: {last}",
         humantime::format_duration(*elapsed)
     )]
-    RetryBudgetExhausted { attempts: u32, elapsed: Duration, last: String },
+    RetryBudgetExhausted {
+        attempts: u32,
+        elapsed: Duration,
+        last: String,
+    },
     #[error("SQL statement failed{}: {message}", state(sql_state))]
-    Sql { sql_state: Option<String>, error_code: Option<String>, message: String },
-    #[error("OAuth token request to {endpoint} failed: {error}: {description}{}", rid(request_id))]
-    OAuth { endpoint: String, error: String, description: String, request_id: Option<String> },
+    Sql {
+        sql_state: Option<String>,
+        error_code: Option<String>,
+        message: String,
+    },
+    #[error(
+        "OAuth token request to {endpoint} failed: {error}: {description}{}",
+        rid(request_id)
+    )]
+    OAuth {
+        endpoint: String,
+        error: String,
+        description: String,
+        request_id: Option<String>,
+    },
     #[error("{what} did not finish within {}", humantime::format_duration(*elapsed))]
     Timeout { what: String, elapsed: Duration },
     #[error("connection failed: {message}")]
@@ -55,7 +118,10 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("unexpected response from {endpoint}: {message}")]
-    Protocol { endpoint: &'static str, message: String },
+    Protocol {
+        endpoint: &'static str,
+        message: String,
+    },
 }
 
 impl Error {
@@ -119,41 +185,107 @@ impl Error {
     ) -> Error {
         let parsed = ErrorBody::parse(body);
         let request_id = parsed.request_id.clone().or(header_request_id);
-        let code = parsed.code.clone().unwrap_or_else(|| default_code(status).to_owned());
+        let code = parsed
+            .code
+            .clone()
+            .unwrap_or_else(|| default_code(status).to_owned());
         let message = parsed.message.unwrap_or_else(|| format!("HTTP {status}"));
         let has_code = parsed.code.is_some();
         let invalid_token = code == "403" || message.contains("Invalid access token");
 
         if code == "UNAUTHENTICATED" || invalid_token || status == 401 {
-            return Error::Unauthenticated { credential, status, message, request_id };
+            return Error::Unauthenticated {
+                credential,
+                status,
+                message,
+                request_id,
+            };
         }
         let by_code = |c: &str| has_code && code == c;
         if by_code("PERMISSION_DENIED") {
-            return Error::PermissionDenied { code, message, request_id };
+            return Error::PermissionDenied {
+                code,
+                message,
+                request_id,
+            };
         }
         if has_code && (code.ends_with("DOES_NOT_EXIST") || code.ends_with("NOT_FOUND")) {
-            return Error::NotFound { code, message, request_id };
+            return Error::NotFound {
+                code,
+                message,
+                request_id,
+            };
         }
         if has_code && code.ends_with("ALREADY_EXISTS") {
-            return Error::AlreadyExists { code, message, request_id };
+            return Error::AlreadyExists {
+                code,
+                message,
+                request_id,
+            };
         }
         if by_code("REQUEST_LIMIT_EXCEEDED") || by_code("RESOURCE_EXHAUSTED") {
-            return Error::RateLimited { code, message, request_id };
+            return Error::RateLimited {
+                code,
+                message,
+                request_id,
+            };
         }
         if by_code("TEMPORARILY_UNAVAILABLE") {
-            return Error::Unavailable { status, code, message, request_id };
+            return Error::Unavailable {
+                status,
+                code,
+                message,
+                request_id,
+            };
         }
-        if by_code("INVALID_PARAMETER_VALUE") || by_code("BAD_REQUEST") || by_code("MALFORMED_REQUEST") {
-            return Error::InvalidParameter { code, message, request_id };
+        if by_code("INVALID_PARAMETER_VALUE")
+            || by_code("BAD_REQUEST")
+            || by_code("MALFORMED_REQUEST")
+        {
+            return Error::InvalidParameter {
+                code,
+                message,
+                request_id,
+            };
         }
         match status {
-            403 => Error::PermissionDenied { code, message, request_id },
-            404 => Error::NotFound { code, message, request_id },
-            409 => Error::AlreadyExists { code, message, request_id },
-            429 => Error::RateLimited { code, message, request_id },
-            503 => Error::Unavailable { status, code, message, request_id },
-            400 => Error::InvalidParameter { code, message, request_id },
-            _ => Error::Api { status, code, message, request_id },
+            403 => Error::PermissionDenied {
+                code,
+                message,
+                request_id,
+            },
+            404 => Error::NotFound {
+                code,
+                message,
+                request_id,
+            },
+            409 => Error::AlreadyExists {
+                code,
+                message,
+                request_id,
+            },
+            429 => Error::RateLimited {
+                code,
+                message,
+                request_id,
+            },
+            503 => Error::Unavailable {
+                status,
+                code,
+                message,
+                request_id,
+            },
+            400 => Error::InvalidParameter {
+                code,
+                message,
+                request_id,
+            },
+            _ => Error::Api {
+                status,
+                code,
+                message,
+                request_id,
+            },
         }
     }
 
@@ -163,7 +295,9 @@ impl Error {
         Error::OAuth {
             endpoint: strip_query(endpoint),
             error: parsed.code.unwrap_or_else(|| format!("HTTP {status}")),
-            description: parsed.message.unwrap_or_else(|| "no description".to_owned()),
+            description: parsed
+                .message
+                .unwrap_or_else(|| "no description".to_owned()),
             request_id: parsed.request_id,
         }
     }
@@ -171,7 +305,9 @@ impl Error {
     /// A transport failure, rendered without the URL (its query could carry ids) and with the
     /// causes that say what went wrong (refused, reset, TLS, timeout).
     pub(crate) fn transport(err: &reqwest::Error) -> Error {
-        Error::Transport { message: describe_reqwest(err) }
+        Error::Transport {
+            message: describe_reqwest(err),
+        }
     }
 }
 
@@ -266,13 +402,21 @@ impl ErrorBody {
             let text = String::from_utf8_lossy(body).trim().to_owned();
             // Proxies answer with HTML; its text says little and can be long.
             let message = (!text.is_empty() && !text.starts_with('<')).then(|| truncate(text));
-            return ErrorBody { message, ..Default::default() };
+            return ErrorBody {
+                message,
+                ..Default::default()
+            };
         };
         let request_id = raw.details.iter().find_map(|d| {
-            d.get("request_id").and_then(Value::as_str).map(str::to_owned)
+            d.get("request_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
         });
         let (code, message) = if let Some(code) = raw.error_code.as_ref().and_then(value_text) {
-            (Some(code), raw.message.or(raw.error.as_ref().and_then(value_text)))
+            (
+                Some(code),
+                raw.message.or(raw.error.as_ref().and_then(value_text)),
+            )
         } else if let Some(desc) = raw.error_description {
             (raw.error.as_ref().and_then(value_text), Some(desc))
         } else if let Some(detail) = raw.detail {
@@ -282,7 +426,11 @@ impl ErrorBody {
         } else {
             (None, raw.message)
         };
-        ErrorBody { code, message: message.map(truncate), request_id }
+        ErrorBody {
+            code,
+            message: message.map(truncate),
+            request_id,
+        }
     }
 
     /// Whether the body names a condition the SDKs retry.
@@ -304,34 +452,64 @@ mod tests {
 
     #[test]
     fn classification_prefers_the_error_code() {
-        let e = classify(400, r#"{"error_code":"CATALOG_DOES_NOT_EXIST","message":"Catalog 'x' does not exist.","details":[{"@type":"type.googleapis.com/google.rpc.RequestInfo","request_id":"r-1"}]}"#);
-        assert!(matches!(&e, Error::NotFound { code, .. } if code == "CATALOG_DOES_NOT_EXIST"), "{e:?}");
+        let e = classify(
+            400,
+            r#"{"error_code":"CATALOG_DOES_NOT_EXIST","message":"Catalog 'x' does not exist.","details":[{"@type":"type.googleapis.com/google.rpc.RequestInfo","request_id":"r-1"}]}"#,
+        );
+        assert!(
+            matches!(&e, Error::NotFound { code, .. } if code == "CATALOG_DOES_NOT_EXIST"),
+            "{e:?}"
+        );
         assert_eq!(e.request_id(), Some("r-1"));
         assert_eq!(e.reason(), "NotFound");
         assert!(e.to_string().contains("request id r-1"));
 
-        let e = classify(403, r#"{"error_code":403,"message":"Invalid access token."}"#);
+        let e = classify(
+            403,
+            r#"{"error_code":403,"message":"Invalid access token."}"#,
+        );
         assert!(matches!(e, Error::Unauthenticated { .. }), "{e:?}");
-        assert!(e.to_string().contains("authentication failed with the personal access token"));
+        assert!(
+            e.to_string()
+                .contains("authentication failed with the personal access token")
+        );
 
-        let e = classify(401, r#"{"error_code":"UNAUTHENTICATED","message":"no token"}"#);
+        let e = classify(
+            401,
+            r#"{"error_code":"UNAUTHENTICATED","message":"no token"}"#,
+        );
         assert!(matches!(e, Error::Unauthenticated { status: 401, .. }));
 
-        let e = classify(403, r#"{"error_code":"PERMISSION_DENIED","message":"nope"}"#);
+        let e = classify(
+            403,
+            r#"{"error_code":"PERMISSION_DENIED","message":"nope"}"#,
+        );
         assert!(matches!(e, Error::PermissionDenied { .. }));
 
-        let e = classify(400, r#"{"error_code":"REQUEST_LIMIT_EXCEEDED","message":"slow down"}"#);
+        let e = classify(
+            400,
+            r#"{"error_code":"REQUEST_LIMIT_EXCEEDED","message":"slow down"}"#,
+        );
         assert!(matches!(e, Error::RateLimited { .. }) && e.is_retryable());
 
-        let e = classify(409, r#"{"error_code":"CATALOG_ALREADY_EXISTS","message":"x"}"#);
+        let e = classify(
+            409,
+            r#"{"error_code":"CATALOG_ALREADY_EXISTS","message":"x"}"#,
+        );
         assert!(matches!(e, Error::AlreadyExists { .. }));
     }
 
     #[test]
     fn other_body_shapes() {
         let e = classify(404, r#"{"error":"Bad Target: /api/2.0/x"}"#);
-        assert!(matches!(&e, Error::NotFound { message, .. } if message.contains("Bad Target")), "{e:?}");
-        let e = classify(404, r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"detail":"User not found","status":"404"}"#);
+        assert!(
+            matches!(&e, Error::NotFound { message, .. } if message.contains("Bad Target")),
+            "{e:?}"
+        );
+        let e = classify(
+            404,
+            r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"detail":"User not found","status":"404"}"#,
+        );
         assert!(matches!(&e, Error::NotFound { message, .. } if message == "User not found"));
         let e = classify(502, "<html>bad gateway</html>");
         assert!(matches!(e, Error::Api { status: 502, .. }) && e.is_retryable());

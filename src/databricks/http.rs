@@ -133,7 +133,15 @@ pub(crate) struct Request {
 
 impl Request {
     pub fn new(method: Method, endpoint: &'static str, url: String) -> Self {
-        Self { method, endpoint, url, query: Vec::new(), body: Body::None, bearer: None, basic: None }
+        Self {
+            method,
+            endpoint,
+            url,
+            query: Vec::new(),
+            body: Body::None,
+            bearer: None,
+            basic: None,
+        }
     }
 }
 
@@ -173,7 +181,11 @@ impl Transport {
             .user_agent(concat!("uc-operator/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConfigError::CaBundle(describe_reqwest(&e)))?;
-        Ok(Self { client, retry: settings.retry, observer: settings.observer.clone() })
+        Ok(Self {
+            client,
+            retry: settings.retry,
+            observer: settings.observer.clone(),
+        })
     }
 
     fn observe(&self, req: &Request, status: Option<u16>, started: Instant, outcome: Outcome) {
@@ -189,7 +201,10 @@ impl Transport {
     }
 
     async fn attempt(&self, req: &Request, timeout: Duration) -> Result<Response, reqwest::Error> {
-        let mut builder = self.client.request(req.method.clone(), &req.url).timeout(timeout);
+        let mut builder = self
+            .client
+            .request(req.method.clone(), &req.url)
+            .timeout(timeout);
         if !req.query.is_empty() {
             builder = builder.query(&req.query);
         }
@@ -203,7 +218,8 @@ impl Transport {
             Body::None => builder,
             Body::Json(value) => builder.json(value),
             Body::Form(fields) => {
-                let exposed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.expose())).collect();
+                let exposed: Vec<(&str, &str)> =
+                    fields.iter().map(|(k, v)| (*k, v.expose())).collect();
                 builder.form(&exposed)
             }
         };
@@ -211,7 +227,11 @@ impl Transport {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.bytes().await?.to_vec();
-        Ok(Response { status, headers, body })
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// Sends once, without retries (discovery, best-effort cancels).
@@ -219,7 +239,11 @@ impl Transport {
         let started = Instant::now();
         match self.attempt(req, self.retry.per_request_timeout).await {
             Ok(resp) => {
-                let outcome = if resp.is_success() { Outcome::Success } else { Outcome::Error };
+                let outcome = if resp.is_success() {
+                    Outcome::Success
+                } else {
+                    Outcome::Error
+                };
                 self.observe(req, Some(resp.status), started, outcome);
                 Ok(resp)
             }
@@ -238,7 +262,10 @@ impl Transport {
         loop {
             attempts += 1;
             let remaining = self.retry.total_budget.saturating_sub(first.elapsed());
-            let timeout = self.retry.per_request_timeout.min(remaining.max(Duration::from_secs(1)));
+            let timeout = self
+                .retry
+                .per_request_timeout
+                .min(remaining.max(Duration::from_secs(1)));
             let started = Instant::now();
             let (failure, wait) = match self.attempt(req, timeout).await {
                 Ok(resp) => {
@@ -246,7 +273,11 @@ impl Transport {
                     let retryable = matches!(resp.status, 429 | 503)
                         || parsed.as_ref().is_some_and(ErrorBody::is_retryable_code);
                     if !retryable {
-                        let outcome = if resp.is_success() { Outcome::Success } else { Outcome::Error };
+                        let outcome = if resp.is_success() {
+                            Outcome::Success
+                        } else {
+                            Outcome::Error
+                        };
                         self.observe(req, Some(resp.status), started, outcome);
                         return Ok(resp);
                     }
@@ -274,7 +305,11 @@ impl Transport {
             };
             let elapsed = first.elapsed();
             if elapsed + wait > self.retry.total_budget {
-                return Err(Error::RetryBudgetExhausted { attempts, elapsed, last: failure });
+                return Err(Error::RetryBudgetExhausted {
+                    attempts,
+                    elapsed,
+                    last: failure,
+                });
             }
             tracing::debug!(
                 endpoint = req.endpoint,
@@ -289,9 +324,17 @@ impl Transport {
 
     /// `base × attempt`, capped, plus up to a quarter of that as jitter.
     fn backoff(&self, attempt: u32) -> Duration {
-        let capped = self.retry.base_backoff.saturating_mul(attempt).min(self.retry.max_backoff);
+        let capped = self
+            .retry
+            .base_backoff
+            .saturating_mul(attempt)
+            .min(self.retry.max_backoff);
         let jitter_ms = (capped.as_millis() as u64) / 4;
-        let jitter = if jitter_ms == 0 { 0 } else { rand::rng().random_range(0..=jitter_ms) };
+        let jitter = if jitter_ms == 0 {
+            0
+        } else {
+            rand::rng().random_range(0..=jitter_ms)
+        };
         capped + Duration::from_millis(jitter)
     }
 }
@@ -326,15 +369,24 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
 /// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only HTTP-date form servers send today.
 fn parse_http_date(value: &str) -> Option<SystemTime> {
     let parts: Vec<&str> = value.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else { return None };
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
     let day: i64 = day.parse().ok()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| m == month)? as i64
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as i64
         + 1;
     let year: i64 = year.parse().ok()?;
-    let hms: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
-    let [h, m, s] = hms.as_slice() else { return None };
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
     // Days from the civil date (Howard Hinnant's algorithm).
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -354,7 +406,10 @@ fn native_roots() -> &'static [CertificateDer<'static>] {
     ROOTS.get_or_init(|| {
         let loaded = rustls_native_certs::load_native_certs();
         if !loaded.errors.is_empty() {
-            tracing::debug!(errors = loaded.errors.len(), "some system CA certificates could not be loaded");
+            tracing::debug!(
+                errors = loaded.errors.len(),
+                "some system CA certificates could not be loaded"
+            );
         }
         loaded.certs
     })
@@ -368,7 +423,9 @@ pub(crate) fn tls_config(ca_bundle_pem: Option<&str>) -> Result<rustls::ClientCo
         let mut added = 0;
         for cert in rustls_pemfile::certs(&mut pem.as_bytes()) {
             let cert = cert.map_err(|e| ConfigError::CaBundle(e.to_string()))?;
-            roots.add(cert).map_err(|e| ConfigError::CaBundle(e.to_string()))?;
+            roots
+                .add(cert)
+                .map_err(|e| ConfigError::CaBundle(e.to_string()))?;
             added += 1;
         }
         if added == 0 {
@@ -396,7 +453,10 @@ mod tests {
         headers.insert(RETRY_AFTER, "2".parse().unwrap());
         assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(2)));
         // 784111777 is Sun, 06 Nov 1994 08:49:37 GMT.
-        headers.insert(RETRY_AFTER, "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap());
+        headers.insert(
+            RETRY_AFTER,
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
         headers.insert(RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&headers, now), None);
@@ -405,13 +465,18 @@ mod tests {
     #[test]
     fn backoff_grows_and_is_capped() {
         let t = Transport::new(&ClientSettings::default()).unwrap();
-        assert!(t.backoff(1) >= Duration::from_secs(1) && t.backoff(1) <= Duration::from_millis(1250));
+        assert!(
+            t.backoff(1) >= Duration::from_secs(1) && t.backoff(1) <= Duration::from_millis(1250)
+        );
         assert!(t.backoff(3) >= Duration::from_secs(3));
         assert!(t.backoff(50) <= Duration::from_millis(12_500));
     }
 
     #[test]
     fn bad_ca_bundle_is_a_config_error() {
-        assert!(matches!(tls_config(Some("not a pem")), Err(ConfigError::CaBundle(_))));
+        assert!(matches!(
+            tls_config(Some("not a pem")),
+            Err(ConfigError::CaBundle(_))
+        ));
     }
 }
