@@ -339,6 +339,15 @@ fn select(value: Value, id: Option<&str>) -> Result<Value, ImportError> {
             ));
         }
     };
+    if let Some(want) = id
+        && let Some(t) = entries
+            .iter()
+            .find(|e| id_of(e).as_deref() == Some(want))
+            .and_then(type_of)
+            .filter(|t| !is_databricks(t))
+    {
+        return Err(ImportError::UnsupportedType(t.to_string()));
+    }
     let types: Vec<String> = entries
         .iter()
         .map(|e| type_of(e).unwrap_or("<no type>").to_string())
@@ -1034,13 +1043,15 @@ pub fn name_from_host(workspace_url: &str) -> String {
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/integrations-api"
-    );
-
     fn fixture(name: &str) -> Option<String> {
-        std::fs::read_to_string(format!("{FIXTURES}/{name}")).ok()
+        let dir = std::env::var("UC_OPERATOR_FIXTURES").unwrap_or_else(|_| {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/fixtures/integrations-api"
+            )
+            .into()
+        });
+        std::fs::read_to_string(format!("{dir}/{name}")).ok()
     }
 
     fn secret<'a>(i: &'a Imported, name: &str) -> &'a BTreeMap<String, String> {
@@ -1319,6 +1330,15 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(matches!(err, ImportError::Json { line: 12, .. }), "{err}");
+        assert!(matches!(err, ImportError::Json { line: 13, .. }), "{err}");
+        let all = fixture("get-all-response.json").unwrap();
+        let snowflake = Options {
+            id: Some("1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            convert_with(&all, &snowflake).unwrap_err(),
+            ImportError::UnsupportedType("Snowflake".into())
+        );
     }
 }
