@@ -198,6 +198,7 @@ pub fn parse_with_params(
                 .collect::<String>();
             ParseError::near(near.trim())
         })?;
+    let tokens = merge_markers(tokens);
     let mut out = Vec::new();
     let mut current: Vec<TokenWithSpan> = Vec::new();
     for tok in tokens.into_iter().chain([TokenWithSpan::new_eof()]) {
@@ -231,6 +232,36 @@ pub fn parse_with_params(
         }
     }
     Ok(out)
+}
+
+/// The dialect tokenizes `:name` as `:` + word; join them into a placeholder unless the colon
+/// follows a word or value (a JSON path like `col:field`).
+fn merge_markers(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut iter = tokens.into_iter().peekable();
+    while let Some(t) = iter.next() {
+        if t.token == Token::Colon
+            && let Some(TokenWithSpan {
+                token: Token::Word(w),
+                ..
+            }) = iter.peek()
+            && w.quote_style.is_none()
+            && !matches!(
+                out.last().map(|x| &x.token),
+                Some(Token::Word(_)) | Some(Token::RParen) | Some(Token::RBracket)
+            )
+        {
+            let name = w.value.clone();
+            let next = iter.next().expect("peeked");
+            out.push(TokenWithSpan::new(
+                Token::Placeholder(format!(":{name}")),
+                t.span.union(&next.span),
+            ));
+            continue;
+        }
+        out.push(t);
+    }
+    out
 }
 
 fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<SqlStatement, ParseError> {
@@ -277,6 +308,40 @@ fn parse_uc_statement(p: &mut Parser) -> Result<Option<SqlStatement>, ParserErro
             managed_location,
             comment,
         }));
+    }
+    if p.parse_keyword(Keyword::CREATE) {
+        let or_replace = p.parse_keywords(&[Keyword::OR, Keyword::REPLACE]);
+        let _ = p.parse_keyword(Keyword::TEMPORARY);
+        if p.parse_keyword(Keyword::FUNCTION) {
+            let if_not_exists = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+            let name = object_name(p)?;
+            // The signature and body are not modelled: check the shape and skip to the end.
+            p.expect_token(&Token::LParen)?;
+            let mut depth = 1;
+            let mut returns = false;
+            loop {
+                let t = p.next_token();
+                match &t.token {
+                    Token::LParen => depth += 1,
+                    Token::RParen => depth -= 1,
+                    Token::EOF => {
+                        if depth != 0 || !returns {
+                            return p.expected("RETURNS", t);
+                        }
+                        p.prev_token();
+                        break;
+                    }
+                    Token::Word(w) if depth == 0 && w.keyword == Keyword::RETURNS => returns = true,
+                    _ => {}
+                }
+            }
+            return Ok(Some(SqlStatement::CreateFunction {
+                name,
+                if_not_exists,
+                or_replace,
+            }));
+        }
+        return Ok(None);
     }
     if p.parse_keywords(&[Keyword::DROP, Keyword::CATALOG]) {
         let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
@@ -626,7 +691,7 @@ mod tests {
             );
         }
         assert_eq!(
-            one("ALTER CATALOG c SET TAGS ('owner' = 'ns/x', 'k2' = 'v''2')"),
+            one("ALTER CATALOG c SET TAGS ('owner' = 'ns/x', 'k2' = 'v' '2')"),
             SqlStatement::SetCatalogTags {
                 name: "c".into(),
                 tags: vec![("owner".into(), "ns/x".into()), ("k2".into(), "v2".into())]
