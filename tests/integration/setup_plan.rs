@@ -1,1 +1,293 @@
+//! The setup plan: every statement parses with the simulator's Databricks parser and keeps its
+//! identifiers; executed against the simulator it builds the expected catalog, is idempotent,
+//! and the cleanup script removes it.
 
+use std::time::Duration;
+
+use databricks_sim::sql::{SqlStatement, parse};
+use databricks_sim::{
+    ADMIN_TOKEN, CatalogSpec, SP_APP_ID, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID,
+};
+use uc_operator::databricks::{
+    AuthConfig, ClientSettings, Compute, ConnectionConfig, PollPolicy, WorkspaceClient,
+    parse_workspace_url,
+};
+use uc_operator::secret::SecretString;
+use uc_operator::setup::{
+    CURRENT_PROFILE_VIEW, INTERNAL_SCHEMA, Mode, PROFILES_TABLE, Script, SetupParams, TAG_KEY,
+    cleanup_statements, render_script, setup_statements, spec_hash,
+};
+
+fn params(catalog: &str, principal: Option<&str>, audit: bool) -> SetupParams {
+    SetupParams {
+        namespace: "team-a".into(),
+        name: "uc".into(),
+        catalog: catalog.into(),
+        principal: principal.map(str::to_owned),
+        audit,
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn same_path(got: &[String], want: &[&str]) -> bool {
+    got.len() == want.len() && got.iter().zip(want).all(|(g, w)| same(g, w))
+}
+
+/// Every statement parses to what it says, with the identifiers and literals intact.
+fn check_round_trip(p: &SetupParams, statements: &[String]) {
+    let principal = p.principal_or_placeholder();
+    let c = p.catalog.as_str();
+    for sql in statements {
+        let parsed = parse(sql).unwrap_or_else(|e| panic!("{sql}\n{e}"));
+        assert_eq!(parsed.len(), 1, "{sql}");
+        match &parsed[0] {
+            SqlStatement::CreateCatalog {
+                name,
+                if_not_exists,
+                comment,
+                ..
+            } => {
+                assert!(same(name, c) && *if_not_exists, "{sql}");
+                assert!(
+                    comment
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains(&p.tag_value()),
+                    "{sql}"
+                );
+            }
+            SqlStatement::SetCatalogTags { name, tags } => {
+                assert!(same(name, c), "{sql}");
+                assert_eq!(tags, &vec![(TAG_KEY.to_owned(), p.tag_value())], "{sql}");
+            }
+            SqlStatement::AlterCatalogOwner { name, owner } => {
+                assert!(same(name, c) && same(owner, principal), "{sql}");
+            }
+            SqlStatement::AlterSchemaOwner { name, owner } => {
+                assert!(
+                    same_path(name, &[c, INTERNAL_SCHEMA]) && same(owner, principal),
+                    "{sql}"
+                );
+            }
+            SqlStatement::CreateSchema {
+                name,
+                if_not_exists,
+            } => {
+                assert!(
+                    same_path(name, &[c, INTERNAL_SCHEMA]) && *if_not_exists,
+                    "{sql}"
+                );
+            }
+            SqlStatement::CreateTable {
+                name,
+                if_not_exists,
+                columns,
+                ..
+            } => {
+                assert!(
+                    same_path(name, &[c, INTERNAL_SCHEMA, PROFILES_TABLE]) && *if_not_exists,
+                    "{sql}"
+                );
+                assert_eq!(columns.len(), 3, "{sql}");
+            }
+            SqlStatement::CreateView {
+                name,
+                if_not_exists,
+                ..
+            } => {
+                assert!(
+                    same_path(name, &[c, INTERNAL_SCHEMA, CURRENT_PROFILE_VIEW]) && *if_not_exists,
+                    "{sql}"
+                );
+            }
+            SqlStatement::Revoke {
+                securable,
+                principal: from,
+                privileges,
+            } => {
+                assert!(same_path(&securable.name, &[c]), "{sql}");
+                assert_eq!(from, "account users", "{sql}");
+                assert_eq!(privileges, &vec!["ALL_PRIVILEGES".to_owned()], "{sql}");
+            }
+            SqlStatement::Grant {
+                securable,
+                principal: to,
+                ..
+            } => {
+                assert!(same(&securable.name[0], "system"), "{sql}");
+                assert!(same(to, principal), "{sql}");
+            }
+            SqlStatement::DropCatalog {
+                name,
+                if_exists,
+                cascade,
+            } => {
+                assert!(same(name, c) && *if_exists && *cascade, "{sql}");
+            }
+            other => panic!("unexpected statement {other:?} from {sql}"),
+        }
+    }
+}
+
+const NASTY: [&str; 5] = ["uc_catalog", "we`ird", "it's", "back\\slash", "a b.c"];
+
+#[test]
+fn every_statement_parses_and_keeps_its_identifiers() {
+    for catalog in NASTY {
+        for principal in [None, Some(SP_APP_ID), Some("sp`with'quotes")] {
+            for audit in [false, true] {
+                let p = params(catalog, principal, audit);
+                for mode in [Mode::Automatic, Mode::Manual] {
+                    check_round_trip(&p, &setup_statements(&p, mode));
+                }
+                check_round_trip(&p, &cleanup_statements(&p));
+            }
+        }
+    }
+}
+
+#[test]
+fn rendered_scripts_parse_whole() {
+    for catalog in ["uc_catalog", "we`ird", "it's"] {
+        let p = params(catalog, None, true);
+        let hash = spec_hash(&p, Mode::Manual);
+        for script in [Script::Setup, Script::Cleanup] {
+            let text = render_script(&p, script, &hash);
+            let statements = parse(&text).unwrap_or_else(|e| panic!("{text}\n{e}"));
+            let expected = match script {
+                Script::Setup => setup_statements(&p, Mode::Manual).len(),
+                Script::Cleanup => 1,
+            };
+            assert_eq!(statements.len(), expected, "{text}");
+        }
+    }
+}
+
+async fn connect(sim: &Simulator, token: &str) -> WorkspaceClient {
+    let (host, port) = parse_workspace_url(&sim.workspace("main").host, 443).unwrap();
+    let config = ConnectionConfig {
+        host,
+        port,
+        compute: Compute::Warehouse {
+            id: WAREHOUSE_ID.into(),
+        },
+        auth: AuthConfig::Token(SecretString::from(token)),
+    };
+    let settings = ClientSettings {
+        ca_bundle_pem: Some(sim.ca_pem()),
+        poll: PollPolicy {
+            base: Duration::from_millis(10),
+            max: Duration::from_millis(50),
+            ..PollPolicy::default()
+        },
+        ..ClientSettings::default()
+    };
+    WorkspaceClient::new(config, &settings).unwrap()
+}
+
+async fn run(client: &WorkspaceClient, statements: &[String]) {
+    for sql in statements {
+        client
+            .execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+fn catalogs(sim: &Simulator) -> serde_json::Value {
+    serde_json::to_value(&sim.state().catalogs).unwrap()
+}
+
+/// The catalog that setup must leave: owned by the principal, tagged, `account users` holding
+/// nothing, the internal schema with its table and view.
+fn assert_set_up(sim: &Simulator, p: &SetupParams) {
+    let state = sim.state();
+    let catalog = state
+        .catalogs
+        .get(&p.catalog.to_lowercase())
+        .expect("the catalog exists");
+    assert_eq!(catalog.owner, SP_APP_ID);
+    assert_eq!(catalog.tags.get(TAG_KEY), Some(&p.tag_value()));
+    assert!(
+        catalog
+            .grants
+            .get("account users")
+            .is_none_or(|g| g.is_empty()),
+        "{:?}",
+        catalog.grants
+    );
+    let schema = catalog
+        .schemas
+        .get(INTERNAL_SCHEMA)
+        .expect("the internal schema exists");
+    assert!(
+        schema.tables.contains_key(PROFILES_TABLE),
+        "{:?}",
+        schema.tables.keys()
+    );
+    assert!(
+        schema.views.contains_key(CURRENT_PROFILE_VIEW),
+        "{:?}",
+        schema.views.keys()
+    );
+}
+
+#[tokio::test]
+async fn automatic_setup_builds_the_catalog_and_is_idempotent() {
+    let sim = Simulator::start(Scenario::default_for_tests())
+        .await
+        .unwrap();
+    let sp = connect(&sim, SP_TOKEN).await;
+    let p = params("uc_catalog", Some(SP_APP_ID), true);
+    let statements = setup_statements(&p, Mode::Automatic);
+    run(&sp, &statements).await;
+    assert_set_up(&sim, &p);
+    let first = catalogs(&sim);
+    run(&sp, &statements).await;
+    assert_eq!(catalogs(&sim), first, "a second run changes nothing");
+
+    // The view answers for the calling principal.
+    let rows = sp
+        .execute("SELECT * FROM uc_catalog.uc_operator_system.current_profile")
+        .await
+        .unwrap();
+    assert!(rows.rows.is_empty());
+    assert_eq!(
+        sp.get_catalog_tag("uc_catalog", TAG_KEY).await.unwrap(),
+        Some(p.tag_value())
+    );
+
+    run(&sp, &cleanup_statements(&p)).await;
+    assert!(!sim.state().catalogs.contains_key("uc_catalog"));
+    run(&sp, &cleanup_statements(&p)).await;
+}
+
+#[tokio::test]
+async fn manual_setup_as_an_admin_hands_the_catalog_to_the_principal() {
+    // A catalog someone made earlier, still open to every account user.
+    let scenario = Scenario::default_for_tests().with_catalog(
+        CatalogSpec::new("it's", databricks_sim::ADMIN_USER)
+            .with_grant("account users", &["USE_CATALOG", "SELECT"]),
+    );
+    let sim = Simulator::start(scenario).await.unwrap();
+    let admin = connect(&sim, ADMIN_TOKEN).await;
+    let p = params("it's", Some(SP_APP_ID), true);
+    let statements = setup_statements(&p, Mode::Manual);
+    run(&admin, &statements).await;
+    assert_set_up(&sim, &p);
+    let first = catalogs(&sim);
+    run(&admin, &statements).await;
+    assert_eq!(catalogs(&sim), first, "a second run changes nothing");
+
+    // The audit grants let the principal read the system tables.
+    let sp = connect(&sim, SP_TOKEN).await;
+    sp.execute("SELECT 1 FROM system.access.audit LIMIT 1")
+        .await
+        .unwrap();
+
+    run(&admin, &cleanup_statements(&p)).await;
+    assert!(!sim.state().catalogs.contains_key("it's"));
+}
