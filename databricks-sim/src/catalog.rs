@@ -978,7 +978,7 @@ impl Metastore {
         kind: &str,
         full_name: &str,
         principal: &str,
-    ) -> Result<Vec<(String, Option<(String, String)>)>, UcError> {
+    ) -> Result<Vec<EffectivePrivilege>, UcError> {
         let kind = kind.to_lowercase();
         self.grants_of(caller, &kind, full_name)?;
         let parts: Vec<&str> = full_name.split('.').collect();
@@ -1014,6 +1014,9 @@ impl Metastore {
         Ok(out)
     }
 }
+
+/// A privilege and, when inherited, the (type, name) it comes from.
+pub type EffectivePrivilege = (String, Option<(String, String)>);
 
 /// Objects inside a schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -346,10 +346,10 @@ fn parse_uc_statement(p: &mut Parser) -> Result<Option<SqlStatement>, ParserErro
     if p.parse_keywords(&[Keyword::DROP, Keyword::CATALOG]) {
         let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
         let name = one_part(p)?;
-        let cascade = match p.parse_one_of_keywords(&[Keyword::CASCADE, Keyword::RESTRICT]) {
-            Some(Keyword::CASCADE) => true,
-            _ => false,
-        };
+        let cascade = matches!(
+            p.parse_one_of_keywords(&[Keyword::CASCADE, Keyword::RESTRICT]),
+            Some(Keyword::CASCADE)
+        );
         return Ok(Some(SqlStatement::DropCatalog {
             name,
             if_exists,
@@ -435,7 +435,7 @@ fn privileges(p: &mut Parser) -> Result<Vec<String>, ParserError> {
         loop {
             let t = p.peek_token();
             match &t.token {
-                Token::Word(w) if w.quote_style.is_none() && !(w.keyword == Keyword::ON) => {
+                Token::Word(w) if w.quote_style.is_none() && w.keyword != Keyword::ON => {
                     p.next_token();
                     words.push(w.value.to_uppercase());
                 }
