@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: all build tools crds test lint unit integration demo clean
+.PHONY: all build tools crds test lint demo clean
 
 all: build
 
@@ -25,6 +25,11 @@ lint:
 ## test: everything the project tests (lint, unit, CRD drift, integration on a real API server)
 test: tools lint
 	$(CARGO) test --workspace --no-fail-fast
+
+## demo: the operator reconciling examples/ against a local control plane and the simulator
+demo: tools
+	$(CARGO) build --workspace --bins
+	python3 hack/demo.py
 
 clean:
 	$(CARGO) clean

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod checks;
 pub mod controller;
 pub mod databricks;
 pub mod import;

@@ -1,5 +1,8 @@
 //! The `uc-operator` command line: thin dispatch to the library.
 
+use std::path::PathBuf;
+
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -15,15 +18,53 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the controller (uses KUBECONFIG or the in-cluster configuration).
+    Run(uc_operator::controller::RunArgs),
     /// Print the CustomResourceDefinition YAML.
     Crd,
+    /// Print the manual setup (or cleanup) SQL script of a DatabricksIntegration manifest, offline.
+    Script {
+        /// The manifest (may hold other documents, such as Secrets).
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+        /// Print the cleanup script instead.
+        #[arg(long)]
+        cleanup: bool,
+        /// The service principal's application id (default: a placeholder to fill in).
+        #[arg(long)]
+        principal: Option<String>,
+    },
     /// Convert an Immuta `/integrations` payload into a DatabricksIntegration and its Secrets.
     Import(uc_operator::import::ImportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Run(args) => {
+            uc_operator::telemetry::init(args.log_format);
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(uc_operator::controller::run(args))?;
+        }
         Command::Crd => print!("{}", uc_operator::api::crd_yaml()),
+        Command::Script {
+            file,
+            cleanup,
+            principal,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let dbi = uc_operator::api::integration_from_manifest(&text)
+                .with_context(|| format!("{}", file.display()))?;
+            let which = if cleanup {
+                uc_operator::setup::Script::Cleanup
+            } else {
+                uc_operator::setup::Script::Setup
+            };
+            print!(
+                "{}",
+                uc_operator::controller::script(&dbi, principal.as_deref(), which)
+            );
+        }
         Command::Import(args) => uc_operator::import::run(args)?,
     }
     Ok(())

@@ -40,3 +40,23 @@ pub fn crd() -> CustomResourceDefinition {
 pub fn crd_yaml() -> String {
     serde_yaml::to_string(&crd()).expect("CRD serializes to YAML")
 }
+
+/// Finds the DatabricksIntegration in a (possibly multi-document) YAML or JSON manifest.
+pub fn integration_from_manifest(text: &str) -> Result<DatabricksIntegration, ManifestError> {
+    use serde::Deserialize;
+    for document in serde_yaml::Deserializer::from_str(text) {
+        let value = serde_yaml::Value::deserialize(document)?;
+        if value.get("kind").and_then(|k| k.as_str()) == Some("DatabricksIntegration") {
+            return Ok(serde_yaml::from_value(value)?);
+        }
+    }
+    Err(ManifestError::NotFound)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("not a valid manifest: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    #[error("no DatabricksIntegration in the manifest")]
+    NotFound,
+}

@@ -148,7 +148,7 @@ pub struct OAuthClientConfig {
 /// Declares a reference to one key of a Secret in the resource's namespace, with its own default
 /// key (the schema default is what users see, so each reference kind gets a type).
 macro_rules! secret_ref {
-    ($(#[$doc:meta])* $name:ident, $default_fn:ident, $default:literal) => {
+    ($(#[$doc:meta])* $name:ident, $default_fn:ident = $default_fn_name:literal, $default:literal) => {
         $(#[$doc])*
         #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
         pub struct $name {
@@ -156,7 +156,7 @@ macro_rules! secret_ref {
             #[schemars(length(min = 1, max = 253))]
             pub name: String,
             /// The key within the Secret.
-            #[serde(default = $default_fn)]
+            #[serde(default = $default_fn_name)]
             #[schemars(length(min = 1, max = 253))]
             pub key: String,
         }
@@ -169,15 +169,15 @@ macro_rules! secret_ref {
 
 secret_ref!(
     /// A Secret key holding a personal access token (default key `token`).
-    TokenSecretRef, "default_token_key", "token"
+    TokenSecretRef, default_token_key = "default_token_key", "token"
 );
 secret_ref!(
     /// A Secret key holding an OAuth client secret (default key `clientSecret`).
-    ClientSecretRef, "default_client_secret_key", "clientSecret"
+    ClientSecretRef, default_client_secret_key = "default_client_secret_key", "clientSecret"
 );
 secret_ref!(
     /// A Secret key holding a PEM private key (default key `tls.key`).
-    PrivateKeySecretRef, "default_private_key_key", "tls.key"
+    PrivateKeySecretRef, default_private_key_key = "default_private_key_key", "tls.key"
 );
 
 /// Query audit settings.

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 /// A host, `host:port` or `https://host[:port]`; no path, query or other scheme.
 pub const WORKSPACE_URL_PATTERN: &str = "^(https://)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?/?$";
 /// A SQL warehouse path or an all-purpose cluster path; leading slash optional.
-pub const HTTP_PATH_PATTERN: &str = "^/?(sql/1[.]0/(warehouses|endpoints)/[^/?]+/?|sql/protocolv1/o/[0-9]+/[^/?&]+/?)$";
+pub const HTTP_PATH_PATTERN: &str =
+    "^/?(sql/1[.]0/(warehouses|endpoints)/[^/?]+/?|sql/protocolv1/o/[0-9]+/[^/?&]+/?)$";
 /// A Unity Catalog identifier.
 pub const CATALOG_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 /// A Go-style duration made of whole units (`90s`, `1h30m`).
@@ -73,6 +74,14 @@ fn oauth_rules() -> Vec<Value> {
             &format!("!{cert} || has(self.privateKeySecretRef)"),
             "privateKeySecretRef is required when useCertificate is true",
             ".privateKeySecretRef",
+            "FieldValueRequired",
+        ),
+        // Certificate credentials are an Entra ID feature: the workspace's own endpoint does not
+        // take JWT client assertions, so there is nothing to discover.
+        rule_at(
+            &format!("!{cert} || has(self.authorityUrl)"),
+            "authorityUrl (the Entra ID token endpoint) is required when useCertificate is true",
+            ".authorityUrl",
             "FieldValueRequired",
         ),
     ]

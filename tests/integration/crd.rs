@@ -100,7 +100,10 @@ fn every_example_is_accepted_with_defaults_filled_in() {
         }
         // Everything the example set reads back unchanged.
         for (k, v) in sent.as_object().unwrap() {
-            if k != "tokenSecretRef" && k != "oAuthClientConfig" && k != "additionalWorkspaceConnections" {
+            if k != "tokenSecretRef"
+                && k != "oAuthClientConfig"
+                && k != "additionalWorkspaceConnections"
+            {
                 assert_eq!(&spec[k], v, "{file}: {k}");
             }
         }
@@ -134,7 +137,10 @@ fn kubectl_get_prints_the_contract_columns() {
     assert!(row.contains("analytics.cloud.databricks.com"), "{row}");
     assert!(row.contains("governance_analytics"), "{row}");
     // The category and short name resolve too.
-    assert_success(&cp.kubectl(&["get", "uc-operator", "-n", &ns]), "get by category");
+    assert_success(
+        &cp.kubectl(&["get", "uc-operator", "-n", &ns]),
+        "get by category",
+    );
 }
 
 /// A valid token-authenticated integration to break one field at a time.
@@ -195,36 +201,219 @@ fn bad_manifests_are_refused_naming_the_field() {
         with(
             oauth(),
             "/spec/oAuthClientConfig",
-            json!({"clientId": "abc", "useCertificate": true}).as_object().unwrap().clone().into_iter().chain(o.as_object().unwrap().clone()).collect::<serde_json::Map<_, _>>().into(),
+            json!({"clientId": "abc", "useCertificate": true})
+                .as_object()
+                .unwrap()
+                .clone()
+                .into_iter()
+                .chain(o.as_object().unwrap().clone())
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
         )
     };
     let cases: Vec<(&str, Value, &[&str])> = vec![
-        ("catalog starting with a digit", with(valid(), "/spec/catalog", "1abc".into()), &["spec.catalog", "catalog must start with a letter"]),
-        ("catalog with a dash", with(valid(), "/spec/catalog", "my-cat".into()), &["spec.catalog", "letters, digits and underscores"]),
-        ("catalog of 256 characters", with(valid(), "/spec/catalog", "a".repeat(256).into()), &["spec.catalog", "255"]),
-        ("missing workspaceUrl", with(valid(), "/spec/workspaceUrl", Value::Null), &["spec.workspaceUrl", "Required value"]),
-        ("workspaceUrl with a path", with(valid(), "/spec/workspaceUrl", "https://ws.cloud.databricks.com/path".into()), &["spec.workspaceUrl", "without a path"]),
-        ("workspaceUrl with http://", with(valid(), "/spec/workspaceUrl", "http://ws.cloud.databricks.com".into()), &["spec.workspaceUrl", "other scheme"]),
-        ("httpPath neither warehouse nor cluster", with(valid(), "/spec/httpPath", "/sql/2.0/things/x".into()), &["spec.httpPath", "warehouse"]),
-        ("cluster httpPath with a non-numeric org", with(valid(), "/spec/httpPath", "sql/protocolv1/o/abc/0000-00000-abc123".into()), &["spec.httpPath"]),
-        ("unknown authenticationType", with(valid(), "/spec/authenticationType", "password".into()), &["spec.authenticationType", "Unsupported value", "\"token\"", "\"oAuthM2M\""]),
-        ("token without tokenSecretRef", with(valid(), "/spec/tokenSecretRef", Value::Null), &["spec.tokenSecretRef", "required when authenticationType is token"]),
-        ("tokenSecretRef with oAuthM2M", with(oauth(), "/spec/tokenSecretRef", json!({"name": "t"})), &["spec.tokenSecretRef", "only allowed when authenticationType is token"]),
-        ("oAuthM2M without oAuthClientConfig", with(oauth(), "/spec/oAuthClientConfig", Value::Null), &["spec.oAuthClientConfig", "required when authenticationType is oAuthM2M"]),
-        ("oAuthM2M without clientId", with(oauth(), "/spec/oAuthClientConfig/clientId", Value::Null), &["spec.oAuthClientConfig.clientId", "Required value"]),
-        ("oAuthM2M without a client secret", with(oauth(), "/spec/oAuthClientConfig/clientSecretRef", Value::Null), &["spec.oAuthClientConfig.clientSecretRef", "unless useCertificate"]),
-        ("useCertificate without thumbprint", cert(json!({"privateKeySecretRef": {"name": "k"}})), &["spec.oAuthClientConfig.publicCertificateThumbprint", "required when useCertificate"]),
-        ("useCertificate without key reference", cert(json!({"publicCertificateThumbprint": "ab12"})), &["spec.oAuthClientConfig.privateKeySecretRef", "required when useCertificate"]),
-        ("authorityUrl over http", with(oauth(), "/spec/oAuthClientConfig/authorityUrl", "http://login.example.com/token".into()), &["spec.oAuthClientConfig.authorityUrl", "https://"]),
-        ("same catalog in two additional connections", with(valid(), "/spec/additionalWorkspaceConnections", json!([connection(&["shared"]), connection(&["shared", "other"])])), &["spec.additionalWorkspaceConnections", "at most one additional workspace connection"]),
-        ("empty catalogs list", with(valid(), "/spec/additionalWorkspaceConnections", json!([connection(&[])])), &["spec.additionalWorkspaceConnections[0].catalogs", "at least 1"]),
-        ("additional connection with a bad catalog", with(valid(), "/spec/additionalWorkspaceConnections", json!([connection(&["bad-name"])])), &["spec.additionalWorkspaceConnections[0].catalogs[0]"]),
-        ("additional connection token without secret", with(valid(), "/spec/additionalWorkspaceConnections", json!([with(json!({"c": connection(&["x"])}), "/c/tokenSecretRef", Value::Null)["c"]])), &["spec.additionalWorkspaceConnections[0].tokenSecretRef", "required"]),
-        ("port 0", with(valid(), "/spec/port", 0.into()), &["spec.port", "greater than or equal to 1"]),
-        ("port 70000", with(valid(), "/spec/port", 70000.into()), &["spec.port", "less than or equal to 65535"]),
-        ("revalidationInterval 30s", with(valid(), "/spec/revalidationInterval", "30s".into()), &["spec.revalidationInterval", "at least 1m"]),
-        ("revalidationInterval soon", with(valid(), "/spec/revalidationInterval", "soon".into()), &["spec.revalidationInterval", "duration such as"]),
-        ("deletionPolicy Keep", with(valid(), "/spec/deletionPolicy", "Keep".into()), &["spec.deletionPolicy", "Unsupported value", "\"Retain\""]),
+        (
+            "catalog starting with a digit",
+            with(valid(), "/spec/catalog", "1abc".into()),
+            &["spec.catalog", "catalog must start with a letter"],
+        ),
+        (
+            "catalog with a dash",
+            with(valid(), "/spec/catalog", "my-cat".into()),
+            &["spec.catalog", "letters, digits and underscores"],
+        ),
+        (
+            "catalog of 256 characters",
+            with(valid(), "/spec/catalog", "a".repeat(256).into()),
+            &["spec.catalog", "255"],
+        ),
+        (
+            "missing workspaceUrl",
+            with(valid(), "/spec/workspaceUrl", Value::Null),
+            &["spec.workspaceUrl", "Required value"],
+        ),
+        (
+            "workspaceUrl with a path",
+            with(
+                valid(),
+                "/spec/workspaceUrl",
+                "https://ws.cloud.databricks.com/path".into(),
+            ),
+            &["spec.workspaceUrl", "without a path"],
+        ),
+        (
+            "workspaceUrl with http://",
+            with(
+                valid(),
+                "/spec/workspaceUrl",
+                "http://ws.cloud.databricks.com".into(),
+            ),
+            &["spec.workspaceUrl", "other scheme"],
+        ),
+        (
+            "httpPath neither warehouse nor cluster",
+            with(valid(), "/spec/httpPath", "/sql/2.0/things/x".into()),
+            &["spec.httpPath", "warehouse"],
+        ),
+        (
+            "cluster httpPath with a non-numeric org",
+            with(
+                valid(),
+                "/spec/httpPath",
+                "sql/protocolv1/o/abc/0000-00000-abc123".into(),
+            ),
+            &["spec.httpPath"],
+        ),
+        (
+            "unknown authenticationType",
+            with(valid(), "/spec/authenticationType", "password".into()),
+            &[
+                "spec.authenticationType",
+                "Unsupported value",
+                "\"token\"",
+                "\"oAuthM2M\"",
+            ],
+        ),
+        (
+            "token without tokenSecretRef",
+            with(valid(), "/spec/tokenSecretRef", Value::Null),
+            &[
+                "spec.tokenSecretRef",
+                "required when authenticationType is token",
+            ],
+        ),
+        (
+            "tokenSecretRef with oAuthM2M",
+            with(oauth(), "/spec/tokenSecretRef", json!({"name": "t"})),
+            &[
+                "spec.tokenSecretRef",
+                "only allowed when authenticationType is token",
+            ],
+        ),
+        (
+            "oAuthM2M without oAuthClientConfig",
+            with(oauth(), "/spec/oAuthClientConfig", Value::Null),
+            &[
+                "spec.oAuthClientConfig",
+                "required when authenticationType is oAuthM2M",
+            ],
+        ),
+        (
+            "oAuthM2M without clientId",
+            with(oauth(), "/spec/oAuthClientConfig/clientId", Value::Null),
+            &["spec.oAuthClientConfig.clientId", "Required value"],
+        ),
+        (
+            "oAuthM2M without a client secret",
+            with(
+                oauth(),
+                "/spec/oAuthClientConfig/clientSecretRef",
+                Value::Null,
+            ),
+            &[
+                "spec.oAuthClientConfig.clientSecretRef",
+                "unless useCertificate",
+            ],
+        ),
+        (
+            "useCertificate without thumbprint",
+            cert(json!({"privateKeySecretRef": {"name": "k"}})),
+            &[
+                "spec.oAuthClientConfig.publicCertificateThumbprint",
+                "required when useCertificate",
+            ],
+        ),
+        (
+            "useCertificate without key reference",
+            cert(json!({"publicCertificateThumbprint": "ab12"})),
+            &[
+                "spec.oAuthClientConfig.privateKeySecretRef",
+                "required when useCertificate",
+            ],
+        ),
+        (
+            "authorityUrl over http",
+            with(
+                oauth(),
+                "/spec/oAuthClientConfig/authorityUrl",
+                "http://login.example.com/token".into(),
+            ),
+            &["spec.oAuthClientConfig.authorityUrl", "https://"],
+        ),
+        (
+            "same catalog in two additional connections",
+            with(
+                valid(),
+                "/spec/additionalWorkspaceConnections",
+                json!([connection(&["shared"]), connection(&["shared", "other"])]),
+            ),
+            &[
+                "spec.additionalWorkspaceConnections",
+                "at most one additional workspace connection",
+            ],
+        ),
+        (
+            "empty catalogs list",
+            with(
+                valid(),
+                "/spec/additionalWorkspaceConnections",
+                json!([connection(&[])]),
+            ),
+            &[
+                "spec.additionalWorkspaceConnections[0].catalogs",
+                "at least 1",
+            ],
+        ),
+        (
+            "additional connection with a bad catalog",
+            with(
+                valid(),
+                "/spec/additionalWorkspaceConnections",
+                json!([connection(&["bad-name"])]),
+            ),
+            &["spec.additionalWorkspaceConnections[0].catalogs[0]"],
+        ),
+        (
+            "additional connection token without secret",
+            with(
+                valid(),
+                "/spec/additionalWorkspaceConnections",
+                json!([with(
+                    json!({"c": connection(&["x"])}),
+                    "/c/tokenSecretRef",
+                    Value::Null
+                )["c"]]),
+            ),
+            &[
+                "spec.additionalWorkspaceConnections[0].tokenSecretRef",
+                "required",
+            ],
+        ),
+        (
+            "port 0",
+            with(valid(), "/spec/port", 0.into()),
+            &["spec.port", "greater than or equal to 1"],
+        ),
+        (
+            "port 70000",
+            with(valid(), "/spec/port", 70000.into()),
+            &["spec.port", "less than or equal to 65535"],
+        ),
+        (
+            "revalidationInterval 30s",
+            with(valid(), "/spec/revalidationInterval", "30s".into()),
+            &["spec.revalidationInterval", "at least 1m"],
+        ),
+        (
+            "revalidationInterval soon",
+            with(valid(), "/spec/revalidationInterval", "soon".into()),
+            &["spec.revalidationInterval", "duration such as"],
+        ),
+        (
+            "deletionPolicy Keep",
+            with(valid(), "/spec/deletionPolicy", "Keep".into()),
+            &["spec.deletionPolicy", "Unsupported value", "\"Retain\""],
+        ),
     ];
     let mut failures = Vec::new();
     for (what, manifest, expected) in &cases {
@@ -240,8 +429,19 @@ fn bad_manifests_are_refused_naming_the_field() {
         }
     }
     // The same manifests minus the mistake are fine, so each refusal is for its own field.
-    for good in [valid(), oauth(), with(valid(), "/spec/additionalWorkspaceConnections", json!([connection(&["a"]), connection(&["b", "c"])]))] {
-        let out = cp.kubectl_stdin(&["apply", "--dry-run=server", "-n", &ns, "-f", "-"], &good.to_string());
+    for good in [
+        valid(),
+        oauth(),
+        with(
+            valid(),
+            "/spec/additionalWorkspaceConnections",
+            json!([connection(&["a"]), connection(&["b", "c"])]),
+        ),
+    ] {
+        let out = cp.kubectl_stdin(
+            &["apply", "--dry-run=server", "-n", &ns, "-f", "-"],
+            &good.to_string(),
+        );
         assert_success(&out, &format!("valid manifest {good}"));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

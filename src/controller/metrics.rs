@@ -1,0 +1,183 @@
+//! Prometheus metrics: reconciles and their duration, failures by reason, Databricks requests by
+//! endpoint and status, and integrations by phase (counted from the watch cache at scrape time, so
+//! it can never drift from what the cluster holds).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use kube::runtime::reflector::Store;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::api::{DatabricksIntegration, Phase};
+use crate::databricks::RequestEvent;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    endpoint: String,
+    method: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Counter,
+    reconcile_duration: Histogram,
+    failures: Family<ReasonLabels, Counter>,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Family<EndpointLabels, Histogram>,
+    phases: Arc<PhaseCollector>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("uc_operator");
+        let reconciles = Counter::default();
+        registry.register(
+            "reconciles",
+            "Reconciliations of DatabricksIntegrations",
+            reconciles.clone(),
+        );
+        let reconcile_duration = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        registry.register_with_unit(
+            "reconcile_duration",
+            "How long a reconciliation took",
+            prometheus_client::registry::Unit::Seconds,
+            reconcile_duration.clone(),
+        );
+        let failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "reconcile_failures",
+            "Failed reconciliations by reason",
+            failures.clone(),
+        );
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "databricks_requests",
+            "Requests to Databricks by endpoint, method and HTTP status (or the transport error)",
+            requests.clone(),
+        );
+        let request_duration = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 14))
+        });
+        registry.register_with_unit(
+            "databricks_request_duration",
+            "Duration of requests to Databricks by endpoint",
+            prometheus_client::registry::Unit::Seconds,
+            request_duration.clone(),
+        );
+        let phases = Arc::new(PhaseCollector::default());
+        registry.register_collector(Box::new(phases.clone()));
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_duration,
+            failures,
+            requests,
+            request_duration,
+            phases,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn reconciled(&self, took: Duration) {
+        self.reconciles.inc();
+        self.reconcile_duration.observe(took.as_secs_f64());
+    }
+
+    pub fn failed(&self, reason: &str) {
+        self.failures
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Records one Databricks request; endpoints are route templates, never ids or secrets.
+    pub fn databricks_request(&self, event: &RequestEvent) {
+        let status = event
+            .status
+            .map_or_else(|| event.outcome.as_str().to_string(), |s| s.to_string());
+        self.requests
+            .get_or_create(&RequestLabels {
+                endpoint: event.endpoint.to_string(),
+                method: event.method.to_string(),
+                status,
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&EndpointLabels {
+                endpoint: event.endpoint.to_string(),
+            })
+            .observe(event.duration.as_secs_f64());
+    }
+
+    /// Lets `integrations{phase}` count the resources in the controller's cache.
+    pub fn count_phases_from(&self, store: Store<DatabricksIntegration>) {
+        let _ = self.phases.store.set(store);
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("metrics encode to a String");
+        out
+    }
+}
+
+#[derive(Debug, Default)]
+struct PhaseCollector {
+    store: OnceLock<Store<DatabricksIntegration>>,
+}
+
+impl Collector for PhaseCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let family = Family::<PhaseLabels, Gauge>::default();
+        // Every phase is always present, so a dashboard sees zeros rather than gaps.
+        for phase in Phase::ALL {
+            let _ = family.get_or_create(&PhaseLabels {
+                phase: phase.as_str().to_string(),
+            });
+        }
+        if let Some(store) = self.store.get() {
+            for dbi in store.state() {
+                if let Some(phase) = dbi.status.as_ref().and_then(|s| s.phase) {
+                    family
+                        .get_or_create(&PhaseLabels {
+                            phase: phase.as_str().to_string(),
+                        })
+                        .inc();
+                }
+            }
+        }
+        let metric = encoder.encode_descriptor(
+            "integrations",
+            "DatabricksIntegrations by phase",
+            None,
+            family.metric_type(),
+        )?;
+        family.encode(metric)
+    }
+}

@@ -1,0 +1,605 @@
+//! The reconcile: resolve Secrets → validate → set up → write status. `reconcile` itself only
+//! runs kube-runtime's finalizer helper and dispatches to `apply` or `cleanup`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use tracing::{Instrument, info, info_span, warn};
+
+use super::bootstrap;
+use super::context::Context;
+use super::secrets::SecretReader;
+use super::status::{self, BOOTSTRAPPED, Flow, State};
+use crate::api::{
+    BootstrapMode, BootstrapStatus, DatabricksIntegration, DatabricksIntegrationStatus,
+    DeletionPolicy, FINALIZER, Phase,
+};
+use crate::checks::{self, CatalogState, ComputePolicy, Integration};
+use crate::databricks::{WorkspaceClient, parse_workspace_url};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Already written to the status; returned so the controller retries with backoff.
+    #[error("{reason}: {message}")]
+    Failed { reason: String, message: String },
+    #[error("Kubernetes API error: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+impl Error {
+    /// A bounded label for the failures metric.
+    pub fn metric_label(&self) -> String {
+        match self {
+            Error::Failed { reason, .. } => reason.clone(),
+            Error::Kube(_) => "KubernetesError".into(),
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.metric_label(),
+                _ => "FinalizerError".into(),
+            },
+        }
+    }
+}
+
+pub async fn reconcile(
+    dbi: Arc<DatabricksIntegration>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let ns = dbi.namespace().unwrap_or_default();
+    let span = info_span!(
+        "reconcile",
+        resource = %format!("{ns}/{}", dbi.name_any()),
+        trace_id = %uuid::Uuid::new_v4().simple(),
+        generation = dbi.metadata.generation,
+    );
+    async move {
+        let started = Instant::now();
+        let api: Api<DatabricksIntegration> = Api::namespaced(ctx.kube.clone(), &ns);
+        let result = finalizer(&api, FINALIZER, dbi, |event| async {
+            match event {
+                Event::Apply(dbi) => apply(&dbi, &ctx, &api).await,
+                Event::Cleanup(dbi) => cleanup(&dbi, &ctx, &api).await,
+            }
+        })
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)));
+        ctx.metrics.reconciled(started.elapsed());
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+pub fn error_policy(dbi: Arc<DatabricksIntegration>, error: &Error, ctx: Arc<Context>) -> Action {
+    let label = error.metric_label();
+    ctx.metrics.failed(&label);
+    let delay = ctx.backoff(&ObjectRef::from_obj(&*dbi));
+    warn!(
+        resource = %format!("{}/{}", dbi.namespace().unwrap_or_default(), dbi.name_any()),
+        reason = %label,
+        error = %error,
+        retry_in = ?delay,
+        "reconcile failed"
+    );
+    Action::requeue(delay)
+}
+
+/// `revalidationInterval` as a duration; the API server guarantees the shape and minimum.
+pub fn interval(dbi: &DatabricksIntegration) -> Duration {
+    humantime::parse_duration(&dbi.spec.revalidation_interval)
+        .unwrap_or(Duration::from_secs(3600))
+        .max(Duration::from_secs(60))
+}
+
+/// How long until an enabled resource is due for re-validation, if it is not due yet.
+fn not_due(dbi: &DatabricksIntegration) -> Option<Duration> {
+    let status = dbi.status.as_ref()?;
+    if status.phase != Some(Phase::Enabled) {
+        return None;
+    }
+    let last = status.last_validation_time.as_ref()?.0;
+    let elapsed = Timestamp::now().duration_since(last).unsigned_abs();
+    interval(dbi).checked_sub(elapsed).filter(|d| !d.is_zero())
+}
+
+/// The workspace a connection points at, as `host[:port]` lower-cased: the key of the
+/// one-integration-per-workspace rule.
+fn workspace_key(dbi: &DatabricksIntegration) -> Option<String> {
+    let c = &dbi.spec.connection;
+    let (host, port) = parse_workspace_url(&c.workspace_url, u16::try_from(c.port).ok()?).ok()?;
+    let host = host.to_ascii_lowercase();
+    Some(if port == 443 {
+        host
+    } else {
+        format!("{host}:{port}")
+    })
+}
+
+/// The older integration for the same workspace, if this one is not the first.
+fn duplicate_of(dbi: &DatabricksIntegration, ctx: &Context) -> Option<(String, String)> {
+    let key = workspace_key(dbi)?;
+    let order = |d: &DatabricksIntegration| {
+        (
+            d.metadata.creation_timestamp.clone().map(|t| t.0),
+            d.namespace().unwrap_or_default(),
+            d.name_any(),
+        )
+    };
+    ctx.store
+        .state()
+        .into_iter()
+        .filter(|o| o.uid() != dbi.uid() && o.metadata.deletion_timestamp.is_none())
+        .filter(|o| workspace_key(o).as_ref() == Some(&key))
+        .filter(|o| order(o) < order(dbi))
+        .min_by_key(|o| order(o))
+        .map(|o| {
+            (
+                key.clone(),
+                format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()),
+            )
+        })
+}
+
+/// One reconcile's view of the status: edits a copy and writes it back by server-side apply.
+struct Run<'a> {
+    ctx: &'a Context,
+    api: &'a Api<DatabricksIntegration>,
+    dbi: &'a DatabricksIntegration,
+    status: DatabricksIntegrationStatus,
+    generation: Option<i64>,
+    now: Time,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        ctx: &'a Context,
+        api: &'a Api<DatabricksIntegration>,
+        dbi: &'a DatabricksIntegration,
+    ) -> Self {
+        Run {
+            ctx,
+            api,
+            dbi,
+            status: dbi.status.clone().unwrap_or_default(),
+            generation: dbi.metadata.generation,
+            now: Time(Timestamp::now()),
+        }
+    }
+
+    async fn event(&self, type_: EventType, reason: &str, note: String) {
+        let event = KubeEvent {
+            type_,
+            reason: reason.to_string(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = self
+            .ctx
+            .recorder
+            .publish(&event, &self.dbi.object_ref(&()))
+            .await
+        {
+            warn!(error = %e, "could not publish an event");
+        }
+    }
+
+    /// Writes `phase` and `state`; announces a phase change with an event.
+    async fn write(&mut self, phase: Phase, state: &State) -> Result<(), Error> {
+        let before = self.dbi.status.as_ref().and_then(|s| s.phase);
+        status::set_state(&mut self.status, phase, state, self.generation, &self.now);
+        status::apply(self.api, self.dbi, &self.status).await?;
+        if before != Some(phase) {
+            match state {
+                State::Failed {
+                    reason, message, ..
+                } => {
+                    self.event(EventType::Warning, reason, message.clone())
+                        .await
+                }
+                State::Enabled => {
+                    self.event(
+                        EventType::Normal,
+                        "Enabled",
+                        "the integration is validated and set up".into(),
+                    )
+                    .await
+                }
+                State::Progressing { reason, message } => {
+                    self.event(EventType::Normal, reason, message.clone()).await
+                }
+                State::AwaitingManualSetup { message } => {
+                    self.event(EventType::Normal, "AwaitingManualSetup", message.clone())
+                        .await
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a failure in the status and hands it to the error policy for a backoff retry.
+    async fn fail(&mut self, phase: Phase, reason: &str, message: String, stalled: bool) -> Error {
+        let state = State::Failed {
+            reason: reason.to_string(),
+            message: message.clone(),
+            stalled,
+        };
+        if let Err(e) = self.write(phase, &state).await {
+            return e;
+        }
+        Error::Failed {
+            reason: reason.to_string(),
+            message,
+        }
+    }
+}
+
+async fn apply(
+    dbi: &DatabricksIntegration,
+    ctx: &Context,
+    api: &Api<DatabricksIntegration>,
+) -> Result<Action, Error> {
+    let oref = ObjectRef::from_obj(dbi);
+    let flow = Flow::of(dbi);
+    let forced = ctx.take_forced(&oref);
+    if flow == Flow::Recheck && !forced {
+        // At rest: nothing changed and the last validation is recent. No API calls.
+        if let Some(wait) = not_due(dbi) {
+            return Ok(Action::requeue(wait));
+        }
+    }
+    let mut run = Run::new(ctx, api, dbi);
+    let error_phase = flow.error_phase();
+    if flow != Flow::Recheck {
+        let (reason, what) = match flow {
+            Flow::Create => ("Creating", "creating"),
+            _ => ("Editing", "applying the changed spec"),
+        };
+        run.write(
+            flow.in_progress_phase(),
+            &State::Progressing {
+                reason: reason.into(),
+                message: format!("{what}: validating the integration"),
+            },
+        )
+        .await?;
+    }
+
+    if let Some((workspace, owner)) = duplicate_of(dbi, ctx) {
+        let message =
+            format!("Databricks Unity Catalog integration already exists on {workspace} ({owner})");
+        return Err(run
+            .fail(error_phase, "DuplicateWorkspace", message, true)
+            .await);
+    }
+
+    // Dereference: every referenced Secret, up front.
+    let ns = dbi.namespace().unwrap_or_default();
+    let mut secrets = SecretReader::new(ctx.kube.clone(), &ns);
+    let mut configs = Vec::new();
+    for connection in dbi.spec.connections() {
+        match secrets.connection(connection).await {
+            Ok(c) => configs.push(c),
+            Err(e) => {
+                return Err(run
+                    .fail(error_phase, e.reason(), e.to_string(), e.needs_user())
+                    .await);
+            }
+        }
+    }
+    let mut clients = Vec::new();
+    for config in configs {
+        match ctx.databricks.get(config) {
+            Ok(c) => clients.push(c),
+            Err(e) => {
+                return Err(run
+                    .fail(error_phase, "InvalidConfiguration", e.to_string(), true)
+                    .await);
+            }
+        }
+    }
+    let main = clients.remove(0);
+    let additional: Vec<(WorkspaceClient, Vec<String>)> = clients
+        .into_iter()
+        .zip(dbi.spec.additional_workspace_connections.iter().flatten())
+        .map(|(client, c)| (client, c.catalogs.clone()))
+        .collect();
+
+    // Validate.
+    let id = format!("{ns}/{}", dbi.name_any());
+    let automatic = dbi.spec.auto_bootstrap;
+    let it = Integration {
+        id: &id,
+        catalog: &dbi.spec.catalog,
+        automatic,
+        audit: dbi.spec.audit_enabled(),
+        // Before automatic setup, grants that setup revokes are no failure.
+        check_lockdown: !automatic || flow == Flow::Recheck,
+    };
+    let policy = match flow {
+        Flow::Recheck => ComputePolicy::OnlyIfRunning,
+        _ => ComputePolicy::MayStart,
+    };
+    let mut findings = checks::run(&main, &additional, &it, policy).await;
+    let spec_hash = bootstrap::spec_hash(dbi);
+
+    // Set up.
+    let mut bootstrap_status = BootstrapStatus {
+        mode: if automatic {
+            BootstrapMode::Automatic
+        } else {
+            BootstrapMode::Manual
+        },
+        script_config_map: None,
+        applied_spec_hash: run
+            .status
+            .bootstrap
+            .as_ref()
+            .and_then(|b| b.applied_spec_hash.clone()),
+    };
+    let (bootstrapped, bootstrap_reason, bootstrap_message) = if automatic {
+        let repairable = matches!(
+            findings.catalog,
+            CatalogState::Missing | CatalogState::OursUntagged | CatalogState::Drifted(_)
+        );
+        let should_run = match flow {
+            Flow::Create | Flow::Edit => findings.failure().is_none(),
+            // Drift found by a periodic check is repaired only when compute already runs.
+            Flow::Recheck => {
+                repairable && findings.compute_available && findings.only_catalog_failed()
+            }
+        };
+        if should_run {
+            let principal = findings.workspace.principal.clone().unwrap_or_default();
+            match bootstrap::run_setup(&main, dbi, &principal).await {
+                Ok(()) => {
+                    checks::verify_catalog(&main, &it, &mut findings).await;
+                    let note = match flow {
+                        Flow::Recheck => "DriftRepaired",
+                        _ => "SetupApplied",
+                    };
+                    run.event(
+                        EventType::Normal,
+                        note,
+                        format!(
+                            "catalog {} is set up and owned by {principal}",
+                            dbi.spec.catalog
+                        ),
+                    )
+                    .await;
+                    if findings.catalog == CatalogState::Ours {
+                        bootstrap_status.applied_spec_hash = Some(spec_hash.clone());
+                        (
+                            true,
+                            "SetupApplied",
+                            format!("catalog {} is set up", dbi.spec.catalog),
+                        )
+                    } else {
+                        (
+                            false,
+                            "SetupFailed",
+                            "setup ran but the catalog does not look set up".into(),
+                        )
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    return Err(finish_failed(
+                        &mut run,
+                        flow,
+                        findings,
+                        bootstrap_status,
+                        "SetupFailed",
+                        message,
+                        !e.is_retryable(),
+                    )
+                    .await);
+                }
+            }
+        } else if findings.catalog == CatalogState::Ours {
+            (
+                true,
+                "SetupApplied",
+                format!("catalog {} is set up", dbi.spec.catalog),
+            )
+        } else {
+            (
+                false,
+                "WaitingForValidation",
+                "setup runs once validation passes".into(),
+            )
+        }
+    } else {
+        match &findings.workspace.principal {
+            Some(principal) => {
+                let name = bootstrap::publish_script(ctx, dbi, principal).await?;
+                bootstrap_status.script_config_map = Some(name.clone());
+                if findings.catalog == CatalogState::Ours {
+                    bootstrap_status.applied_spec_hash = Some(spec_hash.clone());
+                    (
+                        true,
+                        "ManualSetupVerified",
+                        "the setup script has been run".to_string(),
+                    )
+                } else {
+                    (
+                        false,
+                        "AwaitingManualSetup",
+                        format!(
+                            "run setup.sql from ConfigMap {name} as a privileged user (metastore admin) in a Databricks SQL editor"
+                        ),
+                    )
+                }
+            }
+            None => (
+                false,
+                "WaitingForValidation",
+                "the script is published once the service principal is known".into(),
+            ),
+        }
+    };
+    status::set_condition(
+        &mut run.status.conditions,
+        BOOTSTRAPPED,
+        bootstrapped,
+        bootstrap_reason,
+        &bootstrap_message,
+        run.generation,
+        &run.now,
+    );
+    run.status.bootstrap = Some(bootstrap_status);
+    run.status.workspace = Some(findings.workspace.clone());
+
+    let failure = findings.failure();
+    status::set_validation(&mut run.status, findings.tests, run.generation, &run.now);
+    if let Some(f) = failure {
+        return Err(run
+            .fail(error_phase, f.reason, f.message, !f.transient)
+            .await);
+    }
+    if !bootstrapped {
+        if flow == Flow::Recheck {
+            return Err(run
+                .fail(error_phase, bootstrap_reason, bootstrap_message, true)
+                .await);
+        }
+        run.write(
+            flow.in_progress_phase(),
+            &State::AwaitingManualSetup {
+                message: bootstrap_message,
+            },
+        )
+        .await?;
+        ctx.succeeded(&oref);
+        return Ok(Action::requeue(ctx.timing.manual_setup_poll));
+    }
+    run.write(Phase::Enabled, &State::Enabled).await?;
+    ctx.succeeded(&oref);
+    info!(flow = ?flow, "integration enabled");
+    Ok(Action::requeue(interval(dbi)))
+}
+
+/// A setup failure: the validation results still go into the status.
+async fn finish_failed(
+    run: &mut Run<'_>,
+    flow: Flow,
+    findings: checks::Findings,
+    bootstrap: BootstrapStatus,
+    reason: &str,
+    message: String,
+    stalled: bool,
+) -> Error {
+    status::set_condition(
+        &mut run.status.conditions,
+        BOOTSTRAPPED,
+        false,
+        reason,
+        &message,
+        run.generation,
+        &run.now,
+    );
+    run.status.bootstrap = Some(bootstrap);
+    run.status.workspace = Some(findings.workspace.clone());
+    status::set_validation(&mut run.status, findings.tests, run.generation, &run.now);
+    run.fail(flow.error_phase(), reason, message, stalled).await
+}
+
+async fn cleanup(
+    dbi: &DatabricksIntegration,
+    ctx: &Context,
+    api: &Api<DatabricksIntegration>,
+) -> Result<Action, Error> {
+    let mut run = Run::new(ctx, api, dbi);
+    let catalog = &dbi.spec.catalog;
+    run.write(
+        Phase::Deleting,
+        &State::Progressing {
+            reason: "Deleting".into(),
+            message: "cleaning up".into(),
+        },
+    )
+    .await?;
+    if dbi.spec.deletion_policy == DeletionPolicy::Retain || !dbi.spec.auto_bootstrap {
+        let why = if dbi.spec.auto_bootstrap {
+            "deletionPolicy is Retain"
+        } else {
+            "manual setup: run cleanup.sql from the setup ConfigMap to drop it"
+        };
+        run.event(
+            EventType::Normal,
+            "CatalogRetained",
+            format!("catalog {catalog} is kept ({why})"),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let hint =
+        "; fix it, or set deletionPolicy: Retain to delete the resource and keep the catalog";
+    let ns = dbi.namespace().unwrap_or_default();
+    let config = match SecretReader::new(ctx.kube.clone(), &ns)
+        .connection(&dbi.spec.connection)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            return Err(run
+                .fail(Phase::DeleteError, e.reason(), format!("{e}{hint}"), false)
+                .await);
+        }
+    };
+    let client = match ctx.databricks.get(config) {
+        Ok(c) => c,
+        Err(e) => {
+            return Err(run
+                .fail(
+                    Phase::DeleteError,
+                    "InvalidConfiguration",
+                    format!("{e}{hint}"),
+                    false,
+                )
+                .await);
+        }
+    };
+    let id = format!("{ns}/{}", dbi.name_any());
+    match bootstrap::drop_catalog(&client, catalog, &id).await {
+        Ok(bootstrap::Dropped::Yes) => {
+            run.event(
+                EventType::Normal,
+                "CatalogDropped",
+                format!("catalog {catalog} dropped"),
+            )
+            .await;
+        }
+        Ok(bootstrap::Dropped::Absent) => {}
+        Ok(bootstrap::Dropped::NotOurs(owner)) => {
+            run.event(
+                EventType::Warning,
+                "CatalogNotDropped",
+                format!("catalog {catalog} is not marked as this integration's ({owner}); it is left in place"),
+            )
+            .await;
+        }
+        Err(e) => {
+            let reason = checks::reason_of(&e);
+            return Err(run
+                .fail(
+                    Phase::DeleteError,
+                    reason,
+                    format!("could not drop catalog {catalog}: {e}{hint}"),
+                    false,
+                )
+                .await);
+        }
+    }
+    Ok(Action::await_change())
+}

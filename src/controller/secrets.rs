@@ -1,0 +1,192 @@
+//! Dereference: read the Secrets a spec references (only in the resource's own namespace) and
+//! turn each connection into a [`ConnectionConfig`] for the Databricks client.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+
+use crate::api::{AuthenticationType, Connection};
+use crate::databricks::{
+    AuthConfig, ConfigError, ConnectionConfig, parse_http_path, parse_workspace_url,
+};
+use crate::secret::SecretString;
+
+/// Why a connection could not be built; messages name the Secret and key, never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("Secret {namespace}/{name} not found")]
+    NotFound { namespace: String, name: String },
+    #[error("Secret {namespace}/{name} has no key {key:?}")]
+    MissingKey {
+        namespace: String,
+        name: String,
+        key: String,
+    },
+    #[error("Secret {namespace}/{name} key {key:?} is empty")]
+    Empty {
+        namespace: String,
+        name: String,
+        key: String,
+    },
+    /// The API server's rules make this unreachable; kept so a bypass still fails cleanly.
+    #[error("{0} is required")]
+    Required(&'static str),
+    #[error("{field}: {source}")]
+    Config {
+        field: &'static str,
+        #[source]
+        source: ConfigError,
+    },
+    #[error("could not read Secret {namespace}/{name}: {source}")]
+    Kube {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl SecretError {
+    /// A condition and event reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SecretError::NotFound { .. }
+            | SecretError::MissingKey { .. }
+            | SecretError::Empty { .. } => "SecretNotFound",
+            SecretError::Config { .. } | SecretError::Required(_) => "InvalidConfiguration",
+            SecretError::Kube { .. } => "KubernetesError",
+        }
+    }
+
+    /// Only a user can fix it (create the Secret, fix the spec); an API hiccup is retried.
+    pub fn needs_user(&self) -> bool {
+        !matches!(self, SecretError::Kube { .. })
+    }
+}
+
+/// Reads Secrets once per reconcile, however many connections share one.
+pub struct SecretReader {
+    api: Api<Secret>,
+    namespace: String,
+    cache: BTreeMap<String, Option<Secret>>,
+}
+
+impl SecretReader {
+    pub fn new(client: kube::Client, namespace: &str) -> Self {
+        Self {
+            api: Api::namespaced(client, namespace),
+            namespace: namespace.to_string(),
+            cache: BTreeMap::new(),
+        }
+    }
+
+    async fn value(&mut self, name: &str, key: &str) -> Result<SecretString, SecretError> {
+        if !self.cache.contains_key(name) {
+            let secret = self
+                .api
+                .get_opt(name)
+                .await
+                .map_err(|source| SecretError::Kube {
+                    namespace: self.namespace.clone(),
+                    name: name.to_string(),
+                    source,
+                })?;
+            self.cache.insert(name.to_string(), secret);
+        }
+        let secret = self.cache[name]
+            .as_ref()
+            .ok_or_else(|| SecretError::NotFound {
+                namespace: self.namespace.clone(),
+                name: name.to_string(),
+            })?;
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|b| b.0.clone())
+            .or_else(|| {
+                secret
+                    .string_data
+                    .as_ref()
+                    .and_then(|d| d.get(key))
+                    .map(|s| s.clone().into_bytes())
+            })
+            .ok_or_else(|| SecretError::MissingKey {
+                namespace: self.namespace.clone(),
+                name: name.to_string(),
+                key: key.to_string(),
+            })?;
+        // Trailing newlines creep in from `kubectl create secret --from-file`.
+        let value = String::from_utf8_lossy(&bytes).trim().to_string();
+        if value.is_empty() {
+            return Err(SecretError::Empty {
+                namespace: self.namespace.clone(),
+                name: name.to_string(),
+                key: key.to_string(),
+            });
+        }
+        Ok(SecretString::new(value))
+    }
+
+    /// Builds the client configuration of one connection of the spec.
+    pub async fn connection(&mut self, c: &Connection) -> Result<ConnectionConfig, SecretError> {
+        let config = |field| move |source| SecretError::Config { field, source };
+        let port = u16::try_from(c.port).unwrap_or(443);
+        let (host, port) =
+            parse_workspace_url(&c.workspace_url, port).map_err(config("workspaceUrl"))?;
+        let compute = parse_http_path(&c.http_path).map_err(config("httpPath"))?;
+        let auth = match c.authentication_type {
+            AuthenticationType::Token => {
+                // The API server guarantees the reference exists for token authentication.
+                let r = c
+                    .token_secret_ref
+                    .as_ref()
+                    .ok_or(SecretError::Required("tokenSecretRef"))?;
+                AuthConfig::Token(self.value(&r.name, &r.key).await?)
+            }
+            AuthenticationType::OAuthM2M => {
+                let o = c
+                    .oauth_client_config
+                    .as_ref()
+                    .ok_or(SecretError::Required("oAuthClientConfig"))?;
+                if o.use_certificate {
+                    let key = o
+                        .private_key_secret_ref
+                        .as_ref()
+                        .ok_or(SecretError::Required(
+                            "oAuthClientConfig.privateKeySecretRef",
+                        ))?;
+                    let token_url = o
+                        .authority_url
+                        .clone()
+                        .ok_or(SecretError::Required("oAuthClientConfig.authorityUrl"))?;
+                    AuthConfig::OAuthCertificate {
+                        client_id: o.client_id.clone(),
+                        thumbprint_hex: o.public_certificate_thumbprint.clone().unwrap_or_default(),
+                        private_key_pem: self.value(&key.name, &key.key).await?,
+                        token_url,
+                        scope: o.scope.clone(),
+                    }
+                } else {
+                    let secret = o
+                        .client_secret_ref
+                        .as_ref()
+                        .ok_or(SecretError::Required("oAuthClientConfig.clientSecretRef"))?;
+                    AuthConfig::OAuthSecret {
+                        client_id: o.client_id.clone(),
+                        client_secret: self.value(&secret.name, &secret.key).await?,
+                        token_url: o.authority_url.clone(),
+                        scope: o.scope.clone(),
+                    }
+                }
+            }
+        };
+        Ok(ConnectionConfig {
+            host,
+            port,
+            compute,
+            auth,
+        })
+    }
+}

@@ -1,0 +1,101 @@
+//! The HTTP endpoints: Prometheus `/metrics`, and `/healthz` and `/readyz` for probes; plus the
+//! process's shutdown signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::sync::watch;
+
+use super::RunError;
+use super::metrics::Metrics;
+
+/// Ready once the watch cache has synced.
+#[derive(Clone, Default)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    pub fn set_ready(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// SIGTERM or Ctrl-C, shared by every part that must stop.
+#[derive(Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+pub fn shutdown_signal() -> Shutdown {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install the SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = tokio::signal::ctrl_c() => {},
+        }
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    Shutdown(rx)
+}
+
+async fn metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+}
+
+async fn readyz(State(ready): State<Readiness>) -> impl IntoResponse {
+    if ready.0.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ok")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "watch cache not synced yet",
+        )
+    }
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpListener, RunError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Serve { what, addr, source })
+}
+
+/// Binds both listeners (so a bad address fails at start) and serves them in the background.
+pub async fn spawn(
+    metrics_addr: SocketAddr,
+    health_addr: SocketAddr,
+    metrics_state: Arc<Metrics>,
+    ready: Readiness,
+) -> Result<(), RunError> {
+    let metrics_app = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(metrics_state);
+    let health_app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(ready);
+    let m = bind("metrics", metrics_addr).await?;
+    let h = bind("health", health_addr).await?;
+    tracing::info!(%metrics_addr, %health_addr, "serving metrics and probes");
+    tokio::spawn(async move { axum::serve(m, metrics_app).await });
+    tokio::spawn(async move { axum::serve(h, health_app).await });
+    Ok(())
+}
