@@ -43,6 +43,9 @@ pub struct PollPolicy {
     pub max: Duration,
     /// The statement is cancelled and an error returned after this long.
     pub give_up_after: Duration,
+    /// How long the Statement Execution API holds the first request open before answering
+    /// with a running statement: zero, or 5 s to 50 s.
+    pub wait_timeout: Duration,
 }
 
 impl Default for PollPolicy {
@@ -51,6 +54,7 @@ impl Default for PollPolicy {
             base: Duration::from_secs(1),
             max: Duration::from_secs(10),
             give_up_after: Duration::from_secs(600),
+            wait_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -118,6 +118,16 @@ fn sql_state_in(text: &str) -> Option<String> {
     (state.len() == 5).then_some(state)
 }
 
+/// The API takes `0s` or `5s`…`50s`.
+fn wait_timeout(wait: Duration) -> String {
+    let secs = wait.as_secs();
+    if secs == 0 {
+        "0s".into()
+    } else {
+        format!("{}s", secs.clamp(5, 50))
+    }
+}
+
 const STATEMENTS: &str = "/api/2.0/sql/statements";
 const STATEMENT: &str = "/api/2.0/sql/statements/{id}";
 const STATEMENT_CANCEL: &str = "/api/2.0/sql/statements/{id}/cancel";
@@ -154,7 +164,7 @@ impl WorkspaceClient {
         let body = json!({
             "warehouse_id": warehouse_id,
             "statement": sql,
-            "wait_timeout": "10s",
+            "wait_timeout": wait_timeout(self.inner.poll.wait_timeout),
             "on_wait_timeout": "CONTINUE",
             "disposition": "INLINE",
             "format": "JSON_ARRAY",
@@ -460,6 +470,14 @@ mod tests {
             serde_json::to_value(r.to_objects()).unwrap(),
             json!([{"1": 1}])
         );
+    }
+
+    #[test]
+    fn wait_timeouts_stay_in_range() {
+        assert_eq!(wait_timeout(Duration::ZERO), "0s");
+        assert_eq!(wait_timeout(Duration::from_secs(1)), "5s");
+        assert_eq!(wait_timeout(Duration::from_secs(10)), "10s");
+        assert_eq!(wait_timeout(Duration::from_secs(600)), "50s");
     }
 
     #[test]

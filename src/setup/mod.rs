@@ -5,7 +5,7 @@ mod plan;
 mod quote;
 
 pub use plan::{
-    ACCOUNT_USERS, AUDIT_TABLES, CURRENT_PROFILE_VIEW, INTERNAL_SCHEMA, Mode,
+    ACCOUNT_USERS, AUDIT_TABLES, CATALOG_PRIVILEGES, CURRENT_PROFILE_VIEW, INTERNAL_SCHEMA, Mode,
     PRINCIPAL_PLACEHOLDER, PROFILES_TABLE, Script, SetupParams, TAG_KEY, cleanup_statements,
     render_script, setup_statements, spec_hash,
 };

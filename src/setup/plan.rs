@@ -15,6 +15,26 @@ pub const PROFILES_TABLE: &str = "profiles";
 pub const CURRENT_PROFILE_VIEW: &str = "current_profile";
 /// The group every account user is in; it must hold nothing on the catalog.
 pub const ACCOUNT_USERS: &str = "account users";
+/// The privileges a catalog grant can carry, revoked one by one from `account users`.
+pub const CATALOG_PRIVILEGES: [&str; 17] = [
+    "USE CATALOG",
+    "USE SCHEMA",
+    "BROWSE",
+    "SELECT",
+    "MODIFY",
+    "EXECUTE",
+    "READ VOLUME",
+    "WRITE VOLUME",
+    "REFRESH",
+    "APPLY TAG",
+    "CREATE SCHEMA",
+    "CREATE TABLE",
+    "CREATE FUNCTION",
+    "CREATE VOLUME",
+    "CREATE MATERIALIZED VIEW",
+    "CREATE MODEL",
+    "MANAGE",
+];
 /// The system tables query audit reads.
 pub const AUDIT_TABLES: [(&str, &str); 4] = [
     ("access", "audit"),
@@ -88,10 +108,8 @@ pub fn setup_statements(p: &SetupParams, mode: Mode) -> Vec<String> {
             quote_literal(TAG_KEY),
             quote_literal(&p.tag_value())
         ),
-        format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema} COMMENT {}",
-            quote_literal("uc-operator internal objects")
-        ),
+        // No COMMENT: sqlparser's Databricks dialect does not accept one on CREATE SCHEMA.
+        format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
         format!(
             "CREATE TABLE IF NOT EXISTS {table} (user_name STRING NOT NULL, profile STRING, updated_at TIMESTAMP)"
         ),
@@ -102,6 +120,12 @@ pub fn setup_statements(p: &SetupParams, mode: Mode) -> Vec<String> {
         format!("ALTER CATALOG {catalog} OWNER TO {principal}"),
         format!(
             "REVOKE ALL PRIVILEGES ON CATALOG {catalog} FROM {}",
+            quote_ident(ACCOUNT_USERS)
+        ),
+        // Revoking ALL PRIVILEGES has not always removed privileges granted one by one.
+        format!(
+            "REVOKE {} ON CATALOG {catalog} FROM {}",
+            CATALOG_PRIVILEGES.join(", "),
             quote_ident(ACCOUNT_USERS)
         ),
     ];

@@ -34,6 +34,7 @@ fn settings(sim: &Simulator) -> ClientSettings {
             base: Duration::from_millis(10),
             max: Duration::from_millis(50),
             give_up_after: Duration::from_secs(30),
+            wait_timeout: Duration::from_secs(10),
         },
         observer: None,
     }
@@ -459,7 +460,23 @@ async fn a_failed_statement_surfaces_its_sql_state() {
         matches!(&err, Error::Sql { sql_state: Some(s), .. } if s == "42601"),
         "{err:?}"
     );
-    // Polling went through GET until the statement finished.
+    // A statement that is still running when the POST returns is polled with GET.
+    let mut s = settings(&sim);
+    s.poll.wait_timeout = Duration::ZERO;
+    let c = WorkspaceClient::new(config(&sim, warehouse(), token(SP_TOKEN)), &s).unwrap();
+    let result = c.execute("SELECT 1").await.unwrap();
+    assert_eq!(
+        serde_json::to_value(result.to_objects()).unwrap(),
+        json!([{"1": 1}])
+    );
+    let err = c
+        .execute("SELECT * FROM nowhere.nothing.none")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { sql_state: Some(s), .. } if s == "42P01"),
+        "{err:?}"
+    );
     assert!(
         sim.requests()
             .iter()
@@ -615,17 +632,39 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
     }
 }
 
+/// Captures the client's logs at every level. A process-wide subscriber, because a scoped one
+/// misses events whose callsites other test threads registered first; scoped only when another
+/// test already installed a global one.
+fn capture_logs() -> (Capture, Option<tracing::subscriber::DefaultGuard>) {
+    static GLOBAL: std::sync::OnceLock<Option<Capture>> = std::sync::OnceLock::new();
+    let make = |capture: Capture| {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "uc_operator=trace,reqwest=trace,hyper=trace,hyper_util=trace,h2=trace",
+            ))
+            .with_writer(capture)
+            .with_ansi(false)
+            .finish()
+    };
+    let global = GLOBAL.get_or_init(|| {
+        let capture = Capture::default();
+        tracing::subscriber::set_global_default(make(capture.clone()))
+            .ok()
+            .map(|_| capture)
+    });
+    match global {
+        Some(capture) => (capture.clone(), None),
+        None => {
+            let capture = Capture::default();
+            let guard = tracing::subscriber::set_default(make(capture.clone()));
+            (capture, Some(guard))
+        }
+    }
+}
+
 #[tokio::test]
 async fn no_secret_reaches_an_error_or_a_log_line() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "uc_operator=trace,reqwest=trace,hyper=trace,hyper_util=trace,h2=trace",
-        ))
-        .with_writer(capture.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = capture_logs();
 
     let mut scenario = Scenario::default_for_tests().with_token_lifetime(1);
     let cert = testcert::client_certificate("uc-operator-leak-test");
@@ -779,7 +818,6 @@ async fn no_secret_reaches_an_error_or_a_log_line() {
             .unwrap_err(),
     );
 
-    drop(_guard);
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("retrying Databricks request"),
