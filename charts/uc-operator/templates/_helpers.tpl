@@ -1,0 +1,94 @@
+{{/* The chart name, overridable. */}}
+{{- define "uc-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release-derived name of every namespaced object. */}}
+{{- define "uc-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Cluster-scoped names carry the namespace too: two releases of the same name in two
+namespaces must not share a ClusterRole. */}}
+{{- define "uc-operator.clusterName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "uc-operator.fullname" .) | trunc 253 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "uc-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "uc-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "uc-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "uc-operator.labels" -}}
+helm.sh/chart: {{ include "uc-operator.chart" . }}
+{{ include "uc-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: uc-operator
+{{- end }}
+
+{{- define "uc-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "uc-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "uc-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when several replicas (or the value) ask for leader election. */}}
+{{- define "uc-operator.leaderElect" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicas) 1) }}true{{ end }}
+{{- end }}
+
+{{/* The Lease lives in the release namespace and is named after the release, so two releases
+never contend for one Lease. */}}
+{{- define "uc-operator.leaseName" -}}
+{{- include "uc-operator.fullname" . }}
+{{- end }}
+
+{{/* The namespace the watched resources live in (the RBAC target in namespaced mode). */}}
+{{- define "uc-operator.rbacRules" -}}
+- apiGroups: ["uc-operator.dev"]
+  resources: ["databricksintegrations"]
+  # patch: adds and removes the finalizer.
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["uc-operator.dev"]
+  resources: ["databricksintegrations/status"]
+  verbs: ["get", "patch"]
+- apiGroups: ["uc-operator.dev"]
+  resources: ["databricksintegrations/finalizers"]
+  # Owner references with blockOwnerDeletion on the setup ConfigMap need this.
+  verbs: ["update"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  # Read only: credentials referenced by the resources, watched for rotation.
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  # The manual setup script ConfigMaps (<name>-uc-setup), owned by their resource.
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["", "events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
