@@ -43,7 +43,7 @@ enum ClientCredential {
     Secret(SecretString),
     Certificate {
         key: Box<EncodingKey>,
-        header: Header,
+        header: Box<Header>,
     },
 }
 
@@ -155,7 +155,7 @@ impl TokenProvider {
                     .map_err(|e| ConfigError::PrivateKey(e.to_string()))?;
                 let credential = ClientCredential::Certificate {
                     key: Box::new(key),
-                    header,
+                    header: Box::new(header),
                 };
                 (
                     client_id,
