@@ -594,51 +594,38 @@ async fn catalog_access(
     f: &mut Findings,
 ) {
     let name = format!("Catalog access: {catalog}");
-    let info = client.get_catalog(catalog).await;
-    if let Ok(Some(info)) = &info {
-        if !info.is_isolated() {
-            f.pass(
-                &name,
-                Some(format!(
-                    "catalog {catalog} is OPEN and reachable through {}",
-                    client.host()
-                )),
-                None,
-            );
+    let info = match client.get_catalog(catalog).await {
+        Ok(Some(info)) if !info.is_isolated() => {
+            f.pass(&name, Some(format!("catalog {catalog} is OPEN and reachable through {}", client.host())), None);
             return;
         }
-    }
-    // Isolated, or not visible from this workspace: the bindings tell which workspaces can reach it.
+        Ok(info) => Ok(info),
+        // Not accessible from this workspace may mean bound elsewhere: the bindings tell.
+        Err(e @ databricks::Error::PermissionDenied { .. }) => Err(e),
+        Err(e) => {
+            f.fail_with(&name, &format!("could not read catalog {catalog} through {}", client.host()), &e);
+            return;
+        }
+    };
     let bindings = match client.catalog_bindings(catalog).await {
         Ok(b) => Ok(b),
         Err(_) => main.catalog_bindings(catalog).await,
     };
-    let bound: Vec<i64> = match bindings {
-        Ok(b) => b.into_iter().map(|b| b.workspace_id).collect(),
-        Err(e) => {
-            let context = match info {
-                Ok(None) => format!("catalog {catalog} not found through {}", client.host()),
-                Err(ref first) => format!(
-                    "catalog {catalog} is not accessible through {} ({first})",
-                    client.host()
-                ),
-                Ok(Some(_)) => {
-                    format!("could not read the workspace bindings of catalog {catalog}")
-                }
-            };
-            f.fail_with(&name, &context, &e);
+    let bound: Vec<i64> = match (bindings, info) {
+        (Ok(b), _) => b.into_iter().map(|b| b.workspace_id).collect(),
+        (Err(_), Err(denied)) => {
+            f.fail_with(&name, &format!("catalog {catalog} is not accessible through {}", client.host()), &denied);
+            return;
+        }
+        (Err(_), Ok(None)) => {
+            f.fail(&name, "CatalogNotFound", format!("catalog {catalog} not found through {}", client.host()), false);
+            return;
+        }
+        (Err(e), Ok(Some(_))) => {
+            f.fail_with(&name, &format!("could not read the workspace bindings of catalog {catalog}"), &e);
             return;
         }
     };
-    if info.as_ref().is_ok_and(|i| i.is_none()) && bound.is_empty() {
-        f.fail(
-            &name,
-            "CatalogNotFound",
-            format!("catalog {catalog} not found through {}", client.host()),
-            false,
-        );
-        return;
-    }
     let list = |ids: &[i64]| {
         ids.iter()
             .map(i64::to_string)

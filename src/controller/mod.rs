@@ -74,6 +74,10 @@ pub struct RunArgs {
     /// How often a manual setup is checked while waiting for its script to be run.
     #[arg(long, env = "UC_OPERATOR_MANUAL_SETUP_POLL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub manual_setup_poll: Duration,
+    /// How long one Databricks request may keep retrying (429, 503, connection errors) before
+    /// the reconcile reports the failure and backs off.
+    #[arg(long, env = "UC_OPERATOR_REQUEST_RETRY_BUDGET", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub request_retry_budget: Duration,
     /// First delay between polls of a running SQL statement (doubles up to 10s).
     #[arg(long, env = "UC_OPERATOR_STATEMENT_POLL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub statement_poll: Duration,
@@ -145,6 +149,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         ..ClientSettings::default()
     };
     settings.poll.base = args.statement_poll;
+    settings.retry.total_budget = args.request_retry_budget;
     if let (Some(pem), Some(path)) = (&settings.ca_bundle_pem, &args.ca_bundle) {
         // A bad bundle fails at start rather than on every reconcile.
         let certs = rustls_pemfile::certs(&mut pem.as_bytes())

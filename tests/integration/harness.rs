@@ -35,9 +35,6 @@ pub fn tool(name: &str) -> PathBuf {
     path
 }
 
-
-
-
 /// The shared control plane, started on first use, with the project's CRD installed.
 pub fn control_plane() -> &'static ControlPlane {
     CONTROL_PLANE.get_or_init(start)
@@ -162,7 +159,10 @@ impl ControlPlane {
     pub fn namespace(&self, prefix: &str) -> String {
         static N: AtomicU32 = AtomicU32::new(0);
         let ns = format!("{prefix}-{}", N.fetch_add(1, Ordering::SeqCst));
-        assert_success(&self.kubectl(&["create", "namespace", &ns]), "create namespace");
+        assert_success(
+            &self.kubectl(&["create", "namespace", &ns]),
+            "create namespace",
+        );
         ns
     }
 
@@ -200,9 +200,10 @@ impl Operator {
     /// Starts the operator with short retry timings; `extra` adds flags.
     pub fn start(cp: &ControlPlane, namespace: &str, ca_bundle: &Path, extra: &[&str]) -> Operator {
         static N: AtomicU32 = AtomicU32::new(0);
-        let log = cp
-            .dir
-            .join(format!("operator-{namespace}-{}.log", N.fetch_add(1, Ordering::SeqCst)));
+        let log = cp.dir.join(format!(
+            "operator-{namespace}-{}.log",
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
         let metrics_port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_uc-operator"))
             .arg("run")
@@ -214,9 +215,13 @@ impl Operator {
             .args(["--log-format", "json"])
             .args(["--retry-base", "500ms", "--retry-max", "3s"])
             .args(["--manual-setup-poll", "1s", "--statement-poll", "50ms"])
+            .args(["--request-retry-budget", "2s"])
             .args(extra)
             .env("KUBECONFIG", &cp.kubeconfig)
-            .env("RUST_LOG", "debug,hyper=info,h2=info,rustls=info,tower=info,kube_client=info")
+            .env(
+                "RUST_LOG",
+                "debug,hyper=info,h2=info,rustls=info,tower=info,kube_client=info",
+            )
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap())
