@@ -596,14 +596,25 @@ async fn catalog_access(
     let name = format!("Catalog access: {catalog}");
     let info = match client.get_catalog(catalog).await {
         Ok(Some(info)) if !info.is_isolated() => {
-            f.pass(&name, Some(format!("catalog {catalog} is OPEN and reachable through {}", client.host())), None);
+            f.pass(
+                &name,
+                Some(format!(
+                    "catalog {catalog} is OPEN and reachable through {}",
+                    client.host()
+                )),
+                None,
+            );
             return;
         }
         Ok(info) => Ok(info),
         // Not accessible from this workspace may mean bound elsewhere: the bindings tell.
         Err(e @ databricks::Error::PermissionDenied { .. }) => Err(e),
         Err(e) => {
-            f.fail_with(&name, &format!("could not read catalog {catalog} through {}", client.host()), &e);
+            f.fail_with(
+                &name,
+                &format!("could not read catalog {catalog} through {}", client.host()),
+                &e,
+            );
             return;
         }
     };
@@ -614,15 +625,31 @@ async fn catalog_access(
     let bound: Vec<i64> = match (bindings, info) {
         (Ok(b), _) => b.into_iter().map(|b| b.workspace_id).collect(),
         (Err(_), Err(denied)) => {
-            f.fail_with(&name, &format!("catalog {catalog} is not accessible through {}", client.host()), &denied);
+            f.fail_with(
+                &name,
+                &format!(
+                    "catalog {catalog} is not accessible through {}",
+                    client.host()
+                ),
+                &denied,
+            );
             return;
         }
         (Err(_), Ok(None)) => {
-            f.fail(&name, "CatalogNotFound", format!("catalog {catalog} not found through {}", client.host()), false);
+            f.fail(
+                &name,
+                "CatalogNotFound",
+                format!("catalog {catalog} not found through {}", client.host()),
+                false,
+            );
             return;
         }
         (Err(e), Ok(Some(_))) => {
-            f.fail_with(&name, &format!("could not read the workspace bindings of catalog {catalog}"), &e);
+            f.fail_with(
+                &name,
+                &format!("could not read the workspace bindings of catalog {catalog}"),
+                &e,
+            );
             return;
         }
     };

@@ -734,6 +734,9 @@ pub const CLIENT_ID_PLACEHOLDER: &str = "<CLIENT ID>";
 /// Same for a missing certificate thumbprint.
 pub const THUMBPRINT_PLACEHOLDER: &str = "<THUMBPRINT>";
 
+/// Stands for the Entra ID tenant in a certificate connection's missing token endpoint.
+pub const TENANT_PLACEHOLDER: &str = "TENANT-ID";
+
 /// The longest generated name: leaves room for `-<n>-oauth` and `-uc-setup` suffixes within the
 /// 63 characters of a label value.
 const MAX_NAME: usize = 50;
@@ -833,6 +836,15 @@ impl Builder {
                     public_certificate_thumbprint: None,
                     private_key_secret_ref: None,
                 };
+                if o.use_certificate && cfg.authority_url.is_none() {
+                    // Entra ID certificate credentials need the tenant's token endpoint.
+                    self.notes.push(format!(
+                        "{where_}: oAuthClientConfig.authorityUrl is not in the payload: replace {TENANT_PLACEHOLDER} in the DatabricksIntegration with the Entra ID tenant"
+                    ));
+                    cfg.authority_url = Some(format!(
+                        "https://login.microsoftonline.com/{TENANT_PLACEHOLDER}/oauth2/v2.0/token"
+                    ));
+                }
                 if o.use_certificate {
                     cfg.public_certificate_thumbprint = Some(match o.thumbprint {
                         Some(t) if !is_placeholder(&t) => t,

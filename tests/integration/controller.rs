@@ -149,7 +149,9 @@ impl Env {
 
     /// The reasons of the events recorded in the test's namespace.
     fn event_reasons(&self) -> Vec<String> {
-        let out = self.cp.kubectl(&["get", "events.events.k8s.io", "-n", &self.ns, "-o", "json"]);
+        let out = self
+            .cp
+            .kubectl(&["get", "events.events.k8s.io", "-n", &self.ns, "-o", "json"]);
         let events: Value = serde_json::from_slice(&out.stdout).unwrap();
         events["items"]
             .as_array()
@@ -496,7 +498,10 @@ async fn edits_and_secret_rotation_revalidate() {
         edited.metadata.generation
     );
     let reasons = env.event_reasons();
-    assert!(reasons.iter().any(|r| r == "Editing"), "no Editing event: {reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r == "Editing"),
+        "no Editing event: {reasons:?}"
+    );
 
     // Rotate the Secret: re-validated (a new validation time) without a restart or spec change.
     let before = edited

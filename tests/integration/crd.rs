@@ -78,10 +78,10 @@ fn every_example_is_accepted_with_defaults_filled_in() {
         expect_default("autoBootstrap", true.into());
         expect_default("deletionPolicy", "Delete".into());
         expect_default("revalidationInterval", "1h".into());
-        if let Some(r) = sent.get("tokenSecretRef") {
-            if r.get("key").is_none() {
-                assert_eq!(spec["tokenSecretRef"]["key"], "token", "{file}");
-            }
+        if let Some(r) = sent.get("tokenSecretRef")
+            && r.get("key").is_none()
+        {
+            assert_eq!(spec["tokenSecretRef"]["key"], "token", "{file}");
         }
         if let Some(o) = sent.get("oAuthClientConfig") {
             let got = &spec["oAuthClientConfig"];

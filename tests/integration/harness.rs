@@ -46,7 +46,8 @@ fn start() -> ControlPlane {
     let _ = std::fs::remove_dir_all(&dir);
     let script = repo().join("hack/control-plane.sh");
     // Stop both servers and remove the data dir when this test process goes away, however it
-    // ends (statics are never dropped).
+    // ends (statics are never dropped). The watchdog outlives us on purpose: no wait().
+    #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .arg("-c")
         .arg(format!(
