@@ -1208,6 +1208,20 @@ mod tests {
     }
 
     #[test]
+    fn a_certificate_connection_without_authority_gets_an_entra_placeholder() {
+        let input = r#"{"type":"Databricks","config":{"workspaceUrl":"a.azuredatabricks.net",
+            "httpPath":"/sql/1.0/warehouses/a","authenticationType":"oAuthM2M","catalog":"c",
+            "oAuthClientConfig":{"clientId":"app","useCertificate":true,
+              "publicCertificateThumbprint":"AB12","oauthPrivateKey":"REDACTED"}}}"#;
+        let i = convert(input, None, None).unwrap();
+        let o = i.integration.spec.connection.oauth_client_config.as_ref();
+        let authority = o.and_then(|o| o.authority_url.as_deref()).unwrap();
+        assert!(authority.contains(TENANT_PLACEHOLDER));
+        assert!(i.notes.iter().any(|n| n.contains("authorityUrl")));
+        assert_eq!(secret(&i, "a-oauth")["tls.key"], "");
+    }
+
+    #[test]
     fn names_derive_from_the_host_and_are_dns_safe() {
         assert_eq!(
             name_from_host("www.example-workspace.cloud.databricks.com"),
