@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: all build tools crds test lint demo clean
+.PHONY: all build tools deps crds test lint demo clean
 
 all: build
 
@@ -14,16 +14,21 @@ build:
 tools:
 	@bash hack/tools.sh
 
-## crds: regenerate crds/ from the code
+## deps: Debian packages the tests run (lua5.4 for the Argo CD health check, promtool)
+deps:
+	@bash hack/deps.sh
+
+## crds: regenerate crds/ (and the chart's copy) from the code
 crds:
 	$(CARGO) run --quiet -- crd > crds/databricksintegrations.uc-operator.dev.yaml
+	cp crds/databricksintegrations.uc-operator.dev.yaml charts/uc-operator/files/
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## test: everything the project tests (lint, unit, CRD drift, integration on a real API server)
-test: tools lint
+test: tools deps lint
 	$(CARGO) test --workspace --no-fail-fast
 
 ## demo: the operator reconciling examples/ against a local control plane and the simulator

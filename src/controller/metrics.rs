@@ -145,6 +145,74 @@ impl Metrics {
             .expect("metrics encode to a String");
         out
     }
+
+    /// The classic Prometheus text format (0.0.4), for scrapers and tools (promtool) that do
+    /// not ask for OpenMetrics.
+    pub fn render_prometheus(&self) -> String {
+        to_prometheus_text(&self.render())
+    }
+}
+
+/// OpenMetrics names a counter family without `_total` in HELP/TYPE and has UNIT and EOF
+/// lines; the Prometheus text format names the family as its samples and has neither.
+fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let name = if counters.contains(name) {
+                    format!("{name}_total")
+                } else {
+                    name.to_string()
+                };
+                out.push_str(&format!("{prefix}{name} {tail}\n"));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_names_counters_like_their_samples() {
+        let m = Metrics::default();
+        m.failed("AuthenticationFailed");
+        let text = m.render_prometheus();
+        assert!(
+            text.contains("# HELP uc_operator_reconcile_failures_total Failed"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE uc_operator_reconcile_failures_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "uc_operator_reconcile_failures_total{reason=\"AuthenticationFailed\"} 1"
+            )
+        );
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
+        assert!(m.render().ends_with("# EOF\n"));
+    }
 }
 
 #[derive(Debug, Default)]

@@ -281,8 +281,15 @@ async fn run_controller(
     .touched_objects();
     let readiness_store = store.clone();
     tokio::spawn(async move {
-        if readiness_store.wait_until_ready().await.is_ok() {
-            ready.set_ready();
+        // Re-poll: the store's ready signal wakes only its most recent waiter, and the
+        // controller waits on it too.
+        loop {
+            let wait = readiness_store.wait_until_ready();
+            match tokio::time::timeout(Duration::from_millis(100), wait).await {
+                Ok(Ok(())) => break ready.set_ready(),
+                Ok(Err(_)) => break,
+                Err(_) => continue,
+            }
         }
     });
     controller

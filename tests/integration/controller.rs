@@ -192,6 +192,17 @@ impl Env {
     }
 }
 
+/// A tool on PATH (`make test` installs promtool through hack/deps.sh).
+fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(tool))
+                .find(|p| p.exists())
+        })
+        .ok_or(())
+}
+
 /// The statements of a script: `--` comment lines dropped, split on `;`.
 fn statements_of(script: &str) -> Vec<String> {
     script
@@ -314,6 +325,45 @@ async fn automatic_setup_enables_and_locks_down_the_catalog() {
         !schema.tables.is_empty() && !schema.views.is_empty(),
         "{schema:?}"
     );
+    // Probes and metrics, as a kubelet and Prometheus see them.
+    let op = env.operator.as_ref().unwrap();
+    let get = |port: u16, path: &str| {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        async move {
+            let r = reqwest::get(&url).await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get(op.health_port, "/healthz").await.0, 200);
+    // Ready once the watch cache has synced: moments after start.
+    let start = Instant::now();
+    while get(op.health_port, "/readyz").await.0 != 200 {
+        assert!(start.elapsed() < Duration::from_secs(5), "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, metrics) = get(op.metrics_port, "/metrics").await;
+    assert_eq!(status, 200);
+    for expected in [
+        "uc_operator_reconciles_total ",
+        "uc_operator_reconcile_duration_seconds_count ",
+        "uc_operator_integrations{phase=\"enabled\"} 1",
+        "uc_operator_integrations{phase=\"createError\"} 0",
+        "uc_operator_databricks_requests_total{endpoint=\"/api/2.0/sql/statements\",method=\"POST\",status=\"200\"}",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "{expected} missing from:\n{metrics}"
+        );
+    }
+    let metrics_file = env.cp.dir.join(format!("{}-metrics.txt", env.ns));
+    std::fs::write(&metrics_file, &metrics).unwrap();
+    let promtool = which("promtool").expect("promtool is missing: run `make deps`");
+    let out = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&metrics_file).unwrap())
+        .output()
+        .unwrap();
+    crate::harness::assert_success(&out, "promtool check metrics");
     env.assert_no_secret_leaks().await;
 }
 

@@ -188,6 +188,7 @@ pub struct Operator {
     child: std::process::Child,
     pub log: PathBuf,
     pub metrics_port: u16,
+    pub health_port: u16,
 }
 
 fn free_port() -> u16 {
@@ -205,12 +206,12 @@ impl Operator {
             "operator-{namespace}-{}.log",
             N.fetch_add(1, Ordering::SeqCst)
         ));
-        let metrics_port = free_port();
+        let (metrics_port, health_port) = (free_port(), free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_uc-operator"))
             .arg("run")
             .args(["--namespace", namespace])
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
-            .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
+            .args(["--health-addr", &format!("127.0.0.1:{health_port}")])
             .arg("--ca-bundle")
             .arg(ca_bundle)
             .args(["--log-format", "json"])
@@ -232,6 +233,7 @@ impl Operator {
             child,
             log,
             metrics_port,
+            health_port,
         }
     }
 
