@@ -969,3 +969,69 @@ async fn oauth_and_additional_connections_with_bindings() {
     );
     env.assert_no_secret_leaks().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciles_as_the_charts_service_account() {
+    let mut env = Env::new("chart-sa", Scenario::default_for_tests()).await;
+    env.secret("sp-token", "token", SP_TOKEN).await;
+    let ops = env.cp.namespace("chart-sa-ops");
+    let out = env.cp.helm(&[
+        "install",
+        "sa",
+        &format!("{}/charts/uc-operator", env!("CARGO_MANIFEST_DIR")),
+        "--namespace",
+        &ops,
+        "--set=crds.install=false",
+        &format!("--set=watchNamespace={}", env.ns),
+        // Two replicas: the chart turns leader election on and grants the Lease.
+        "--set=replicas=2",
+    ]);
+    crate::harness::assert_success(&out, "helm install");
+    // Every call the operator makes is authorized by the API server as the chart's account,
+    // with the chart's flags: one namespace, a Lease in the release namespace.
+    let kubeconfig = env
+        .cp
+        .kubeconfig_as(&format!("system:serviceaccount:{ops}:sa-uc-operator"));
+    let flags = [
+        "--leader-elect",
+        "--leader-elect-namespace",
+        ops.as_str(),
+        "--leader-elect-lease",
+        "sa-uc-operator",
+    ];
+    env.operator = Some(Operator::start_with(
+        env.cp,
+        &kubeconfig,
+        &env.ns,
+        &env.sim.ca_path(),
+        &flags,
+    ));
+    let mut manifest = env.manifest("as-sa", "as_sa_catalog");
+    manifest["spec"]["autoBootstrap"] = false.into();
+    env.apply(&manifest).await;
+    // Manual mode also exercises the ConfigMap and Event permissions.
+    env.wait("as-sa", "script published", Duration::from_secs(60), |d| {
+        d.status
+            .as_ref()
+            .and_then(|s| s.bootstrap.as_ref())
+            .is_some_and(|b| b.script_config_map.is_some())
+    })
+    .await;
+    let admin = admin_client(&env);
+    let cm: ConfigMap = Api::namespaced(env.client.clone(), &env.ns)
+        .get("as-sa-uc-setup")
+        .await
+        .unwrap();
+    for statement in statements_of(&cm.data.unwrap()["setup.sql"]) {
+        admin.execute(&statement).await.unwrap();
+    }
+    env.wait_phase("as-sa", Phase::Enabled).await;
+    assert!(env.event_reasons().iter().any(|r| r == "Enabled"));
+    let logs = env.operator.as_ref().unwrap().logs();
+    assert!(
+        !logs.contains("forbidden"),
+        "a call was forbidden:\n{}",
+        env.log_tail()
+    );
+    env.assert_no_secret_leaks().await;
+}

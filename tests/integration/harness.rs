@@ -113,6 +113,21 @@ pub fn assert_success(out: &Output, what: &str) {
 }
 
 impl ControlPlane {
+    /// A kubeconfig whose requests the API server authorizes as `user` (admin impersonation).
+    pub fn kubeconfig_as(&self, user: &str) -> PathBuf {
+        let text = std::fs::read_to_string(&self.kubeconfig).unwrap();
+        let path = self
+            .dir
+            .join(format!("kubeconfig-as-{}", user.replace(':', "-")));
+        let token_line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("token: "))
+            .unwrap();
+        let text = text.replace(token_line, &format!("{token_line}\n    as: {user}"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     /// Runs the real kubectl against this control plane.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         Command::new(tool("kubectl"))
@@ -201,6 +216,17 @@ fn free_port() -> u16 {
 impl Operator {
     /// Starts the operator with short retry timings; `extra` adds flags.
     pub fn start(cp: &ControlPlane, namespace: &str, ca_bundle: &Path, extra: &[&str]) -> Operator {
+        Self::start_with(cp, &cp.kubeconfig, namespace, ca_bundle, extra)
+    }
+
+    /// Starts the operator with another kubeconfig (e.g. one impersonating a ServiceAccount).
+    pub fn start_with(
+        cp: &ControlPlane,
+        kubeconfig: &Path,
+        namespace: &str,
+        ca_bundle: &Path,
+        extra: &[&str],
+    ) -> Operator {
         static N: AtomicU32 = AtomicU32::new(0);
         let log = cp.dir.join(format!(
             "operator-{namespace}-{}.log",
@@ -219,7 +245,7 @@ impl Operator {
             .args(["--manual-setup-poll", "1s", "--statement-poll", "50ms"])
             .args(["--request-retry-budget", "2s"])
             .args(extra)
-            .env("KUBECONFIG", &cp.kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .env(
                 "RUST_LOG",
                 "debug,hyper=info,h2=info,rustls=info,tower=info,kube_client=info",
