@@ -41,6 +41,8 @@ pub struct Context {
     pub timing: Timing,
     failures: Mutex<HashMap<ObjectRef<DatabricksIntegration>, u32>>,
     forced: Mutex<HashSet<ObjectRef<DatabricksIntegration>>>,
+    /// resourceVersion last seen per watched Secret/ConfigMap (kind, namespace, name).
+    versions: Mutex<HashMap<(&'static str, String, String), String>>,
 }
 
 impl Context {
@@ -61,6 +63,7 @@ impl Context {
             timing,
             failures: Mutex::default(),
             forced: Mutex::default(),
+            versions: Mutex::default(),
         }
     }
 
@@ -89,10 +92,78 @@ impl Context {
             .extend(objs);
     }
 
+    /// Whether a watched object changed since it was last seen. The first sight (the watch's
+    /// initial list, at start-up) is no change: a restart alone re-validates nothing early.
+    pub fn changed(
+        &self,
+        kind: &'static str,
+        namespace: String,
+        name: String,
+        version: Option<String>,
+    ) -> bool {
+        let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        let version = version.unwrap_or_default();
+        match versions.insert((kind, namespace, name), version.clone()) {
+            Some(previous) => previous != version,
+            None => false,
+        }
+    }
+
     pub fn take_forced(&self, obj: &ObjectRef<DatabricksIntegration>) -> bool {
         self.forced
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(obj)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn context() -> Context {
+        // A client that is never called: the tests only exercise the in-memory bookkeeping.
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let reporter = kube::runtime::events::Reporter {
+            controller: "t".into(),
+            instance: None,
+        };
+        let (store, _writer) = kube::runtime::reflector::store();
+        Context::new(
+            client.clone(),
+            Recorder::new(client, reporter),
+            Arc::new(Metrics::default()),
+            Clients::new(Default::default()),
+            store,
+            Timing {
+                retry_base: Duration::from_secs(1),
+                retry_max: Duration::from_secs(5),
+                ..Timing::default()
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn backoff_doubles_up_to_the_cap_and_resets() {
+        let ctx = context().await;
+        let obj = ObjectRef::new("a").within("ns");
+        let delays: Vec<u64> = (0..5).map(|_| ctx.backoff(&obj).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 5, 5]);
+        ctx.succeeded(&obj);
+        assert_eq!(ctx.backoff(&obj).as_secs(), 1);
+    }
+
+    #[tokio::test]
+    async fn first_sight_is_no_change() {
+        let ctx = context().await;
+        let seen = |rv: &str| ctx.changed("Secret", "ns".into(), "s".into(), Some(rv.into()));
+        assert!(!seen("1"), "the initial list is not a change");
+        assert!(!seen("1"));
+        assert!(seen("2"));
+        let obj = ObjectRef::new("a").within("ns");
+        ctx.force([obj.clone()]);
+        assert!(ctx.take_forced(&obj));
+        assert!(!ctx.take_forced(&obj), "forcing is taken once");
     }
 }

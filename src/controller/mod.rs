@@ -295,22 +295,25 @@ async fn run_controller(
     controller
         .with_config(kube::runtime::controller::Config::default().concurrency(8))
         .watches_stream(secret_watch, move |secret| {
-            let refs = users_of_secret(
-                &secret_store,
-                &secret.namespace().unwrap_or_default(),
-                &secret.name_any(),
-            );
-            secret_ctx.force(refs.clone());
+            let ns = secret.namespace().unwrap_or_default();
+            let refs = users_of_secret(&secret_store, &ns, &secret.name_any());
+            if secret_ctx.changed("Secret", ns, secret.name_any(), secret.resource_version()) {
+                secret_ctx.force(refs.clone());
+            }
             refs
         })
         .watches_stream(cm_watch, move |cm| {
+            let ns = cm.namespace().unwrap_or_default();
             let refs: Vec<ObjectRef<DatabricksIntegration>> = cm
                 .owner_references()
                 .iter()
                 .filter(|o| o.kind == "DatabricksIntegration")
-                .map(|o| ObjectRef::new(&o.name).within(&cm.namespace().unwrap_or_default()))
+                .map(|o| ObjectRef::new(&o.name).within(&ns))
                 .collect();
-            cm_ctx.force(refs.clone());
+            // Edited or deleted (a deletion has a new resourceVersion too): re-publish.
+            if cm_ctx.changed("ConfigMap", ns, cm.name_any(), cm.resource_version()) {
+                cm_ctx.force(refs.clone());
+            }
             refs
         })
         .graceful_shutdown_on(stop)

@@ -260,7 +260,13 @@ async fn apply(
     }
     let mut run = Run::new(ctx, api, dbi);
     let error_phase = flow.error_phase();
-    if flow != Flow::Recheck {
+    // Announce a create or edit once per generation; a retry after a failure keeps its error
+    // phase until it has a new outcome, so the phase does not flap.
+    let announced = dbi.status.as_ref().is_some_and(|s| {
+        s.observed_generation == dbi.metadata.generation
+            && matches!(s.phase, Some(p) if p == flow.in_progress_phase() || p == error_phase)
+    });
+    if flow != Flow::Recheck && !announced {
         let (reason, what) = match flow {
             Flow::Create => ("Creating", "creating"),
             _ => ("Editing", "applying the changed spec"),

@@ -716,6 +716,27 @@ async fn periodic_revalidation_never_starts_a_stopped_warehouse_and_costs_nothin
         rv,
         "writes at rest"
     );
+    // A restart alone re-validates nothing before the interval is due.
+    env.operator.as_mut().unwrap().kill();
+    env.start_operator(&[]);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        env.operator
+            .as_ref()
+            .unwrap()
+            .logs()
+            .contains("serving metrics")
+    );
+    assert_eq!(
+        env.sim.requests().len(),
+        0,
+        "Databricks requests after a restart"
+    );
+    assert_eq!(
+        env.get("idle").await.metadata.resource_version,
+        rv,
+        "writes after a restart"
+    );
 
     // The warehouse stops; the minimum interval is 1m, so re-check now through a Secret touch
     // (the same path a periodic re-check takes: Flow::Recheck).
