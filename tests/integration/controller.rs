@@ -1056,3 +1056,48 @@ async fn reconciles_as_the_charts_service_account() {
     );
     env.assert_no_secret_leaks().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_payload_reconciles_once_its_secret_is_filled() {
+    use uc_operator::import::{Options, convert_with};
+    let mut env = Env::new("imported", Scenario::default_for_tests()).await;
+    env.start_operator(&[]);
+    // The documented token payload, pointed at the simulator (its httpPath is the cluster the
+    // simulator has).
+    let payload = crate::harness::read("tests/fixtures/integrations-api/create-token.json")
+        .replace(
+            "www.example-workspace.cloud.databricks.com",
+            &env.host("main"),
+        );
+    let imported = convert_with(
+        &payload,
+        &Options {
+            name: Some("imported".into()),
+            namespace: Some(env.ns.clone()),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    // The payload's token is `REDACTED`: fill the Secret the import created, as a user would.
+    let token_ref = imported
+        .integration
+        .spec
+        .connection
+        .token_secret_ref
+        .clone()
+        .unwrap();
+    env.secret(&token_ref.name, &token_ref.key, SP_TOKEN).await;
+    let mut manifest = serde_json::to_value(&imported.integration).unwrap();
+    manifest["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("namespace");
+    env.apply(&manifest).await;
+    let dbi = env.wait_phase("imported", Phase::Enabled).await;
+    assert_eq!(
+        test_result(&dbi, "Basic Connection Test").result,
+        Some(json!([{"1": 1}]))
+    );
+    assert!(catalog(&env.sim.state(), "immuta").is_some());
+    env.assert_no_secret_leaks().await;
+}

@@ -7,9 +7,9 @@ use serde_json::Value;
 use std::path::PathBuf;
 use uc_operator::import::{ImportError, Options, convert_with};
 
-/// The shared fixtures, beside the repository (also in CI).
+/// The governance tool's payloads (copied from shared/fixtures, so a clone is self-contained).
 fn fixtures() -> PathBuf {
-    repo().join("../shared/fixtures/integrations-api")
+    repo().join("tests/fixtures/integrations-api")
 }
 
 fn fixture(name: &str) -> String {
