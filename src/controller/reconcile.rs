@@ -290,39 +290,17 @@ async fn apply(
     }
 
     // Dereference: every referenced Secret, up front.
-    let ns = dbi.namespace().unwrap_or_default();
-    let mut secrets = SecretReader::new(ctx.kube.clone(), &ns);
-    let mut configs = Vec::new();
-    for connection in dbi.spec.connections() {
-        match secrets.connection(connection).await {
-            Ok(c) => configs.push(c),
-            Err(e) => {
-                return Err(run
-                    .fail(error_phase, e.reason(), e.to_string(), e.needs_user())
-                    .await);
-            }
+    let (main, additional) = match connect(ctx, dbi).await {
+        Ok(clients) => clients,
+        Err(f) => {
+            return Err(run
+                .fail(error_phase, f.reason, f.message, !f.transient)
+                .await);
         }
-    }
-    let mut clients = Vec::new();
-    for config in configs {
-        match ctx.databricks.get(config) {
-            Ok(c) => clients.push(c),
-            Err(e) => {
-                return Err(run
-                    .fail(error_phase, "InvalidConfiguration", e.to_string(), true)
-                    .await);
-            }
-        }
-    }
-    let main = clients.remove(0);
-    let additional: Vec<(WorkspaceClient, Vec<String>)> = clients
-        .into_iter()
-        .zip(dbi.spec.additional_workspace_connections.iter().flatten())
-        .map(|(client, c)| (client, c.catalogs.clone()))
-        .collect();
+    };
 
     // Validate.
-    let id = format!("{ns}/{}", dbi.name_any());
+    let id = format!("{}/{}", dbi.namespace().unwrap_or_default(), dbi.name_any());
     let automatic = dbi.spec.auto_bootstrap;
     let it = Integration {
         id: &id,
@@ -337,7 +315,6 @@ async fn apply(
         _ => ComputePolicy::MayStart,
     };
     let mut findings = checks::run(&main, &additional, &it, policy).await;
-    let spec_hash = bootstrap::spec_hash(dbi);
 
     // Set up.
     let mut bootstrap_status = BootstrapStatus {
@@ -353,107 +330,31 @@ async fn apply(
             .as_ref()
             .and_then(|b| b.applied_spec_hash.clone()),
     };
-    let (bootstrapped, bootstrap_reason, bootstrap_message) = if automatic {
-        let repairable = matches!(
-            findings.catalog,
-            CatalogState::Missing | CatalogState::OursUntagged | CatalogState::Drifted(_)
-        );
-        let should_run = match flow {
-            Flow::Create | Flow::Edit => findings.failure().is_none(),
-            // Drift found by a periodic check is repaired only when compute already runs.
-            Flow::Recheck => {
-                repairable && findings.compute_available && findings.only_catalog_failed()
+    let setup = if automatic {
+        match automatic_setup(&run, flow, &main, &it, &mut findings).await {
+            Ok(setup) => setup,
+            Err(e) => {
+                let message = e.to_string();
+                let stalled = !e.is_retryable();
+                return Err(finish_failed(
+                    &mut run,
+                    flow,
+                    findings,
+                    bootstrap_status,
+                    message,
+                    stalled,
+                )
+                .await);
             }
-        };
-        if should_run {
-            let principal = findings.workspace.principal.clone().unwrap_or_default();
-            match bootstrap::run_setup(&main, dbi, &principal).await {
-                Ok(()) => {
-                    checks::verify_catalog(&main, &it, &mut findings).await;
-                    let note = match flow {
-                        Flow::Recheck => "DriftRepaired",
-                        _ => "SetupApplied",
-                    };
-                    run.event(
-                        EventType::Normal,
-                        note,
-                        format!(
-                            "catalog {} is set up and owned by {principal}",
-                            dbi.spec.catalog
-                        ),
-                    )
-                    .await;
-                    if findings.catalog == CatalogState::Ours {
-                        bootstrap_status.applied_spec_hash = Some(spec_hash.clone());
-                        (
-                            true,
-                            "SetupApplied",
-                            format!("catalog {} is set up", dbi.spec.catalog),
-                        )
-                    } else {
-                        (
-                            false,
-                            "SetupFailed",
-                            "setup ran but the catalog does not look set up".into(),
-                        )
-                    }
-                }
-                Err(e) => {
-                    let message = e.to_string();
-                    return Err(finish_failed(
-                        &mut run,
-                        flow,
-                        findings,
-                        bootstrap_status,
-                        "SetupFailed",
-                        message,
-                        !e.is_retryable(),
-                    )
-                    .await);
-                }
-            }
-        } else if findings.catalog == CatalogState::Ours {
-            (
-                true,
-                "SetupApplied",
-                format!("catalog {} is set up", dbi.spec.catalog),
-            )
-        } else {
-            (
-                false,
-                "WaitingForValidation",
-                "setup runs once validation passes".into(),
-            )
         }
     } else {
-        match &findings.workspace.principal {
-            Some(principal) => {
-                let name = bootstrap::publish_script(ctx, dbi, principal).await?;
-                bootstrap_status.script_config_map = Some(name.clone());
-                if findings.catalog == CatalogState::Ours {
-                    bootstrap_status.applied_spec_hash = Some(spec_hash.clone());
-                    (
-                        true,
-                        "ManualSetupVerified",
-                        "the setup script has been run".to_string(),
-                    )
-                } else {
-                    (
-                        false,
-                        "AwaitingManualSetup",
-                        format!(
-                            "run setup.sql from ConfigMap {name} as a privileged user (metastore admin) in a Databricks SQL editor"
-                        ),
-                    )
-                }
-            }
-            None => (
-                false,
-                "WaitingForValidation",
-                "the script is published once the service principal is known".into(),
-            ),
-        }
+        manual_setup(ctx, dbi, &findings, &mut bootstrap_status).await?
     };
+    if setup.done {
+        bootstrap_status.applied_spec_hash = Some(bootstrap::spec_hash(dbi));
+    }
+    let (bootstrapped, bootstrap_reason, bootstrap_message) =
+        (setup.done, setup.reason, setup.message);
     status::set_condition(
         &mut run.status.conditions,
         BOOTSTRAPPED,
@@ -495,16 +396,145 @@ async fn apply(
     Ok(Action::requeue(interval(dbi)))
 }
 
+/// A failure before validation could start.
+struct Failure {
+    reason: &'static str,
+    message: String,
+    transient: bool,
+}
+
+/// The clients of the main connection and of each additional one (with its catalogs).
+async fn connect(
+    ctx: &Context,
+    dbi: &DatabricksIntegration,
+) -> Result<(WorkspaceClient, Vec<(WorkspaceClient, Vec<String>)>), Failure> {
+    let mut secrets = SecretReader::new(ctx.kube.clone(), &dbi.namespace().unwrap_or_default());
+    let mut clients = Vec::new();
+    for connection in dbi.spec.connections() {
+        let config = secrets.connection(connection).await.map_err(|e| Failure {
+            reason: e.reason(),
+            message: e.to_string(),
+            transient: !e.needs_user(),
+        })?;
+        let client = ctx.databricks.get(config).map_err(|e| Failure {
+            reason: "InvalidConfiguration",
+            message: e.to_string(),
+            transient: false,
+        })?;
+        clients.push(client);
+    }
+    let main = clients.remove(0);
+    let additional = clients
+        .into_iter()
+        .zip(dbi.spec.additional_workspace_connections.iter().flatten())
+        .map(|(client, c)| (client, c.catalogs.clone()))
+        .collect();
+    Ok((main, additional))
+}
+
+/// The `Bootstrapped` condition.
+struct Setup {
+    done: bool,
+    reason: &'static str,
+    message: String,
+}
+
+/// Runs the setup plan when validation allows it (and, on a periodic check, to repair drift
+/// while the compute already runs), then verifies the catalog.
+async fn automatic_setup(
+    run: &Run<'_>,
+    flow: Flow,
+    main: &WorkspaceClient,
+    it: &Integration<'_>,
+    findings: &mut checks::Findings,
+) -> Result<Setup, crate::databricks::Error> {
+    let catalog = it.catalog;
+    let repairable = matches!(
+        findings.catalog,
+        CatalogState::Missing | CatalogState::OursUntagged | CatalogState::Drifted(_)
+    );
+    let should_run = match flow {
+        Flow::Create | Flow::Edit => findings.failure().is_none(),
+        Flow::Recheck => repairable && findings.compute_available && findings.only_catalog_failed(),
+    };
+    if should_run {
+        let principal = findings.workspace.principal.clone().unwrap_or_default();
+        bootstrap::run_setup(main, run.dbi, &principal).await?;
+        checks::verify_catalog(main, it, findings).await;
+        let note = if flow == Flow::Recheck {
+            "DriftRepaired"
+        } else {
+            "SetupApplied"
+        };
+        run.event(
+            EventType::Normal,
+            note,
+            format!("catalog {catalog} is set up and owned by {principal}"),
+        )
+        .await;
+    }
+    Ok(match (&findings.catalog, should_run) {
+        (CatalogState::Ours, _) => Setup {
+            done: true,
+            reason: "SetupApplied",
+            message: format!("catalog {catalog} is set up"),
+        },
+        (_, true) => Setup {
+            done: false,
+            reason: "SetupFailed",
+            message: "setup ran but the catalog does not look set up".into(),
+        },
+        (_, false) => Setup {
+            done: false,
+            reason: "WaitingForValidation",
+            message: "setup runs once validation passes".into(),
+        },
+    })
+}
+
+/// Publishes the script (once the principal is known) and reports whether it has been run.
+async fn manual_setup(
+    ctx: &Context,
+    dbi: &DatabricksIntegration,
+    findings: &checks::Findings,
+    status: &mut BootstrapStatus,
+) -> Result<Setup, Error> {
+    let Some(principal) = &findings.workspace.principal else {
+        return Ok(Setup {
+            done: false,
+            reason: "WaitingForValidation",
+            message: "the script is published once the service principal is known".into(),
+        });
+    };
+    let name = bootstrap::publish_script(ctx, dbi, principal).await?;
+    status.script_config_map = Some(name.clone());
+    Ok(if findings.catalog == CatalogState::Ours {
+        Setup {
+            done: true,
+            reason: "ManualSetupVerified",
+            message: "the setup script has been run".into(),
+        }
+    } else {
+        Setup {
+            done: false,
+            reason: "AwaitingManualSetup",
+            message: format!(
+                "run setup.sql from ConfigMap {name} as a privileged user (metastore admin) in a Databricks SQL editor"
+            ),
+        }
+    })
+}
+
 /// A setup failure: the validation results still go into the status.
 async fn finish_failed(
     run: &mut Run<'_>,
     flow: Flow,
     findings: checks::Findings,
     bootstrap: BootstrapStatus,
-    reason: &str,
     message: String,
     stalled: bool,
 ) -> Error {
+    let reason = "SetupFailed";
     status::set_condition(
         &mut run.status.conditions,
         BOOTSTRAPPED,

@@ -843,20 +843,21 @@ async fn leader_election_lets_one_replica_reconcile_and_fails_over() {
         "--leader-elect",
         "--leader-elect-namespace",
         ns.as_str(),
+        // Long enough that a loaded CI machine renews in time; failover waits for expiry.
         "--lease-duration",
-        "3",
+        "8",
     ];
     let mut a = Operator::start(env.cp, &env.ns, &env.sim.ca_path(), &flags);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut b = Operator::start(env.cp, &env.ns, &env.sim.ca_path(), &flags);
     env.apply(&env.manifest("led", "led_catalog")).await;
     env.wait_phase("led", Phase::Enabled).await;
-    let (leader, standby) = if a.logs().contains("\"leading\"") {
+    let (leader, standby) = if a.logs().contains("integration enabled") {
         (&mut a, &mut b)
     } else {
         (&mut b, &mut a)
     };
-    assert!(leader.logs().contains("integration enabled"));
+    assert!(leader.logs().contains("\"leading\""), "reconciled without leading");
     assert!(
         !standby.logs().contains("\"leading\""),
         "both replicas lead"
