@@ -13,14 +13,6 @@ pub const METASTORE_VALIDATION: &str = "Metastore validation";
 pub const CATALOG_VALIDATION: &str = "Catalog validation";
 pub const AUDIT_VALIDATION: &str = "Query audit: system table access";
 
-/// The system tables query audit reads.
-pub const AUDIT_TABLES: [&str; 4] = [
-    "system.access.audit",
-    "system.access.table_lineage",
-    "system.access.column_lineage",
-    "system.query.history",
-];
-
 /// Whether a check may run SQL on stopped compute (which starts it, and costs money).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ComputePolicy {
@@ -423,7 +415,10 @@ async fn lockdown_drift(
     let grants = main.get_permissions("catalog", name).await?;
     let held: BTreeSet<String> = grants
         .into_iter()
-        .filter(|a| a.principal.eq_ignore_ascii_case("account users"))
+        .filter(|a| {
+            a.principal
+                .eq_ignore_ascii_case(crate::setup::ACCOUNT_USERS)
+        })
         .flat_map(|a| a.privileges)
         .collect();
     Ok((!held.is_empty()).then(|| {
@@ -489,8 +484,12 @@ async fn audit(main: &WorkspaceClient, it: &Integration<'_>, f: &mut Findings) {
         );
         return;
     }
+    let tables: Vec<String> = crate::setup::AUDIT_TABLES
+        .iter()
+        .map(|(schema, table)| format!("system.{schema}.{table}"))
+        .collect();
     let mut missing = Vec::new();
-    for table in AUDIT_TABLES {
+    for table in &tables {
         match main
             .execute(&format!("SELECT 1 FROM {table} LIMIT 1"))
             .await
@@ -515,7 +514,7 @@ async fn audit(main: &WorkspaceClient, it: &Integration<'_>, f: &mut Findings) {
             AUDIT_VALIDATION,
             Some(format!(
                 "the service principal can read {}",
-                AUDIT_TABLES.join(", ")
+                tables.join(", ")
             )),
             None,
         );

@@ -857,7 +857,10 @@ async fn leader_election_lets_one_replica_reconcile_and_fails_over() {
     } else {
         (&mut b, &mut a)
     };
-    assert!(leader.logs().contains("\"leading\""), "reconciled without leading");
+    assert!(
+        leader.logs().contains("\"leading\""),
+        "reconciled without leading"
+    );
     assert!(
         !standby.logs().contains("\"leading\""),
         "both replicas lead"
@@ -1100,5 +1103,33 @@ async fn an_imported_payload_reconciles_once_its_secret_is_filled() {
         Some(json!([{"1": 1}]))
     );
     assert!(catalog(&env.sim.state(), "immuta").is_some());
+    env.assert_no_secret_leaks().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_audit_needs_the_system_tables() {
+    let mut scenario = Scenario::default_for_tests();
+    scenario.principal_mut(SP_APP_ID).system_tables_access = false;
+    let mut env = Env::new("audit", scenario).await;
+    env.secret("sp-token", "token", SP_TOKEN).await;
+    env.start_operator(&[]);
+    let mut manifest = env.manifest("audited", "audited_catalog");
+    manifest["spec"]["audit"] = json!({"enabled": true});
+    env.apply(&manifest).await;
+    let dbi = env.wait_phase("audited", Phase::CreateError).await;
+    let audit = test_result(&dbi, "Query audit: system table access");
+    assert_eq!(audit.status, TestStatus::Failed);
+    let message = audit.message.as_deref().unwrap();
+    assert!(
+        message.contains("no SELECT on system.access.audit"),
+        "{message}"
+    );
+    assert_eq!(condition(&dbi, "Ready").reason, "InsufficientPrivileges");
+
+    // With audit off the test is skipped and the integration comes up.
+    env.apply(&env.manifest("audited", "audited_catalog")).await;
+    let dbi = env.wait_phase("audited", Phase::Enabled).await;
+    let audit = test_result(&dbi, "Query audit: system table access");
+    assert_eq!(audit.status, TestStatus::Skipped);
     env.assert_no_secret_leaks().await;
 }
