@@ -131,15 +131,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     )
     .await?;
 
-    let ca_bundle_pem = match &args.ca_bundle {
-        Some(path) => Some(
-            std::fs::read_to_string(path).map_err(|source| RunError::CaBundle {
-                path: path.display().to_string(),
-                source,
-            })?,
-        ),
-        None => None,
-    };
+    let ca_bundle_pem = args.ca_bundle.as_deref().map(read_ca_bundle).transpose()?;
     let observer_metrics = metrics.clone();
     let mut settings = ClientSettings {
         ca_bundle_pem,
@@ -150,18 +142,6 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     };
     settings.poll.base = args.statement_poll;
     settings.retry.total_budget = args.request_retry_budget;
-    if let (Some(pem), Some(path)) = (&settings.ca_bundle_pem, &args.ca_bundle) {
-        // A bad bundle fails at start rather than on every reconcile.
-        let certs = rustls_pemfile::certs(&mut pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap_or_default();
-        if certs.is_empty() {
-            return Err(RunError::CaBundle {
-                path: path.display().to_string(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, "no PEM certificates"),
-            });
-        }
-    }
 
     let leadership = if args.leader_elect {
         let namespace = args
@@ -217,6 +197,23 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// Reads `--ca-bundle`; a file without certificates fails at start rather than on every reconcile.
+fn read_ca_bundle(path: &std::path::Path) -> Result<String, RunError> {
+    let error = |source| RunError::CaBundle {
+        path: path.display().to_string(),
+        source,
+    };
+    let pem = std::fs::read_to_string(path).map_err(error)?;
+    let certs = rustls_pemfile::certs(&mut pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_default();
+    if certs.is_empty() {
+        let empty = std::io::Error::new(std::io::ErrorKind::InvalidData, "no PEM certificates");
+        return Err(error(empty));
+    }
+    Ok(pem)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1133,3 +1133,50 @@ async fn query_audit_needs_the_system_tables() {
     assert_eq!(audit.status, TestStatus::Skipped);
     env.assert_no_secret_leaks().await;
 }
+
+/// Start-up refuses to run without its CRD or with a CA bundle that holds no certificate, and
+/// says what to do.
+#[test]
+fn startup_checks_fail_with_a_hint() {
+    let cp = control_plane();
+    let run = |kubeconfig: &std::path::Path, extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_uc-operator"))
+            .args([
+                "run",
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--health-addr",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let empty = cp.dir.join("empty-ca.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let stderr = run(&cp.kubeconfig, &["--ca-bundle", empty.to_str().unwrap()]);
+    assert!(stderr.contains("no PEM certificates"), "{stderr}");
+
+    // A control plane of its own, without the CRD.
+    let dir = cp.dir.join("no-crd");
+    let script = crate::harness::repo().join("hack/control-plane.sh");
+    let out = std::process::Command::new(&script)
+        .arg("start")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    crate::harness::assert_success(&out, "second control plane");
+    let stderr = run(&dir.join("kubeconfig"), &[]);
+    let _ = std::process::Command::new(&script)
+        .arg("stop")
+        .arg(&dir)
+        .output();
+    assert!(stderr.contains("CRD is not installed"), "{stderr}");
+    assert!(
+        stderr.contains("uc-operator crd | kubectl apply"),
+        "{stderr}"
+    );
+}
