@@ -716,8 +716,16 @@ async fn periodic_revalidation_never_starts_a_stopped_warehouse_and_costs_nothin
         rv,
         "writes at rest"
     );
-    // A restart alone re-validates nothing before the interval is due.
-    env.operator.as_mut().unwrap().kill();
+    // A graceful stop (SIGTERM), then a restart: it re-validates nothing before the interval is due.
+    let exit = env.operator.as_mut().unwrap().terminate();
+    assert!(exit.success(), "exit after SIGTERM: {exit}");
+    assert!(
+        env.operator
+            .as_ref()
+            .unwrap()
+            .logs()
+            .contains("\"stopped\"")
+    );
     env.start_operator(&[]);
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(
