@@ -97,12 +97,15 @@ pub async fn publish_script(
     let api: Api<ConfigMap> = Api::namespaced(ctx.kube.clone(), &ns);
     let current = api.get_opt(&name).await?;
     if current.as_ref().and_then(|c| c.data.as_ref()) != cm.data.as_ref() {
-        api.patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&cm),
-        )
-        .await?;
+        let written = api
+            .patch(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&cm),
+            )
+            .await?;
+        // Our own write must not come back through the ConfigMap watch as a change.
+        ctx.changed("ConfigMap", ns, name.clone(), written.resource_version());
     }
     Ok(name)
 }

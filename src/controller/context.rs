@@ -109,6 +109,13 @@ impl Context {
         }
     }
 
+    /// Drops what is remembered of a deleted resource, so a new one of the same name starts
+    /// afresh.
+    pub fn forget(&self, obj: &ObjectRef<DatabricksIntegration>) {
+        self.succeeded(obj);
+        self.take_forced(obj);
+    }
+
     pub fn take_forced(&self, obj: &ObjectRef<DatabricksIntegration>) -> bool {
         self.forced
             .lock()

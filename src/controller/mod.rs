@@ -113,11 +113,10 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         None => Api::all(client.clone()),
     };
     // Check the CRD through the resource itself: it needs no rights beyond the operator's own.
-    if let Err(kube::Error::Api(e)) = dbis.list(&ListParams::default().limit(1)).await {
-        if e.code == 404 {
-            return Err(RunError::CrdMissing);
-        }
-        return Err(kube::Error::Api(e).into());
+    match dbis.list(&ListParams::default().limit(1)).await {
+        Err(kube::Error::Api(e)) if e.code == 404 => return Err(RunError::CrdMissing),
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
     }
 
     let metrics = Arc::new(metrics::Metrics::default());
@@ -301,16 +300,23 @@ async fn run_controller(
         })
         .watches_stream(cm_watch, move |cm| {
             let ns = cm.namespace().unwrap_or_default();
+            // Edited or deleted by someone else (a deletion has a new resourceVersion too):
+            // re-publish. The operator's own writes are recorded and do not count.
+            if !cm_ctx.changed(
+                "ConfigMap",
+                ns.clone(),
+                cm.name_any(),
+                cm.resource_version(),
+            ) {
+                return Vec::new();
+            }
             let refs: Vec<ObjectRef<DatabricksIntegration>> = cm
                 .owner_references()
                 .iter()
                 .filter(|o| o.kind == "DatabricksIntegration")
                 .map(|o| ObjectRef::new(&o.name).within(&ns))
                 .collect();
-            // Edited or deleted (a deletion has a new resourceVersion too): re-publish.
-            if cm_ctx.changed("ConfigMap", ns, cm.name_any(), cm.resource_version()) {
-                cm_ctx.force(refs.clone());
-            }
+            cm_ctx.force(refs.clone());
             refs
         })
         .graceful_shutdown_on(stop)

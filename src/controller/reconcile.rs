@@ -156,6 +156,8 @@ struct Run<'a> {
     api: &'a Api<DatabricksIntegration>,
     dbi: &'a DatabricksIntegration,
     status: DatabricksIntegrationStatus,
+    /// What the API server holds: the status read at the start, then each one written.
+    on_server: Option<DatabricksIntegrationStatus>,
     generation: Option<i64>,
     now: Time,
 }
@@ -171,6 +173,7 @@ impl<'a> Run<'a> {
             api,
             dbi,
             status: dbi.status.clone().unwrap_or_default(),
+            on_server: dbi.status.clone(),
             generation: dbi.metadata.generation,
             now: Time(Timestamp::now()),
         }
@@ -180,7 +183,8 @@ impl<'a> Run<'a> {
         let event = KubeEvent {
             type_,
             reason: reason.to_string(),
-            note: Some(note),
+            // events.k8s.io refuses notes over 1 kB, and the event would be lost.
+            note: Some(status::truncate(&note, 1000)),
             action: "Reconcile".into(),
             secondary: None,
         };
@@ -196,9 +200,10 @@ impl<'a> Run<'a> {
 
     /// Writes `phase` and `state`; announces a phase change with an event.
     async fn write(&mut self, phase: Phase, state: &State) -> Result<(), Error> {
-        let before = self.dbi.status.as_ref().and_then(|s| s.phase);
+        let before = self.on_server.as_ref().and_then(|s| s.phase);
         status::set_state(&mut self.status, phase, state, self.generation, &self.now);
-        status::apply(self.api, self.dbi, &self.status).await?;
+        status::apply(self.api, self.dbi, self.on_server.as_ref(), &self.status).await?;
+        self.on_server = Some(self.status.clone());
         if before != Some(phase) {
             match state {
                 State::Failed {
@@ -225,6 +230,21 @@ impl<'a> Run<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A failure before the tests could run: `Validated` must not keep vouching for an
+    /// earlier generation.
+    fn not_validated(&mut self, reason: &str) {
+        let message = format!("the validation tests did not run ({reason})");
+        status::set_condition(
+            &mut self.status.conditions,
+            status::VALIDATED,
+            false,
+            "NotValidated",
+            &message,
+            self.generation,
+            &self.now,
+        );
     }
 
     /// Records a failure in the status and hands it to the error policy for a backoff retry.
@@ -284,6 +304,7 @@ async fn apply(
     if let Some((workspace, owner)) = duplicate_of(dbi, ctx) {
         let message =
             format!("Databricks Unity Catalog integration already exists on {workspace} ({owner})");
+        run.not_validated("DuplicateWorkspace");
         return Err(run
             .fail(error_phase, "DuplicateWorkspace", message, true)
             .await);
@@ -293,6 +314,7 @@ async fn apply(
     let (main, additional) = match connect(ctx, dbi).await {
         Ok(clients) => clients,
         Err(f) => {
+            run.not_validated(f.reason);
             return Err(run
                 .fail(error_phase, f.reason, f.message, !f.transient)
                 .await);
@@ -310,9 +332,12 @@ async fn apply(
         // Before automatic setup, grants that setup revokes are no failure.
         check_lockdown: !automatic || flow == Flow::Recheck,
     };
-    let policy = match flow {
-        Flow::Recheck => ComputePolicy::OnlyIfRunning,
-        _ => ComputePolicy::MayStart,
+    // Starting compute is expected on the first attempt of a generation, and while the basic
+    // connection has not passed yet; polls and retries otherwise leave a stopped warehouse be.
+    let policy = if flow != Flow::Recheck && (!announced || !basic_connection_passed(dbi)) {
+        ComputePolicy::MayStart
+    } else {
+        ComputePolicy::OnlyIfRunning
     };
     let mut findings = checks::run(&main, &additional, &it, policy).await;
 
@@ -350,9 +375,6 @@ async fn apply(
     } else {
         manual_setup(ctx, dbi, &findings, &mut bootstrap_status).await?
     };
-    if setup.done {
-        bootstrap_status.applied_spec_hash = Some(bootstrap::spec_hash(dbi));
-    }
     let (bootstrapped, bootstrap_reason, bootstrap_message) =
         (setup.done, setup.reason, setup.message);
     status::set_condition(
@@ -390,10 +412,28 @@ async fn apply(
         ctx.succeeded(&oref);
         return Ok(Action::requeue(ctx.timing.manual_setup_poll));
     }
+    // Recorded only with `enabled`: it is what marks the integration as set up (see Flow::of).
+    if let Some(b) = run.status.bootstrap.as_mut() {
+        b.applied_spec_hash = Some(bootstrap::spec_hash(dbi));
+    }
     run.write(Phase::Enabled, &State::Enabled).await?;
     ctx.succeeded(&oref);
     info!(flow = ?flow, "integration enabled");
     Ok(Action::requeue(interval(dbi)))
+}
+
+/// Whether the last validation of the current generation passed `Basic Connection Test`.
+fn basic_connection_passed(dbi: &DatabricksIntegration) -> bool {
+    let Some(status) = dbi.status.as_ref() else {
+        return false;
+    };
+    status.observed_generation == dbi.metadata.generation
+        && status.validation_results.as_ref().is_some_and(|v| {
+            v.validation_tests.iter().any(|t| {
+                t.name == checks::BASIC_CONNECTION_TEST
+                    && t.status == crate::api::TestStatus::Passed
+            })
+        })
 }
 
 /// A failure before validation could start.
@@ -411,17 +451,7 @@ async fn connect(
     let mut secrets = SecretReader::new(ctx.kube.clone(), &dbi.namespace().unwrap_or_default());
     let mut clients = Vec::new();
     for connection in dbi.spec.connections() {
-        let config = secrets.connection(connection).await.map_err(|e| Failure {
-            reason: e.reason(),
-            message: e.to_string(),
-            transient: !e.needs_user(),
-        })?;
-        let client = ctx.databricks.get(config).map_err(|e| Failure {
-            reason: "InvalidConfiguration",
-            message: e.to_string(),
-            transient: false,
-        })?;
-        clients.push(client);
+        clients.push(client_for(ctx, &mut secrets, connection).await?);
     }
     let main = clients.remove(0);
     let additional = clients
@@ -430,6 +460,24 @@ async fn connect(
         .map(|(client, c)| (client, c.catalogs.clone()))
         .collect();
     Ok((main, additional))
+}
+
+/// The (cached) client of one connection, its Secrets resolved.
+async fn client_for(
+    ctx: &Context,
+    secrets: &mut SecretReader,
+    connection: &crate::api::Connection,
+) -> Result<WorkspaceClient, Failure> {
+    let config = secrets.connection(connection).await.map_err(|e| Failure {
+        reason: e.reason(),
+        message: e.to_string(),
+        transient: !e.needs_user(),
+    })?;
+    ctx.databricks.get(config).map_err(|e| Failure {
+        reason: "InvalidConfiguration",
+        message: e.to_string(),
+        transient: false,
+    })
 }
 
 /// The `Bootstrapped` condition.
@@ -461,17 +509,15 @@ async fn automatic_setup(
         let principal = findings.workspace.principal.clone().unwrap_or_default();
         bootstrap::run_setup(main, run.dbi, &principal).await?;
         checks::verify_catalog(main, it, findings).await;
-        let note = if flow == Flow::Recheck {
-            "DriftRepaired"
-        } else {
-            "SetupApplied"
-        };
-        run.event(
-            EventType::Normal,
-            note,
-            format!("catalog {catalog} is set up and owned by {principal}"),
-        )
-        .await;
+        if findings.catalog == CatalogState::Ours {
+            let note = if flow == Flow::Recheck {
+                "DriftRepaired"
+            } else {
+                "SetupApplied"
+            };
+            let message = format!("catalog {catalog} is set up and owned by {principal}");
+            run.event(EventType::Normal, note, message).await;
+        }
     }
     Ok(match (&findings.catalog, should_run) {
         (CatalogState::Ours, _) => Setup {
@@ -557,14 +603,14 @@ async fn cleanup(
 ) -> Result<Action, Error> {
     let mut run = Run::new(ctx, api, dbi);
     let catalog = &dbi.spec.catalog;
-    run.write(
-        Phase::Deleting,
-        &State::Progressing {
+    // A retry after a failed cleanup keeps `deleteError` until it has a new outcome.
+    if phase_of(dbi) != Some(Phase::DeleteError) {
+        let deleting = State::Progressing {
             reason: "Deleting".into(),
             message: "cleaning up".into(),
-        },
-    )
-    .await?;
+        };
+        run.write(Phase::Deleting, &deleting).await?;
+    }
     if dbi.spec.deletion_policy == DeletionPolicy::Retain || !dbi.spec.auto_bootstrap {
         let why = if dbi.spec.auto_bootstrap {
             "deletionPolicy is Retain"
@@ -577,65 +623,46 @@ async fn cleanup(
             format!("catalog {catalog} is kept ({why})"),
         )
         .await;
+        ctx.forget(&ObjectRef::from_obj(dbi));
         return Ok(Action::await_change());
     }
     let hint =
         "; fix it, or set deletionPolicy: Retain to delete the resource and keep the catalog";
-    let ns = dbi.namespace().unwrap_or_default();
-    let config = match SecretReader::new(ctx.kube.clone(), &ns)
-        .connection(&dbi.spec.connection)
-        .await
-    {
+    let mut secrets = SecretReader::new(ctx.kube.clone(), &dbi.namespace().unwrap_or_default());
+    let client = match client_for(ctx, &mut secrets, &dbi.spec.connection).await {
         Ok(c) => c,
-        Err(e) => {
+        Err(f) => {
+            let message = format!("{}{hint}", f.message);
             return Err(run
-                .fail(Phase::DeleteError, e.reason(), format!("{e}{hint}"), false)
+                .fail(Phase::DeleteError, f.reason, message, !f.transient)
                 .await);
         }
     };
-    let client = match ctx.databricks.get(config) {
-        Ok(c) => c,
-        Err(e) => {
-            return Err(run
-                .fail(
-                    Phase::DeleteError,
-                    "InvalidConfiguration",
-                    format!("{e}{hint}"),
-                    false,
-                )
-                .await);
-        }
-    };
-    let id = format!("{ns}/{}", dbi.name_any());
+    let id = format!("{}/{}", dbi.namespace().unwrap_or_default(), dbi.name_any());
     match bootstrap::drop_catalog(&client, catalog, &id).await {
         Ok(bootstrap::Dropped::Yes) => {
-            run.event(
-                EventType::Normal,
-                "CatalogDropped",
-                format!("catalog {catalog} dropped"),
-            )
-            .await;
+            let note = format!("catalog {catalog} dropped");
+            run.event(EventType::Normal, "CatalogDropped", note).await;
         }
         Ok(bootstrap::Dropped::Absent) => {}
         Ok(bootstrap::Dropped::NotOurs(owner)) => {
-            run.event(
-                EventType::Warning,
-                "CatalogNotDropped",
-                format!("catalog {catalog} is not marked as this integration's ({owner}); it is left in place"),
-            )
-            .await;
+            let note = format!(
+                "catalog {catalog} is not marked as this integration's ({owner}); it is left in place"
+            );
+            run.event(EventType::Warning, "CatalogNotDropped", note)
+                .await;
         }
         Err(e) => {
             let reason = checks::reason_of(&e);
-            return Err(run
-                .fail(
-                    Phase::DeleteError,
-                    reason,
-                    format!("could not drop catalog {catalog}: {e}{hint}"),
-                    false,
-                )
-                .await);
+            let message = format!("could not drop catalog {catalog}: {e}{hint}");
+            let stalled = !e.is_retryable();
+            return Err(run.fail(Phase::DeleteError, reason, message, stalled).await);
         }
     }
+    ctx.forget(&ObjectRef::from_obj(dbi));
     Ok(Action::await_change())
+}
+
+fn phase_of(dbi: &DatabricksIntegration) -> Option<Phase> {
+    dbi.status.as_ref().and_then(|s| s.phase)
 }

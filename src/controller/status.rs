@@ -31,6 +31,12 @@ impl Flow {
     /// Decides the flow from the resource's own status, so it survives restarts.
     pub fn of(dbi: &DatabricksIntegration) -> Flow {
         let status = dbi.status.as_ref();
+        if matches!(
+            status.and_then(|s| s.phase),
+            None | Some(Phase::Creating | Phase::CreateError)
+        ) {
+            return Flow::Create;
+        }
         let set_up = status
             .and_then(|s| s.bootstrap.as_ref())
             .is_some_and(|b| b.applied_spec_hash.is_some());
@@ -112,7 +118,7 @@ pub fn set_condition(
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
@@ -236,13 +242,15 @@ pub fn overall(tests: &[ValidationTest]) -> TestStatus {
 }
 
 /// Writes the whole status by server-side apply under the operator's field manager. Skips the
-/// call when nothing changed, so a reconcile that finds nothing new costs no API write.
+/// call when it equals what the server holds (`on_server`, the last status read or written), so
+/// a reconcile that finds nothing new costs no API write.
 pub async fn apply(
     api: &Api<DatabricksIntegration>,
     dbi: &DatabricksIntegration,
+    on_server: Option<&DatabricksIntegrationStatus>,
     status: &DatabricksIntegrationStatus,
 ) -> Result<(), kube::Error> {
-    if dbi.status.as_ref() == Some(status) {
+    if on_server == Some(status) {
         return Ok(());
     }
     let name = dbi.metadata.name.as_deref().unwrap_or_default();

@@ -40,7 +40,14 @@ impl Env {
             sim,
             client,
             operator: None,
-            secrets: vec![SP_TOKEN.into(), SP_CLIENT_SECRET.into(), ADMIN_TOKEN.into()],
+            // Issued OAuth access tokens start `dsim-oauth-`; JWT assertions start `eyJ`.
+            secrets: vec![
+                SP_TOKEN.into(),
+                SP_CLIENT_SECRET.into(),
+                ADMIN_TOKEN.into(),
+                "dsim-oauth-".into(),
+                "eyJ".into(),
+            ],
         }
     }
 
@@ -427,6 +434,19 @@ async fn manual_setup_publishes_the_script_and_waits_for_it() {
     crate::harness::assert_success(&out, "uc-operator script");
     assert_eq!(&String::from_utf8(out.stdout).unwrap(), setup_sql);
 
+    // A deleted script ConfigMap comes back.
+    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), &env.ns);
+    cms.delete("mkt-uc-setup", &DeleteParams::default())
+        .await
+        .unwrap();
+    let start = Instant::now();
+    while cms.get_opt("mkt-uc-setup").await.unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the script ConfigMap was not re-published"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // A privileged user runs the script, statement by statement, as in a SQL editor.
     let admin = admin_client(&env);
     for statement in statements_of(setup_sql) {
@@ -573,12 +593,37 @@ async fn edits_and_secret_rotation_revalidate() {
         })
         .await;
     assert_eq!(phase_of(&rotated), Some(Phase::Enabled));
-    let used_new = env
-        .sim
-        .requests()
-        .iter()
-        .any(|r| r.principal.as_deref() == Some(SP_APP_ID));
-    assert!(used_new, "no request after rotation");
+    // Only the new token works from now on: a later re-validation proves it is the one in use.
+    env.sim.revoke_token(SP_TOKEN);
+    let before = rotated
+        .status
+        .as_ref()
+        .unwrap()
+        .last_validation_time
+        .clone()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    env.cp
+        .kubectl(&["annotate", "secret", "sp-token", "-n", &env.ns, "touched=1"]);
+    let revalidated = env
+        .wait(
+            "gov",
+            "re-validated with the new token",
+            Duration::from_secs(30),
+            |d| {
+                d.status
+                    .as_ref()
+                    .and_then(|s| s.last_validation_time.clone())
+                    .is_some_and(|t| t.0 > before.0)
+            },
+        )
+        .await;
+    assert_eq!(
+        phase_of(&revalidated),
+        Some(Phase::Enabled),
+        "{:?}",
+        revalidated.status
+    );
     env.assert_no_secret_leaks().await;
 }
 
@@ -637,6 +682,11 @@ async fn deletion_honours_the_policy_and_retries_when_the_workspace_is_down() {
             .contains("could not drop catalog dropped")
     );
     assert!(catalog(&env.sim.state(), "dropped").is_some());
+    // Retries (backoff 0.5 s … 3 s) keep it in deleteError: no flapping back to deleting.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(phase_of(&env.get("drop").await), Some(Phase::DeleteError));
+    }
     env.sim.clear_faults();
     wait_gone(&env, "drop").await;
     assert!(
@@ -901,19 +951,27 @@ async fn kubectl_wait_ready_tracks_the_current_generation() {
     env.start_operator(&[]);
     env.apply(&env.manifest("w", "wait_catalog")).await;
     env.wait_phase("w", Phase::Enabled).await;
-    // Slow the next validation down so the old Ready=True is still there when we start waiting.
-    env.sim.inject(
-        "main",
-        FaultRule {
-            path_prefix: "/api/2.1/unity-catalog/current-metastore-assignment".into(),
-            method: None,
-            kind: FaultKind::Latency { millis: 3000 },
-            times: Some(1),
-        },
-    );
+    // With the operator stopped, a new generation leaves Ready=True for the old one in place:
+    // `kubectl wait` must not take it.
+    assert!(env.operator.as_mut().unwrap().terminate().success());
     let mut changed = env.manifest("w", "wait_catalog");
     changed["spec"]["revalidationInterval"] = "3h".into();
     env.apply(&changed).await;
+    let stale = env.get("w").await;
+    assert_eq!(condition(&stale, "Ready").status, "True");
+    let out = env.cp.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "--timeout=3s",
+        "-n",
+        &env.ns,
+        "dbi/w",
+    ]);
+    assert!(
+        !out.status.success(),
+        "kubectl wait took a Ready of an older generation"
+    );
+    env.start_operator(&[]);
     let generation = env.get("w").await.metadata.generation;
     let out = env.cp.kubectl(&[
         "wait",

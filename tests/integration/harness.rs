@@ -198,6 +198,10 @@ pub fn read(path: impl AsRef<Path>) -> String {
         .unwrap_or_else(|e| panic!("read {}: {e}", path.as_ref().display()))
 }
 
+fn log_level(default: &str) -> String {
+    std::env::var("UC_TEST_OPERATOR_LOG").unwrap_or_else(|_| default.to_string())
+}
+
 /// A `uc-operator run` process watching one namespace; killed when dropped.
 pub struct Operator {
     child: std::process::Child,
@@ -218,6 +222,10 @@ impl Operator {
     pub fn start(cp: &ControlPlane, namespace: &str, ca_bundle: &Path, extra: &[&str]) -> Operator {
         Self::start_with(cp, &cp.kubeconfig, namespace, ca_bundle, extra)
     }
+
+    /// Every log line at every level, so the suite's secret scans cover trace output too;
+    /// `UC_TEST_OPERATOR_LOG` overrides.
+    const LOG: &str = "trace";
 
     /// Starts the operator with another kubeconfig (e.g. one impersonating a ServiceAccount).
     pub fn start_with(
