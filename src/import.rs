@@ -114,8 +114,9 @@ pub struct Options {
     pub id: Option<String>,
 }
 
-/// The result of an import.
-#[derive(Clone, Debug)]
+/// The result of an import. `manifests` and `secrets` hold the payload's credentials, so
+/// `Debug` leaves them out.
+#[derive(Clone)]
 pub struct Imported {
     /// Multi-document YAML: the Secrets first, then the DatabricksIntegration.
     pub manifests: String,
@@ -124,6 +125,18 @@ pub struct Imported {
     pub notes: Vec<String>,
     pub integration: DatabricksIntegration,
     pub secrets: Vec<Secret>,
+}
+
+impl std::fmt::Debug for Imported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secrets: Vec<_> = self.secrets.iter().map(|s| &s.metadata.name).collect();
+        f.debug_struct("Imported")
+            .field("manifests", &"REDACTED")
+            .field("notes", &self.notes)
+            .field("integration", &self.integration)
+            .field("secrets", &secrets)
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -1366,5 +1379,20 @@ mod tests {
             convert_with(&all, &snowflake).unwrap_err(),
             ImportError::UnsupportedType("Snowflake".into())
         );
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_the_payload_credentials() {
+        let payload = r#"{"type": "Databricks", "autoBootstrap": true, "config": {
+            "workspaceUrl": "ws.cloud.databricks.com", "httpPath": "/sql/1.0/warehouses/w",
+            "authenticationType": "token", "token": "dapi-very-secret", "catalog": "c"}}"#;
+        let imported = convert(payload, Some("ws"), None).unwrap();
+        assert!(imported.manifests.contains("dapi-very-secret"));
+        assert!(!format!("{imported:?}").contains("dapi-very-secret"));
     }
 }
