@@ -232,6 +232,22 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// Puts what validation and setup found into the status (written by the next `write`).
+    fn record(&mut self, findings: checks::Findings, bootstrap: BootstrapStatus, setup: &Setup) {
+        status::set_condition(
+            &mut self.status.conditions,
+            BOOTSTRAPPED,
+            setup.done,
+            setup.reason,
+            &setup.message,
+            self.generation,
+            &self.now,
+        );
+        self.status.bootstrap = Some(bootstrap);
+        self.status.workspace = Some(findings.workspace);
+        status::set_validation(&mut self.status, findings.tests, self.generation, &self.now);
+    }
+
     /// A failure before the tests could run: `Validated` must not keep vouching for an
     /// earlier generation.
     fn not_validated(&mut self, reason: &str) {
@@ -375,22 +391,10 @@ async fn apply(
     } else {
         manual_setup(ctx, dbi, &findings, &mut bootstrap_status).await?
     };
+    let failure = findings.failure();
+    run.record(findings, bootstrap_status, &setup);
     let (bootstrapped, bootstrap_reason, bootstrap_message) =
         (setup.done, setup.reason, setup.message);
-    status::set_condition(
-        &mut run.status.conditions,
-        BOOTSTRAPPED,
-        bootstrapped,
-        bootstrap_reason,
-        &bootstrap_message,
-        run.generation,
-        &run.now,
-    );
-    run.status.bootstrap = Some(bootstrap_status);
-    run.status.workspace = Some(findings.workspace.clone());
-
-    let failure = findings.failure();
-    status::set_validation(&mut run.status, findings.tests, run.generation, &run.now);
     if let Some(f) = failure {
         return Err(run
             .fail(error_phase, f.reason, f.message, !f.transient)
@@ -580,20 +584,14 @@ async fn finish_failed(
     message: String,
     stalled: bool,
 ) -> Error {
-    let reason = "SetupFailed";
-    status::set_condition(
-        &mut run.status.conditions,
-        BOOTSTRAPPED,
-        false,
-        reason,
-        &message,
-        run.generation,
-        &run.now,
-    );
-    run.status.bootstrap = Some(bootstrap);
-    run.status.workspace = Some(findings.workspace.clone());
-    status::set_validation(&mut run.status, findings.tests, run.generation, &run.now);
-    run.fail(flow.error_phase(), reason, message, stalled).await
+    let setup = Setup {
+        done: false,
+        reason: "SetupFailed",
+        message,
+    };
+    run.record(findings, bootstrap, &setup);
+    run.fail(flow.error_phase(), setup.reason, setup.message, stalled)
+        .await
 }
 
 async fn cleanup(
