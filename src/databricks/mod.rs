@@ -87,10 +87,6 @@ impl WorkspaceClient {
         })
     }
 
-    pub fn config(&self) -> &ConnectionConfig {
-        &self.inner.config
-    }
-
     /// `host` or `host:port`, for messages.
     pub fn host(&self) -> String {
         self.inner.config.display_host()
@@ -253,10 +249,6 @@ impl Clients {
             max_entries: 256,
             entries: Mutex::new(HashMap::new()),
         }
-    }
-
-    pub fn settings(&self) -> &ClientSettings {
-        &self.settings
     }
 
     pub fn get(&self, config: ConnectionConfig) -> Result<WorkspaceClient, Error> {

@@ -168,6 +168,38 @@ impl Env {
             .collect()
     }
 
+    /// The last validation time of `name`.
+    async fn validated_at(&self, name: &str) -> k8s_openapi::jiff::Timestamp {
+        let dbi = self.get(name).await;
+        dbi.status.unwrap().last_validation_time.unwrap().0
+    }
+
+    /// Waits for a validation after `after` (validation times have second precision).
+    async fn wait_revalidated(
+        &self,
+        name: &str,
+        after: k8s_openapi::jiff::Timestamp,
+    ) -> DatabricksIntegration {
+        self.wait(name, "re-validated", Duration::from_secs(30), |d| {
+            d.status
+                .as_ref()
+                .and_then(|s| s.last_validation_time.as_ref())
+                .is_some_and(|t| t.0 > after)
+        })
+        .await
+    }
+
+    /// What a privileged user does in a SQL editor: the script, statement by statement.
+    async fn run_as_admin(&self, script: &str) {
+        let admin = admin_client(self);
+        for statement in statements_of(script) {
+            admin
+                .execute(&statement)
+                .await
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+    }
+
     fn log_tail(&self) -> String {
         let logs = self.operator.as_ref().map(|o| o.logs()).unwrap_or_default();
         let lines: Vec<&str> = logs.lines().collect();
@@ -448,13 +480,7 @@ async fn manual_setup_publishes_the_script_and_waits_for_it() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // A privileged user runs the script, statement by statement, as in a SQL editor.
-    let admin = admin_client(&env);
-    for statement in statements_of(setup_sql) {
-        admin
-            .execute(&statement)
-            .await
-            .unwrap_or_else(|e| panic!("{statement}: {e}"));
-    }
+    env.run_as_admin(setup_sql).await;
     let dbi = env.wait_phase("mkt", Phase::Enabled).await;
     assert_eq!(
         condition(&dbi, "Bootstrapped").reason,
@@ -574,50 +600,19 @@ async fn edits_and_secret_rotation_revalidate() {
     );
 
     // Rotate the Secret: re-validated (a new validation time) without a restart or spec change.
-    let before = edited
-        .status
-        .as_ref()
-        .unwrap()
-        .last_validation_time
-        .clone()
-        .unwrap();
+    let before = env.validated_at("gov").await;
     env.sim.clear_requests();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     env.secret("sp-token", "token", "dapi-rotated-token").await;
-    let rotated = env
-        .wait("gov", "re-validated", Duration::from_secs(30), |d| {
-            d.status
-                .as_ref()
-                .and_then(|s| s.last_validation_time.clone())
-                .is_some_and(|t| t.0 > before.0)
-        })
-        .await;
+    let rotated = env.wait_revalidated("gov", before).await;
     assert_eq!(phase_of(&rotated), Some(Phase::Enabled));
     // Only the new token works from now on: a later re-validation proves it is the one in use.
     env.sim.revoke_token(SP_TOKEN);
-    let before = rotated
-        .status
-        .as_ref()
-        .unwrap()
-        .last_validation_time
-        .clone()
-        .unwrap();
+    let before = env.validated_at("gov").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     env.cp
         .kubectl(&["annotate", "secret", "sp-token", "-n", &env.ns, "touched=1"]);
-    let revalidated = env
-        .wait(
-            "gov",
-            "re-validated with the new token",
-            Duration::from_secs(30),
-            |d| {
-                d.status
-                    .as_ref()
-                    .and_then(|s| s.last_validation_time.clone())
-                    .is_some_and(|t| t.0 > before.0)
-            },
-        )
-        .await;
+    let revalidated = env.wait_revalidated("gov", before).await;
     assert_eq!(
         phase_of(&revalidated),
         Some(Phase::Enabled),
@@ -800,13 +795,7 @@ async fn periodic_revalidation_never_starts_a_stopped_warehouse_and_costs_nothin
     // (the same path a periodic re-check takes: Flow::Recheck).
     env.sim.set_warehouse_state("main", WAREHOUSE_ID, "STOPPED");
     let starts = env.sim.warehouse_starts(WAREHOUSE_ID);
-    let before = env
-        .get("idle")
-        .await
-        .status
-        .unwrap()
-        .last_validation_time
-        .unwrap();
+    let before = env.validated_at("idle").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     // A touched Secret makes the next reconcile re-validate (as a rotation does).
     env.cp.kubectl(&[
@@ -818,14 +807,7 @@ async fn periodic_revalidation_never_starts_a_stopped_warehouse_and_costs_nothin
         "touched=1",
         "--overwrite",
     ]);
-    let dbi = env
-        .wait("idle", "re-validated", Duration::from_secs(30), |d| {
-            d.status
-                .as_ref()
-                .and_then(|s| s.last_validation_time.clone())
-                .is_some_and(|t| t.0 > before.0)
-        })
-        .await;
+    let dbi = env.wait_revalidated("idle", before).await;
     assert_eq!(
         env.sim.warehouse_starts(WAREHOUSE_ID),
         starts,
@@ -1108,14 +1090,11 @@ async fn reconciles_as_the_charts_service_account() {
             .is_some_and(|b| b.script_config_map.is_some())
     })
     .await;
-    let admin = admin_client(&env);
     let cm: ConfigMap = Api::namespaced(env.client.clone(), &env.ns)
         .get("as-sa-uc-setup")
         .await
         .unwrap();
-    for statement in statements_of(&cm.data.unwrap()["setup.sql"]) {
-        admin.execute(&statement).await.unwrap();
-    }
+    env.run_as_admin(&cm.data.unwrap()["setup.sql"]).await;
     env.wait_phase("as-sa", Phase::Enabled).await;
     assert!(env.event_reasons().iter().any(|r| r == "Enabled"));
     let logs = env.operator.as_ref().unwrap().logs();
