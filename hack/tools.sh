@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds (once) the real tools the tests use -- kube-apiserver, kubectl, etcd, helm -- from the Go
+# Builds (once) the real tools the tests use -- kube-apiserver, kube-controller-manager (namespace
+# teardown and garbage collection), kubectl, etcd, helm -- from the Go
 # module proxy, caches them by version under ~/.cache/uc-operator/tools and links them into bin/.
 # Release binaries cannot be downloaded on our machines; the Go module proxy can be reached.
 set -euo pipefail
@@ -27,8 +28,8 @@ module() { # name -> prints a fresh module dir
 
 build_k8s() {
   local out=$tools/kubernetes-$K8S_VERSION
-  [ -x "$out/kube-apiserver" ] && [ -x "$out/kubectl" ] && return
-  echo "building kube-apiserver and kubectl $K8S_VERSION (minutes on a cold cache)" >&2
+  [ -x "$out/kube-apiserver" ] && [ -x "$out/kubectl" ] && [ -x "$out/kube-controller-manager" ] && return
+  echo "building kube-apiserver, kube-controller-manager and kubectl $K8S_VERSION (minutes on a cold cache)" >&2
   local d; d=$(module kubernetes)
   local gomod
   gomod=$(cd "$d" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
@@ -48,6 +49,7 @@ package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
@@ -55,6 +57,7 @@ GO
   (cd "$d" && go mod tidy -e >/dev/null 2>&1 || true
    mkdir -p "$out.tmp"
    go build -trimpath -ldflags "$ldflags" -o "$out.tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+   go build -trimpath -ldflags "$ldflags" -o "$out.tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager
    go build -trimpath -ldflags "$ldflags" -o "$out.tmp/kubectl" k8s.io/kubernetes/cmd/kubectl)
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
@@ -99,10 +102,12 @@ build_helm
 build_k8s
 
 ln -sf "$tools/kubernetes-$K8S_VERSION/kube-apiserver" "$root/bin/kube-apiserver"
+ln -sf "$tools/kubernetes-$K8S_VERSION/kube-controller-manager" "$root/bin/kube-controller-manager"
 ln -sf "$tools/kubernetes-$K8S_VERSION/kubectl" "$root/bin/kubectl"
 ln -sf "$tools/etcd-$ETCD_VERSION/etcd" "$root/bin/etcd"
 ln -sf "$tools/helm-$HELM_VERSION/helm" "$root/bin/helm"
 printf '%-15s %s\n' kube-apiserver "$("$root/bin/kube-apiserver" --version)" >&2
+printf '%-15s %s\n' kube-controller-manager "$("$root/bin/kube-controller-manager" --version)" >&2
 printf '%-15s %s\n' kubectl "$("$root/bin/kubectl" version --client 2>/dev/null | head -1)" >&2
 printf '%-15s %s\n' etcd "$("$root/bin/etcd" --version | head -1)" >&2
 printf '%-15s %s\n' helm "$("$root/bin/helm" version --short)" >&2

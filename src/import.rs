@@ -968,7 +968,10 @@ fn build(payload: Payload, options: &Options) -> Result<Imported, ImportError> {
         audit: payload.audit,
         additional_workspace_connections: (!additional.is_empty()).then_some(additional),
         deletion_policy: DeletionPolicy::Delete,
-        revalidation_interval: "1h".into(),
+        revalidation_interval: crate::api::DEFAULT_REVALIDATION_INTERVAL.into(),
+        storage_root: None,
+        adopt_existing_catalog: false,
+        suspend: false,
     };
     let mut integration = DatabricksIntegration::new(&name, spec);
     integration.metadata.namespace = options.namespace.clone();

@@ -59,6 +59,21 @@ pub struct DatabricksIntegrationSpec {
     #[serde(default = "default_revalidation_interval")]
     #[schemars(length(max = 32))]
     pub revalidation_interval: String,
+
+    /// A cloud storage URL (`s3://`, `abfss://`, `gs://`, `r2://`) given to the catalog as its
+    /// `MANAGED LOCATION`. Needed when the metastore has no root storage. Immutable once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub storage_root: Option<String>,
+
+    /// Automatic setup only: adopt a catalog that already exists and is owned by the service
+    /// principal but was not created by this integration.
+    #[serde(default)]
+    pub adopt_existing_catalog: bool,
+
+    /// While `true` the operator sends nothing to Databricks for this resource.
+    #[serde(default)]
+    pub suspend: bool,
 }
 
 /// How to reach a workspace and authenticate to it as the service principal.
@@ -126,6 +141,7 @@ pub struct OAuthClientConfig {
 
     /// The OAuth scope.
     #[serde(default = "default_scope")]
+    #[schemars(length(min = 1, max = 1024))]
     pub scope: String,
 
     /// Authenticate with a JWT client assertion signed by a certificate's private key (Azure
@@ -148,7 +164,7 @@ pub struct OAuthClientConfig {
 /// Declares a reference to one key of a Secret in the resource's namespace, with its own default
 /// key (the schema default is what users see, so each reference kind gets a type).
 macro_rules! secret_ref {
-    ($(#[$doc:meta])* $name:ident, $default_fn:ident = $default_fn_name:literal, $default:literal) => {
+    ($(#[$doc:meta])* $name:ident, $default_fn:ident = $default_fn_name:literal, $default:expr) => {
         $(#[$doc])*
         #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
         pub struct $name {
@@ -169,15 +185,15 @@ macro_rules! secret_ref {
 
 secret_ref!(
     /// A Secret key holding a personal access token (default key `token`).
-    TokenSecretRef, default_token_key = "default_token_key", "token"
+    TokenSecretRef, default_token_key = "default_token_key", DEFAULT_TOKEN_KEY
 );
 secret_ref!(
     /// A Secret key holding an OAuth client secret (default key `clientSecret`).
-    ClientSecretRef, default_client_secret_key = "default_client_secret_key", "clientSecret"
+    ClientSecretRef, default_client_secret_key = "default_client_secret_key", DEFAULT_CLIENT_SECRET_KEY
 );
 secret_ref!(
     /// A Secret key holding a PEM private key (default key `tls.key`).
-    PrivateKeySecretRef, default_private_key_key = "default_private_key_key", "tls.key"
+    PrivateKeySecretRef, default_private_key_key = "default_private_key_key", DEFAULT_PRIVATE_KEY_KEY
 );
 
 /// Query audit settings.
@@ -219,11 +235,18 @@ fn default_true() -> bool {
 fn default_port() -> i32 {
     443
 }
+/// CRD defaults that other code (import) must agree with.
+pub const DEFAULT_SCOPE: &str = "all-apis";
+pub const DEFAULT_REVALIDATION_INTERVAL: &str = "1h";
+pub const DEFAULT_TOKEN_KEY: &str = "token";
+pub const DEFAULT_CLIENT_SECRET_KEY: &str = "clientSecret";
+pub const DEFAULT_PRIVATE_KEY_KEY: &str = "tls.key";
+
 fn default_scope() -> String {
-    "all-apis".to_string()
+    DEFAULT_SCOPE.to_string()
 }
 fn default_revalidation_interval() -> String {
-    "1h".to_string()
+    DEFAULT_REVALIDATION_INTERVAL.to_string()
 }
 
 /// What the operator observed and did, for `observedGeneration`.
@@ -251,6 +274,31 @@ pub struct DatabricksIntegrationStatus {
     /// When the validation tests last ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_validation_time: Option<Time>,
+    /// The value of the annotation `uc-operator.dev/requestedAt` that was last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
+    /// One entry per connection, the main one first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<ConnectionStatus>,
+}
+
+/// What one connection's tests found.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionStatus {
+    pub workspace_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metastore_id: Option<String>,
+    /// The service principal's application id on this workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// `passed`, `failed`, `warning` or `skipped`: the worst of this connection's tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TestStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
@@ -322,7 +370,7 @@ pub struct ValidationTest {
     /// Why the test failed, warned or was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// The test's result, e.g. `[{"1": 1}]` for the basic connection test.
+    /// The test's result, e.g. `[{"1": 1}]` for the basic connection test (at most 4 KiB of JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
 }

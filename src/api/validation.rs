@@ -15,6 +15,9 @@ pub const HTTP_PATH_PATTERN: &str =
 /// A Unity Catalog identifier.
 pub const CATALOG_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 /// A Go-style duration made of whole units (`90s`, `1h30m`).
+/// A cloud storage URL for `MANAGED LOCATION`: a scheme Unity Catalog accepts and a non-empty
+/// bucket or container; no quote, backslash or space can get in (it becomes a SQL string literal).
+pub const STORAGE_ROOT_PATTERN: &str = "^(s3|abfss|gs|r2)://[A-Za-z0-9@._-]+(/[A-Za-z0-9._~@%+=:,/-]*)?$";
 pub const DURATION_PATTERN: &str = "^([0-9]+(ns|us|ms|s|m|h))+$";
 
 fn rule(rule: &str, message: &str) -> Value {
@@ -135,6 +138,25 @@ pub fn apply(root: &mut Value) {
     for r in connection_rules() {
         add(spec, r);
     }
+    add(
+        spec,
+        rule_at(
+            "!has(oldSelf.storageRoot) || (has(self.storageRoot) && self.storageRoot == oldSelf.storageRoot)",
+            "storageRoot is immutable once set",
+            ".storageRoot",
+            "FieldValueInvalid",
+        ),
+    );
+    add(
+        spec,
+        rule_at(
+            "!self.adoptExistingCatalog || self.autoBootstrap",
+            "adoptExistingCatalog applies to automatic setup only (autoBootstrap: true)",
+            ".adoptExistingCatalog",
+            "FieldValueForbidden",
+        ),
+    );
+
     let props = &mut spec["properties"];
     connection_field_rules(props);
 
@@ -165,6 +187,13 @@ pub fn apply(root: &mut Value) {
         ),
     );
 
+    add(
+        &mut props["storageRoot"],
+        rule(
+            &format!("self.matches('{STORAGE_ROOT_PATTERN}')"),
+            "storageRoot must be a cloud storage URL: s3://, abfss://, gs:// or r2:// followed by a bucket or container",
+        ),
+    );
     let additional = &mut props["additionalWorkspaceConnections"];
     add(
         additional,
