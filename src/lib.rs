@@ -9,6 +9,8 @@ pub mod api;
 pub mod checks;
 pub mod controller;
 pub mod databricks;
+pub mod failure;
+pub mod identity;
 pub mod import;
 pub mod secret;
 pub mod setup;

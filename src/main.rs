@@ -33,6 +33,9 @@ enum Command {
         /// The service principal's application id (default: a placeholder to fill in).
         #[arg(long)]
         principal: Option<String>,
+        /// The installation identity the operator runs with (`run --installation-id`).
+        #[arg(long, env = "UC_OPERATOR_INSTALLATION_ID", default_value = uc_operator::identity::DEFAULT_INSTALLATION)]
+        installation_id: String,
     },
     /// Convert an Immuta `/integrations` payload into a DatabricksIntegration and its Secrets.
     Import(uc_operator::import::ImportArgs),
@@ -50,6 +53,7 @@ fn main() -> anyhow::Result<()> {
             file,
             cleanup,
             principal,
+            installation_id,
         } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -60,9 +64,10 @@ fn main() -> anyhow::Result<()> {
             } else {
                 uc_operator::setup::Script::Setup
             };
+            let id = uc_operator::setup::integration_id(&dbi, &installation_id);
             print!(
                 "{}",
-                uc_operator::controller::script(&dbi, principal.as_deref(), which)
+                uc_operator::setup::script(&dbi, &id, principal.as_deref(), which)
             );
         }
         Command::Import(args) => uc_operator::import::run(args)?,

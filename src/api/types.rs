@@ -270,7 +270,7 @@ pub struct DatabricksIntegrationStatus {
     pub workspace: Option<WorkspaceStatus>,
     /// How the catalog was set up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bootstrap: Option<BootstrapStatus>,
+    pub bootstrap: Option<SetupStatus>,
     /// When the validation tests last ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_validation_time: Option<Time>,
@@ -339,16 +339,6 @@ impl Phase {
             Phase::RecurringValidationError => "recurringValidationError",
         }
     }
-
-    pub fn is_error(self) -> bool {
-        matches!(
-            self,
-            Phase::CreateError
-                | Phase::EditError
-                | Phase::DeleteError
-                | Phase::RecurringValidationError
-        )
-    }
 }
 
 /// The outcome of the validation tests.
@@ -397,11 +387,11 @@ pub struct WorkspaceStatus {
     pub principal: Option<String>,
 }
 
-/// How the catalog was set up.
+/// How the catalog was set up (the contract's field is `bootstrap`, after `autoBootstrap`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct BootstrapStatus {
-    pub mode: BootstrapMode,
+pub struct SetupStatus {
+    pub mode: SetupMode,
     /// The ConfigMap holding the manual setup script.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_config_map: Option<String>,
@@ -410,11 +400,22 @@ pub struct BootstrapStatus {
     pub applied_spec_hash: Option<String>,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+/// Who runs the setup: the service principal itself (automatic), or a privileged user running
+/// the published script (manual).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub enum BootstrapMode {
+pub enum SetupMode {
     Automatic,
     Manual,
+}
+
+impl SetupMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetupMode::Automatic => "automatic",
+            SetupMode::Manual => "manual",
+        }
+    }
 }
 
 impl DatabricksIntegrationSpec {
@@ -453,5 +454,13 @@ impl DatabricksIntegrationSpec {
 
     pub fn audit_enabled(&self) -> bool {
         self.audit.as_ref().is_some_and(|a| a.enabled)
+    }
+
+    pub fn setup_mode(&self) -> SetupMode {
+        if self.auto_bootstrap {
+            SetupMode::Automatic
+        } else {
+            SetupMode::Manual
+        }
     }
 }

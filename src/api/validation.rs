@@ -17,7 +17,8 @@ pub const CATALOG_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 /// A Go-style duration made of whole units (`90s`, `1h30m`).
 /// A cloud storage URL for `MANAGED LOCATION`: a scheme Unity Catalog accepts and a non-empty
 /// bucket or container; no quote, backslash or space can get in (it becomes a SQL string literal).
-pub const STORAGE_ROOT_PATTERN: &str = "^(s3|abfss|gs|r2)://[A-Za-z0-9@._-]+(/[A-Za-z0-9._~@%+=:,/-]*)?$";
+pub const STORAGE_ROOT_PATTERN: &str =
+    "^(s3|abfss|gs|r2)://[A-Za-z0-9@._-]+(/[A-Za-z0-9._~@%+=:,/-]*)?$";
 pub const DURATION_PATTERN: &str = "^([0-9]+(ns|us|ms|s|m|h))+$";
 
 fn rule(rule: &str, message: &str) -> Value {

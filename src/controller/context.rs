@@ -11,6 +11,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use super::metrics::Metrics;
 use crate::api::DatabricksIntegration;
 use crate::databricks::Clients;
+use crate::identity::IntegrationId;
 
 /// Timing knobs; the defaults suit production, tests shorten them.
 #[derive(Clone, Debug)]
@@ -20,6 +21,8 @@ pub struct Timing {
     pub retry_max: Duration,
     /// How often a manual setup is checked while waiting for the script to be run.
     pub manual_setup_poll: Duration,
+    /// The deadline of one reconcile.
+    pub reconcile_timeout: Duration,
 }
 
 impl Default for Timing {
@@ -28,6 +31,7 @@ impl Default for Timing {
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(300),
             manual_setup_poll: Duration::from_secs(30),
+            reconcile_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -39,6 +43,8 @@ pub struct Context {
     pub databricks: Clients,
     pub store: Store<DatabricksIntegration>,
     pub timing: Timing,
+    /// The installation identity in catalog markers (`--installation-id`).
+    pub installation: String,
     failures: Mutex<HashMap<ObjectRef<DatabricksIntegration>, u32>>,
     forced: Mutex<HashSet<ObjectRef<DatabricksIntegration>>>,
     /// resourceVersion last seen per watched Secret/ConfigMap (kind, namespace, name).
@@ -61,10 +67,21 @@ impl Context {
             databricks,
             store,
             timing,
+            installation: crate::identity::DEFAULT_INSTALLATION.to_string(),
             failures: Mutex::default(),
             forced: Mutex::default(),
             versions: Mutex::default(),
         }
+    }
+
+    pub fn with_installation(mut self, installation: &str) -> Self {
+        self.installation = installation.to_string();
+        self
+    }
+
+    /// The integration's identity under this installation.
+    pub fn id_of(&self, dbi: &DatabricksIntegration) -> IntegrationId {
+        crate::setup::integration_id(dbi, &self.installation)
     }
 
     /// The next retry delay for a failing resource: exponential, capped.

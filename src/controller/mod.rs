@@ -1,31 +1,31 @@
 //! `uc-operator run`: the controller process. Wires the watches (the resource, the Secrets it
 //! references, its ConfigMap), leader election, the metrics and health endpoints, and shutdown.
 
-mod bootstrap;
+mod config_map;
 mod context;
+pub mod flow;
 mod leader;
 pub mod metrics;
+mod phases;
 mod reconcile;
 mod secrets;
 mod server;
 pub mod status;
+mod watches;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, ListParams, PartialObjectMeta};
+use kube::Client;
+use kube::api::{Api, ListParams};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, Predicate, WatchStreamExt, predicates, watcher};
-use kube::{Client, ResourceExt};
 use tracing::{error, info};
 
-pub use bootstrap::{config_map_name, script, spec_hash};
 pub use context::{Context, Timing};
-pub use reconcile::interval;
+pub use reconcile::{Error, error_policy, reconcile};
 
 use crate::api::DatabricksIntegration;
 use crate::databricks::{ClientSettings, Clients};
@@ -81,6 +81,18 @@ pub struct RunArgs {
     /// First delay between polls of a running SQL statement (doubles up to 10s).
     #[arg(long, env = "UC_OPERATOR_STATEMENT_POLL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub statement_poll: Duration,
+    /// How many integrations are reconciled at once (Databricks rate limits are per workspace,
+    /// so one integration per workspace can go wide).
+    #[arg(long, env = "UC_OPERATOR_CONCURRENCY", default_value_t = 32)]
+    pub concurrency: u16,
+    /// The deadline of one reconcile; past it the reconcile is reported as failed and retried.
+    #[arg(long, env = "UC_OPERATOR_RECONCILE_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub reconcile_timeout: Duration,
+    /// The identity of this installation, written into catalog ownership markers: keep it when a
+    /// cluster is rebuilt from the same Git repository, use different ones for clusters sharing a
+    /// metastore.
+    #[arg(long, env = "UC_OPERATOR_INSTALLATION_ID", default_value = crate::identity::DEFAULT_INSTALLATION)]
+    pub installation_id: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +182,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         retry_base: args.retry_base,
         retry_max: args.retry_max,
         manual_setup_poll: args.manual_setup_poll,
+        reconcile_timeout: args.reconcile_timeout,
     };
     let stop = {
         let shutdown = shutdown.clone();
@@ -186,7 +199,13 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             }
         }
     };
-    run_controller(client, dbis, &args, metrics, settings, timing, ready, stop).await;
+    let parts = Parts {
+        metrics,
+        settings,
+        timing,
+        ready,
+    };
+    run_controller(client, dbis, &args, parts, stop).await;
     if let Some(l) = leadership {
         if !l.is_leader() {
             // Exit non-zero so the pod restarts and waits as a standby.
@@ -215,29 +234,23 @@ fn read_ca_bundle(path: &std::path::Path) -> Result<String, RunError> {
     Ok(pem)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_controller(
-    client: Client,
-    dbis: Api<DatabricksIntegration>,
-    args: &RunArgs,
+/// What the controller is built from.
+struct Parts {
     metrics: Arc<metrics::Metrics>,
     settings: ClientSettings,
     timing: Timing,
     ready: server::Readiness,
+}
+
+/// Runs the controller until `stop`: the resource's watch (and its cache), the Secret and
+/// ConfigMap triggers, readiness once the cache synced.
+async fn run_controller(
+    client: Client,
+    dbis: Api<DatabricksIntegration>,
+    args: &RunArgs,
+    parts: Parts,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    // Only metadata: the operator never caches Secret values, and a rotation still changes the
-    // resourceVersion.
-    let (secrets, configmaps): (
-        Api<PartialObjectMeta<Secret>>,
-        Api<PartialObjectMeta<ConfigMap>>,
-    ) = match &args.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
     // Status writes change neither generation nor finalizers, so they trigger nothing; deletion
     // bumps the generation, so it gets through.
     let (store, writer) = kube::runtime::reflector::store();
@@ -250,74 +263,33 @@ async fn run_controller(
             Default::default(),
         );
     let controller = Controller::for_stream(stream, store.clone());
-    metrics.count_phases_from(store.clone());
+    parts.metrics.count_phases_from(store.clone());
     let reporter = Reporter {
         controller: "uc-operator".into(),
         instance: std::env::var("POD_NAME").ok(),
     };
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        Recorder::new(client.clone(), reporter),
-        metrics,
-        Clients::new(settings),
-        store.clone(),
-        timing,
-    ));
-    let secret_ctx = ctx.clone();
-    let secret_store = store.clone();
-    let cm_ctx = ctx.clone();
-    let secret_watch = watcher(secrets, watcher::Config::default())
-        .default_backoff()
-        .touched_objects();
-    let cm_watch = watcher(
-        configmaps,
-        watcher::Config::default().labels("app.kubernetes.io/managed-by=uc-operator"),
-    )
-    .default_backoff()
-    .touched_objects();
-    let readiness_store = store.clone();
-    tokio::spawn(async move {
-        // Re-poll: the store's ready signal wakes only its most recent waiter, and the
-        // controller waits on it too.
-        loop {
-            let wait = readiness_store.wait_until_ready();
-            match tokio::time::timeout(Duration::from_millis(100), wait).await {
-                Ok(Ok(())) => break ready.set_ready(),
-                Ok(Err(_)) => break,
-                Err(_) => continue,
-            }
-        }
-    });
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            Recorder::new(client.clone(), reporter),
+            parts.metrics,
+            Clients::new(parts.settings),
+            store.clone(),
+            parts.timing,
+        )
+        .with_installation(&args.installation_id),
+    );
+    spawn_readiness(store.clone(), parts.ready);
+    let namespace = args.namespace.as_deref();
+    let (secret_ctx, cm_ctx, secret_store) = (ctx.clone(), ctx.clone(), store.clone());
+    let config = kube::runtime::controller::Config::default().concurrency(args.concurrency);
     controller
-        .with_config(kube::runtime::controller::Config::default().concurrency(8))
-        .watches_stream(secret_watch, move |secret| {
-            let ns = secret.namespace().unwrap_or_default();
-            let refs = users_of_secret(&secret_store, &ns, &secret.name_any());
-            if secret_ctx.changed("Secret", ns, secret.name_any(), secret.resource_version()) {
-                secret_ctx.force(refs.clone());
-            }
-            refs
+        .with_config(config)
+        .watches_stream(watches::secrets(&client, namespace), move |secret| {
+            watches::on_secret(&secret_ctx, &secret_store, &secret)
         })
-        .watches_stream(cm_watch, move |cm| {
-            let ns = cm.namespace().unwrap_or_default();
-            // Edited or deleted by someone else (a deletion has a new resourceVersion too):
-            // re-publish. The operator's own writes are recorded and do not count.
-            if !cm_ctx.changed(
-                "ConfigMap",
-                ns.clone(),
-                cm.name_any(),
-                cm.resource_version(),
-            ) {
-                return Vec::new();
-            }
-            let refs: Vec<ObjectRef<DatabricksIntegration>> = cm
-                .owner_references()
-                .iter()
-                .filter(|o| o.kind == "DatabricksIntegration")
-                .map(|o| ObjectRef::new(&o.name).within(&ns))
-                .collect();
-            cm_ctx.force(refs.clone());
-            refs
+        .watches_stream(watches::config_maps(&client, namespace), move |cm| {
+            watches::on_config_map(&cm_ctx, &cm)
         })
         .graceful_shutdown_on(stop)
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
@@ -325,18 +297,21 @@ async fn run_controller(
         .await;
 }
 
-/// The reverse index from a Secret to the integrations that reference it, read from the watch
-/// cache: a rotation re-validates exactly those.
-fn users_of_secret(
-    store: &Store<DatabricksIntegration>,
-    namespace: &str,
-    name: &str,
-) -> Vec<ObjectRef<DatabricksIntegration>> {
-    store
-        .state()
-        .iter()
-        .filter(|d| d.namespace().as_deref() == Some(namespace))
-        .filter(|d| d.spec.secret_names().iter().any(|n| n == name))
-        .map(|d| ObjectRef::from_obj(d.as_ref()))
-        .collect()
+/// Ready once the watch cache has synced.
+fn spawn_readiness(
+    store: kube::runtime::reflector::Store<DatabricksIntegration>,
+    ready: server::Readiness,
+) {
+    tokio::spawn(async move {
+        // Re-poll: the store's ready signal wakes only its most recent waiter, and the
+        // controller waits on it too.
+        loop {
+            let wait = store.wait_until_ready();
+            match tokio::time::timeout(Duration::from_millis(100), wait).await {
+                Ok(Ok(())) => break ready.set_ready(),
+                Ok(Err(_)) => break,
+                Err(_) => continue,
+            }
+        }
+    });
 }

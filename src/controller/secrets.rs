@@ -10,6 +10,7 @@ use crate::api::{AuthenticationType, Connection};
 use crate::databricks::{
     AuthConfig, ConfigError, ConnectionConfig, parse_http_path, parse_workspace_url,
 };
+use crate::failure::{Failure, Reason};
 use crate::secret::SecretString;
 
 /// Why a connection could not be built; messages name the Secret and key, never a value.
@@ -47,21 +48,19 @@ pub enum SecretError {
     },
 }
 
-impl SecretError {
-    /// A condition and event reason.
-    pub fn reason(&self) -> &'static str {
-        match self {
+impl From<SecretError> for Failure {
+    /// Only a user can fix a missing Secret or a bad configuration; an API hiccup is retried.
+    fn from(e: SecretError) -> Failure {
+        let message = e.to_string();
+        match e {
             SecretError::NotFound { .. }
             | SecretError::MissingKey { .. }
-            | SecretError::Empty { .. } => "SecretNotFound",
-            SecretError::Config { .. } | SecretError::Required(_) => "InvalidConfiguration",
-            SecretError::Kube { .. } => "KubernetesError",
+            | SecretError::Empty { .. } => Failure::user(Reason::SecretNotFound, message),
+            SecretError::Config { .. } | SecretError::Required(_) => {
+                Failure::user(Reason::InvalidConfiguration, message)
+            }
+            SecretError::Kube { .. } => Failure::retry(Reason::KubernetesError, message),
         }
-    }
-
-    /// Only a user can fix it (create the Secret, fix the spec); an API hiccup is retried.
-    pub fn needs_user(&self) -> bool {
-        !matches!(self, SecretError::Kube { .. })
     }
 }
 

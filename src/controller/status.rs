@@ -6,9 +6,11 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use crate::api::{
-    DatabricksIntegration, DatabricksIntegrationStatus, FIELD_MANAGER, Phase, TestStatus,
-    ValidationTest,
+    ConnectionStatus, DatabricksIntegration, DatabricksIntegrationStatus, FIELD_MANAGER, Phase,
+    TestStatus, ValidationTest,
 };
+use crate::checks::{Findings, Outcome};
+use crate::failure::{Failure, Reason};
 
 pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
@@ -16,76 +18,17 @@ pub const STALLED: &str = "Stalled";
 pub const VALIDATED: &str = "Validated";
 pub const BOOTSTRAPPED: &str = "Bootstrapped";
 
-/// Which of the contract's three flows a reconcile is in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flow {
-    /// Never enabled yet: `creating` → `enabled` | `createError`.
-    Create,
-    /// A new generation after it was enabled: `editing` → `enabled` | `editError`.
-    Edit,
-    /// The periodic re-check of an unchanged spec: `enabled` | `recurringValidationError`.
-    Recheck,
-}
-
-impl Flow {
-    /// Decides the flow from the resource's own status, so it survives restarts.
-    pub fn of(dbi: &DatabricksIntegration) -> Flow {
-        let status = dbi.status.as_ref();
-        if matches!(
-            status.and_then(|s| s.phase),
-            None | Some(Phase::Creating | Phase::CreateError)
-        ) {
-            return Flow::Create;
-        }
-        let set_up = status
-            .and_then(|s| s.bootstrap.as_ref())
-            .is_some_and(|b| b.applied_spec_hash.is_some());
-        if !set_up {
-            return Flow::Create;
-        }
-        let observed = status.and_then(|s| s.observed_generation);
-        let phase = status.and_then(|s| s.phase);
-        if observed != dbi.metadata.generation
-            || matches!(phase, Some(Phase::Editing | Phase::EditError))
-        {
-            Flow::Edit
-        } else {
-            Flow::Recheck
-        }
-    }
-
-    pub fn in_progress_phase(self) -> Phase {
-        match self {
-            Flow::Create => Phase::Creating,
-            Flow::Edit => Phase::Editing,
-            Flow::Recheck => Phase::Enabled,
-        }
-    }
-
-    pub fn error_phase(self) -> Phase {
-        match self {
-            Flow::Create => Phase::CreateError,
-            Flow::Edit => Phase::EditError,
-            Flow::Recheck => Phase::RecurringValidationError,
-        }
-    }
-}
-
 /// The state a reconcile ends in, with the reason and message users see on the conditions.
 #[derive(Clone, Debug, PartialEq)]
 pub enum State {
     /// Working on it (first write of a create or edit, or a deletion under way).
-    Progressing { reason: String, message: String },
+    Progressing { reason: Reason, message: String },
     /// Validated and set up for the current generation.
     Enabled,
     /// Manual setup: the script is published and has not been run yet.
     AwaitingManualSetup { message: String },
-    /// Something failed. `stalled` when only a user can fix it; otherwise it is retried.
-    Failed {
-        reason: String,
-        message: String,
-        stalled: bool,
-    },
+    /// Something failed; `Stalled` when only a user can fix it, otherwise it is retried.
+    Failed(Failure),
 }
 
 /// Sets (or keeps) one condition, preserving `lastTransitionTime` unless the status changed.
@@ -93,7 +36,7 @@ pub fn set_condition(
     conditions: &mut Vec<Condition>,
     type_: &str,
     status: bool,
-    reason: &str,
+    reason: Reason,
     message: &str,
     generation: Option<i64>,
     now: &Time,
@@ -107,7 +50,7 @@ pub fn set_condition(
     let condition = Condition {
         type_: type_.to_string(),
         status: status.to_string(),
-        reason: reason.to_string(),
+        reason: reason.as_str().to_string(),
         message: truncate(message, 32 * 1024),
         observed_generation: generation,
         last_transition_time,
@@ -142,37 +85,29 @@ pub fn set_state(
     let c = &mut status.conditions;
     match state {
         State::Enabled => {
-            set_condition(
-                c,
-                READY,
-                true,
-                "Enabled",
-                "the integration is validated and set up",
-                generation,
-                now,
-            );
-            set_condition(c, RECONCILING, false, "Enabled", "", generation, now);
-            set_condition(c, STALLED, false, "Enabled", "", generation, now);
+            let reason = Reason::Enabled;
+            let message = "the integration is validated and set up";
+            set_condition(c, READY, true, reason, message, generation, now);
+            set_condition(c, RECONCILING, false, reason, "", generation, now);
+            set_condition(c, STALLED, false, reason, "", generation, now);
         }
         State::Progressing { reason, message } => {
+            let reason = *reason;
             set_condition(c, READY, false, reason, message, generation, now);
             set_condition(c, RECONCILING, true, reason, message, generation, now);
             set_condition(c, STALLED, false, reason, "", generation, now);
         }
         State::AwaitingManualSetup { message } => {
-            let reason = "AwaitingManualSetup";
+            let reason = Reason::AwaitingManualSetup;
             set_condition(c, READY, false, reason, message, generation, now);
             set_condition(c, RECONCILING, true, reason, message, generation, now);
             // A person must act, but this is the expected path of manual setup, not a failure.
             set_condition(c, STALLED, false, reason, "", generation, now);
         }
-        State::Failed {
-            reason,
-            message,
-            stalled,
-        } => {
+        State::Failed(f) => {
+            let (reason, message) = (f.reason, &f.message);
             set_condition(c, READY, false, reason, message, generation, now);
-            if *stalled {
+            if f.needs_user() {
                 set_condition(c, RECONCILING, false, reason, "", generation, now);
                 set_condition(c, STALLED, true, reason, message, generation, now);
             } else {
@@ -182,6 +117,68 @@ pub fn set_state(
             }
         }
     }
+}
+
+/// At most this much JSON of a test's `result` goes into the status (the rest is dropped).
+const MAX_RESULT_BYTES: usize = 4 * 1024;
+/// At most this much of a test's message.
+const MAX_TEST_MESSAGE: usize = 2 * 1024;
+
+/// The CRD's view of the checks' findings.
+pub fn validation_tests(findings: &Findings) -> Vec<ValidationTest> {
+    findings
+        .tests
+        .iter()
+        .map(|t| {
+            let (status, result) = match &t.outcome {
+                Outcome::Passed { result, .. } => (TestStatus::Passed, result.clone()),
+                Outcome::Warning(_) => (TestStatus::Warning, None),
+                Outcome::Skipped(_) => (TestStatus::Skipped, None),
+                Outcome::Failed(_) => (TestStatus::Failed, None),
+            };
+            let result = result.filter(|r| r.to_string().len() <= MAX_RESULT_BYTES);
+            ValidationTest {
+                name: t.name.clone(),
+                status,
+                message: t.message().map(|m| truncate(m, MAX_TEST_MESSAGE)),
+                result,
+            }
+        })
+        .collect()
+}
+
+/// One entry per connection, the main one first: what was discovered and how its tests went.
+pub fn connections(findings: &Findings, tests: &[ValidationTest]) -> Vec<ConnectionStatus> {
+    findings
+        .workspaces
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            // The main connection's tests are all but the additional connections' own.
+            let mine: Vec<&ValidationTest> = if i == 0 {
+                tests
+                    .iter()
+                    .filter(|t| !t.name.starts_with("Workspace connection: "))
+                    .collect()
+            } else {
+                let name = crate::checks::connection_test(&w.host);
+                tests.iter().filter(|t| t.name == name).collect()
+            };
+            let owned: Vec<ValidationTest> = mine.iter().map(|t| (*t).clone()).collect();
+            let failed = owned.iter().find(|t| t.status == TestStatus::Failed);
+            ConnectionStatus {
+                workspace_url: w.host.clone(),
+                workspace_id: w.workspace_id,
+                metastore_id: w.metastore_id.clone(),
+                principal: w.principal.clone(),
+                status: (!owned.is_empty()).then(|| overall(&owned)),
+                message: failed.map(|t| {
+                    let m = t.message.as_deref().unwrap_or("failed");
+                    truncate(&format!("{}: {m}", t.name), MAX_TEST_MESSAGE)
+                }),
+            }
+        })
+        .collect()
 }
 
 /// Sets `validationResults` and the `Validated` condition from the tests that ran.
@@ -201,19 +198,16 @@ pub fn set_validation(
         })
         .collect();
     let (ok, reason, message) = match overall {
-        TestStatus::Failed => (false, "ValidationFailed", failed.join("; ")),
-        TestStatus::Warning => (true, "PassedWithWarnings", warnings(&tests)),
-        _ => (true, "Passed", "all validation tests passed".to_string()),
+        TestStatus::Failed => (false, Reason::ValidationFailed, failed.join("; ")),
+        TestStatus::Warning => (true, Reason::PassedWithWarnings, warnings(&tests)),
+        _ => (
+            true,
+            Reason::Passed,
+            "all validation tests passed".to_string(),
+        ),
     };
-    set_condition(
-        &mut status.conditions,
-        VALIDATED,
-        ok,
-        reason,
-        &message,
-        generation,
-        now,
-    );
+    let c = &mut status.conditions;
+    set_condition(c, VALIDATED, ok, reason, &message, generation, now);
     status.validation_results = Some(crate::api::ValidationResults {
         status: overall,
         validation_tests: tests,
@@ -284,19 +278,11 @@ mod tests {
     #[test]
     fn transition_time_changes_only_with_the_status() {
         let mut s = DatabricksIntegrationStatus::default();
-        let failed = State::Failed {
-            reason: "AuthenticationFailed".into(),
-            message: "first".into(),
-            stalled: true,
-        };
+        let failed = State::Failed(Failure::user(Reason::AuthenticationFailed, "first"));
         set_state(&mut s, Phase::CreateError, &failed, Some(1), &at(100));
         assert_eq!(get(&s, READY).last_transition_time, at(100));
         // Same status, new message and generation: the transition time stays.
-        let failed_again = State::Failed {
-            reason: "AuthenticationFailed".into(),
-            message: "second".into(),
-            stalled: true,
-        };
+        let failed_again = State::Failed(Failure::user(Reason::AuthenticationFailed, "second"));
         set_state(&mut s, Phase::CreateError, &failed_again, Some(2), &at(200));
         let ready = get(&s, READY);
         assert_eq!(ready.last_transition_time, at(100));
@@ -313,22 +299,58 @@ mod tests {
     #[test]
     fn kstatus_conditions_follow_the_state() {
         let mut s = DatabricksIntegrationStatus::default();
-        let transient = State::Failed {
-            reason: "WorkspaceUnavailable".into(),
-            message: "503".into(),
-            stalled: false,
-        };
+        let transient = State::Failed(Failure::retry(Reason::WorkspaceUnavailable, "503"));
         set_state(&mut s, Phase::CreateError, &transient, Some(1), &at(1));
         assert_eq!(get(&s, RECONCILING).status, "True");
         assert_eq!(get(&s, STALLED).status, "False");
         let progressing = State::Progressing {
-            reason: "Creating".into(),
+            reason: Reason::Creating,
             message: "validating".into(),
         };
         set_state(&mut s, Phase::Creating, &progressing, Some(1), &at(2));
         assert_eq!(get(&s, READY).status, "False");
         assert_eq!(get(&s, READY).reason, "Creating");
         assert_eq!(s.phase, Some(Phase::Creating));
+    }
+
+    #[test]
+    fn findings_become_bounded_tests_and_per_connection_entries() {
+        use crate::checks::Workspace;
+        let mut f = Findings {
+            workspaces: vec![
+                Workspace {
+                    host: "main".into(),
+                    workspace_id: Some(1),
+                    ..Default::default()
+                },
+                Workspace {
+                    host: "other".into(),
+                    workspace_id: None,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        f.passed(
+            "Metastore validation",
+            None,
+            Some(serde_json::json!([{"1": 1}])),
+        );
+        f.passed("big", None, Some(serde_json::json!("x".repeat(10_000))));
+        f.failed_user(
+            &crate::checks::connection_test("other"),
+            Reason::AuthenticationFailed,
+            "bad token",
+        );
+        let tests = validation_tests(&f);
+        assert_eq!(tests[0].result, Some(serde_json::json!([{"1": 1}])));
+        assert_eq!(tests[1].result, None, "an oversized result is dropped");
+        assert_eq!(tests[2].status, TestStatus::Failed);
+        let c = connections(&f, &tests);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].status, Some(TestStatus::Passed));
+        assert_eq!(c[1].status, Some(TestStatus::Failed));
+        assert!(c[1].message.as_deref().unwrap().contains("bad token"));
     }
 
     #[test]

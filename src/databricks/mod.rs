@@ -5,6 +5,7 @@ mod auth;
 mod connection;
 mod error;
 mod http;
+mod kind;
 mod sql;
 mod unity;
 
@@ -22,6 +23,7 @@ pub use connection::{
 };
 pub use error::Error;
 pub use http::{ClientSettings, Observer, Outcome, PollPolicy, RequestEvent, RetryPolicy};
+pub use kind::ErrorKind;
 pub use sql::QueryResult;
 pub use unity::{
     CatalogBinding, CatalogInfo, ComputeState, EffectivePrivilege, EffectivePrivilegeAssignment,

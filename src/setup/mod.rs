@@ -1,12 +1,18 @@
-//! The setup plan: pure domain logic between the CRD and the Databricks client. It turns an
-//! integration's identity and settings into the SQL that sets up (or removes) its catalog.
+//! The catalog setup: domain logic between the CRD and the Databricks client. `plan` turns an
+//! integration's identity and settings into the SQL that sets up (or removes) its catalog (pure);
+//! `spec` derives its inputs from a resource (also for the offline `script` command); `execute`
+//! runs it, and drops the catalog on deletion.
 
+mod execute;
 mod plan;
 mod quote;
+mod spec;
 
+pub use execute::{Dropped, drop_catalog, run};
 pub use plan::{
     ACCOUNT_USERS, AUDIT_TABLES, CATALOG_PRIVILEGES, CURRENT_PROFILE_VIEW, INTERNAL_SCHEMA, Mode,
     PRINCIPAL_PLACEHOLDER, PROFILES_TABLE, Script, SetupParams, TAG_KEY, cleanup_statements,
     render_script, setup_statements, spec_hash,
 };
 pub use quote::{quote_ident, quote_literal, quote_name};
+pub use spec::{applied_hash, integration_id, params, script};

@@ -4,10 +4,13 @@
 use sha2::{Digest, Sha256};
 
 use super::quote::{quote_ident, quote_literal, quote_name};
+pub use crate::api::SetupMode as Mode;
+use crate::identity::IntegrationId;
 
 /// The schema inside the integration's catalog that holds its internal objects.
 pub const INTERNAL_SCHEMA: &str = "uc_operator_system";
-/// The catalog tag that marks a catalog as owned by an integration; its value is `<ns>/<name>`.
+/// The catalog tag that marks a catalog as owned by an integration; its value is the
+/// integration's marker ([`IntegrationId::marker`]).
 pub const TAG_KEY: &str = "uc_operator_integration";
 /// Stands for the service principal where its application id is not known (offline scripts).
 pub const PRINCIPAL_PLACEHOLDER: &str = "<SERVICE_PRINCIPAL_APPLICATION_ID>";
@@ -45,39 +48,23 @@ pub const AUDIT_TABLES: [(&str, &str); 4] = [
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SetupParams {
-    pub namespace: String,
-    pub name: String,
+    pub id: IntegrationId,
     pub catalog: String,
+    /// The catalog's `MANAGED LOCATION` (needed on metastores without root storage).
+    pub storage_root: Option<String>,
     /// The service principal's application id; `None` puts [`PRINCIPAL_PLACEHOLDER`] in its place.
     pub principal: Option<String>,
     pub audit: bool,
 }
 
 impl SetupParams {
-    /// The value of [`TAG_KEY`] on the catalog: `<namespace>/<name>`.
+    /// The value of [`TAG_KEY`] on the catalog.
     pub fn tag_value(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+        self.id.marker()
     }
 
     pub fn principal_or_placeholder(&self) -> &str {
         self.principal.as_deref().unwrap_or(PRINCIPAL_PLACEHOLDER)
-    }
-}
-
-/// Who runs the setup: the service principal itself (automatic), or a privileged user running
-/// the published script (manual).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    Automatic,
-    Manual,
-}
-
-impl Mode {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Mode::Automatic => "automatic",
-            Mode::Manual => "manual",
-        }
     }
 }
 
@@ -165,9 +152,11 @@ pub fn spec_hash(p: &SetupParams, mode: Mode) -> String {
     let mut h = Sha256::new();
     for field in [
         "v1",
-        p.namespace.as_str(),
-        p.name.as_str(),
+        p.id.installation.as_str(),
+        p.id.namespace.as_str(),
+        p.id.name.as_str(),
         p.catalog.as_str(),
+        p.storage_root.as_deref().unwrap_or(""),
         if p.audit { "audit" } else { "no-audit" },
         mode.as_str(),
     ] {
@@ -187,7 +176,7 @@ fn comment_safe(s: &str) -> String {
 /// The manual setup (or cleanup) script: a comment header, then one statement per line, each
 /// ending with `;`, runnable as it is in a Databricks SQL editor.
 pub fn render_script(p: &SetupParams, script: Script, spec_hash: &str) -> String {
-    let integration = comment_safe(&p.tag_value());
+    let integration = comment_safe(&p.id.resource());
     let mut out = String::new();
     let (what, statements) = match script {
         Script::Setup => ("setup", setup_statements(p, Mode::Manual)),
@@ -235,8 +224,8 @@ mod tests {
 
     fn params() -> SetupParams {
         SetupParams {
-            namespace: "team-a".into(),
-            name: "uc".into(),
+            id: crate::identity::IntegrationId::new("default", "team-a", "uc"),
+            storage_root: None,
             catalog: "immuta_cat".into(),
             principal: Some("6b2c-app".into()),
             audit: true,
@@ -248,11 +237,11 @@ mod tests {
         let s = setup_statements(&params(), Mode::Automatic);
         assert_eq!(
             s[0],
-            "CREATE CATALOG IF NOT EXISTS `immuta_cat` COMMENT 'Managed by uc-operator for the integration team-a/uc'"
+            "CREATE CATALOG IF NOT EXISTS `immuta_cat` COMMENT 'Managed by uc-operator for the integration default/team-a/uc'"
         );
         assert_eq!(
             s[1],
-            "ALTER CATALOG `immuta_cat` SET TAGS ('uc_operator_integration' = 'team-a/uc')"
+            "ALTER CATALOG `immuta_cat` SET TAGS ('uc_operator_integration' = 'default/team-a/uc')"
         );
         assert!(s.contains(&"ALTER CATALOG `immuta_cat` OWNER TO `6b2c-app`".to_owned()));
         assert!(s.contains(

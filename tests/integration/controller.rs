@@ -349,7 +349,7 @@ async fn automatic_setup_enables_and_locks_down_the_catalog() {
     assert_eq!(cat.owner, SP_APP_ID);
     assert_eq!(
         cat.tags.get(TAG_KEY).map(String::as_str),
-        Some(format!("{}/gov", env.ns).as_str())
+        Some(format!("default/{}/gov", env.ns).as_str())
     );
     assert!(
         cat.grants.get("account users").is_none_or(|g| g.is_empty()),
@@ -863,7 +863,7 @@ async fn killed_during_setup_converges_after_restart() {
         .expect("internal schema");
     assert_eq!(internal.tables.len(), 1, "{internal:?}");
     assert_eq!(internal.views.len(), 1, "{internal:?}");
-    assert_eq!(cat.tags.get(TAG_KEY), Some(&format!("{}/crashy", env.ns)));
+    assert_eq!(cat.tags.get(TAG_KEY), Some(&format!("default/{}/crashy", env.ns)));
     assert_eq!(cat.owner, SP_APP_ID);
     env.assert_no_secret_leaks().await;
 }

@@ -20,8 +20,8 @@ use uc_operator::setup::{
 
 fn params(catalog: &str, principal: Option<&str>, audit: bool) -> SetupParams {
     SetupParams {
-        namespace: "team-a".into(),
-        name: "uc".into(),
+        id: uc_operator::identity::IntegrationId::new("default", "team-a", "uc"),
+        storage_root: None,
         catalog: catalog.into(),
         principal: principal.map(str::to_owned),
         audit,

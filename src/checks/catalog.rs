@@ -1,0 +1,237 @@
+//! `Catalog validation`: the integration's own catalog exists and is this integration's (owned by
+//! the service principal and carrying its marker), or can be created.
+
+use std::collections::BTreeSet;
+
+use super::{CATALOG_VALIDATION, CatalogState, Findings, Integration};
+use crate::databricks::{self, WorkspaceClient};
+use crate::failure::Reason;
+use crate::setup::{ACCOUNT_USERS, TAG_KEY};
+
+/// Re-runs the catalog test after setup, with the lockdown check, replacing the earlier result.
+pub async fn verify(main: &WorkspaceClient, it: &Integration<'_>, f: &mut Findings) {
+    let ws = f.main();
+    let (Some(principal), Some(metastore)) = (ws.principal, ws.metastore_id) else {
+        return;
+    };
+    let it = Integration {
+        check_lockdown: true,
+        ..*it
+    };
+    check(main, &it, &principal, &metastore, f).await;
+}
+
+pub(super) async fn check(
+    main: &WorkspaceClient,
+    it: &Integration<'_>,
+    principal: &str,
+    metastore: &str,
+    f: &mut Findings,
+) {
+    let name = it.catalog;
+    let info = match main.get_catalog(name).await {
+        Ok(info) => info,
+        Err(e) => {
+            f.failed_call(
+                CATALOG_VALIDATION,
+                &format!("could not read catalog {name}"),
+                &e,
+            );
+            return;
+        }
+    };
+    let Some(info) = info else {
+        f.catalog = Some(CatalogState::Missing);
+        if it.automatic {
+            can_create(main, principal, metastore, f).await;
+        } else {
+            let message = format!(
+                "catalog {name} does not exist yet: waiting for the setup script to be run"
+            );
+            f.warned(CATALOG_VALIDATION, message);
+        }
+        return;
+    };
+    let tag = match main.get_catalog_tag(name, TAG_KEY).await {
+        Ok(tag) => tag,
+        Err(e) => {
+            let context = format!("could not read the tags of catalog {name}");
+            f.failed_call(CATALOG_VALIDATION, &context, &e);
+            return;
+        }
+    };
+    let owner = info.owner.clone().unwrap_or_default();
+    let mut state = classify(it, principal, &owner, tag.as_deref());
+    if state == CatalogState::Ours && it.check_lockdown {
+        match lockdown_drift(main, name).await {
+            Ok(Some(drift)) => state = CatalogState::Drifted(drift),
+            Ok(None) => {}
+            Err(e) => {
+                let context = format!("could not read the grants on catalog {name}");
+                f.failed_call(CATALOG_VALIDATION, &context, &e);
+                return;
+            }
+        }
+    }
+    report(it, principal, &owner, &state, f);
+    f.catalog = Some(state);
+}
+
+/// Whose the catalog is, from its owner and marker tag.
+pub(crate) fn classify(
+    it: &Integration<'_>,
+    principal: &str,
+    owner: &str,
+    tag: Option<&str>,
+) -> CatalogState {
+    let name = it.catalog;
+    let owned = owner.eq_ignore_ascii_case(principal);
+    let marker = it.id.marker();
+    match tag {
+        Some(other) if other != marker => CatalogState::OtherIntegration {
+            id: other.to_string(),
+        },
+        Some(_) if !owned => CatalogState::Drifted(format!(
+            "catalog {name} is owned by {owner}, not by the service principal {principal}"
+        )),
+        Some(_) => CatalogState::Ours,
+        None if owned => CatalogState::OursUntagged,
+        None => CatalogState::Foreign {
+            owner: owner.to_string(),
+        },
+    }
+}
+
+/// The test's outcome for a catalog in `state`.
+fn report(
+    it: &Integration<'_>,
+    principal: &str,
+    owner: &str,
+    state: &CatalogState,
+    f: &mut Findings,
+) {
+    let name = it.catalog;
+    match (state, it.automatic) {
+        (CatalogState::OtherIntegration { id }, _) => f.failed_user(
+            CATALOG_VALIDATION,
+            Reason::CatalogOwnedByAnotherIntegration,
+            format!("catalog {name} is owned by another integration ({id}); it is never taken over: choose another catalog"),
+        ),
+        (CatalogState::Ours, _) => f.passed(
+            CATALOG_VALIDATION,
+            Some(format!("catalog {name} exists and is owned by this integration")),
+            None,
+        ),
+        (CatalogState::OursUntagged, true) => f.passed(
+            CATALOG_VALIDATION,
+            Some(format!("catalog {name} is owned by the service principal; setup will mark it as this integration's")),
+            None,
+        ),
+        (CatalogState::Drifted(what), true) if !it.check_lockdown => f.passed(
+            CATALOG_VALIDATION,
+            Some(format!("{what}; setup will restore it")),
+            None,
+        ),
+        (CatalogState::Drifted(what), _) => {
+            f.failed_user(CATALOG_VALIDATION, Reason::CatalogDrifted, what.clone())
+        }
+        (CatalogState::Foreign { owner }, true) => f.failed_user(
+            CATALOG_VALIDATION,
+            Reason::CatalogExists,
+            format!("catalog {name} already exists and is owned by {owner}, not by the service principal {principal}: choose another catalog, or make the service principal its owner"),
+        ),
+        (_, false) => f.warned(
+            CATALOG_VALIDATION,
+            format!("catalog {name} is not set up yet (owner {owner}, not tagged as {}): waiting for the setup script to be run", it.id.marker()),
+        ),
+        (CatalogState::Missing | CatalogState::Unknown, true) => {}
+    }
+}
+
+/// What `account users` still holds on the catalog, if anything.
+async fn lockdown_drift(
+    main: &WorkspaceClient,
+    name: &str,
+) -> Result<Option<String>, databricks::Error> {
+    let grants = main.get_permissions("catalog", name).await?;
+    let held: BTreeSet<String> = grants
+        .into_iter()
+        .filter(|a| a.principal.eq_ignore_ascii_case(ACCOUNT_USERS))
+        .flat_map(|a| a.privileges)
+        .collect();
+    Ok((!held.is_empty()).then(|| {
+        let held: Vec<_> = held.into_iter().collect();
+        format!("account users holds {} on catalog {name}", held.join(", "))
+    }))
+}
+
+async fn can_create(main: &WorkspaceClient, principal: &str, metastore: &str, f: &mut Findings) {
+    let assignments = match main
+        .effective_permissions("metastore", metastore, principal)
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            let context = "could not check CREATE CATALOG on the metastore";
+            f.failed_call(CATALOG_VALIDATION, context, &e);
+            return;
+        }
+    };
+    let can = assignments
+        .iter()
+        .flat_map(|a| &a.privileges)
+        .any(|p| p.privilege == "CREATE_CATALOG" || p.privilege == "ALL_PRIVILEGES");
+    if can {
+        let message = "the catalog does not exist yet and the service principal may create it";
+        f.passed(CATALOG_VALIDATION, Some(message.into()), None);
+    } else {
+        f.failed_user(
+            CATALOG_VALIDATION,
+            Reason::InsufficientPrivileges,
+            format!(
+                "the service principal {principal} lacks CREATE CATALOG on metastore {metastore}: run `GRANT CREATE CATALOG ON METASTORE TO `{principal}`` as a metastore admin, or set autoBootstrap: false for manual setup"
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::IntegrationId;
+
+    fn it(id: &IntegrationId) -> Integration<'_> {
+        Integration {
+            id,
+            catalog: "gov",
+            automatic: true,
+            audit: false,
+            check_lockdown: true,
+        }
+    }
+
+    #[test]
+    fn ownership_needs_the_marker_and_the_principal() {
+        let id = IntegrationId::new("default", "team", "a");
+        let marker = id.marker();
+        let it = it(&id);
+        assert_eq!(classify(&it, "sp", "SP", Some(&marker)), CatalogState::Ours);
+        assert_eq!(classify(&it, "sp", "sp", None), CatalogState::OursUntagged);
+        assert!(matches!(
+            classify(&it, "sp", "alice", Some(&marker)),
+            CatalogState::Drifted(_)
+        ));
+        assert_eq!(
+            classify(&it, "sp", "sp", Some("other/team/a")),
+            CatalogState::OtherIntegration {
+                id: "other/team/a".into()
+            }
+        );
+        assert_eq!(
+            classify(&it, "sp", "alice", None),
+            CatalogState::Foreign {
+                owner: "alice".into()
+            }
+        );
+    }
+}

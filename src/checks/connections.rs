@@ -1,0 +1,149 @@
+//! Each additional workspace connection (its metastore) and each catalog listed for it (reachable
+//! through a connection's workspace).
+
+use super::{Additional, Findings, Workspace, catalog_access_test, connection_test};
+use crate::databricks::{ErrorKind, WorkspaceClient};
+use crate::failure::Reason;
+
+pub(super) async fn check(main: &WorkspaceClient, additional: &[Additional], f: &mut Findings) {
+    if additional.is_empty() {
+        return;
+    }
+    for a in additional {
+        let ws = connection(&a.client, f).await;
+        f.workspaces.push(ws);
+    }
+    // Workspaces reachable through any connection, by id.
+    let reachable: Vec<(i64, String)> = f
+        .workspaces
+        .iter()
+        .filter_map(|w| Some((w.workspace_id?, w.host.clone())))
+        .collect();
+    let ids: Vec<Option<i64>> = f
+        .workspaces
+        .iter()
+        .skip(1)
+        .map(|w| w.workspace_id)
+        .collect();
+    for (a, own_id) in additional.iter().zip(ids) {
+        for catalog in &a.catalogs {
+            let access = Access {
+                main,
+                client: &a.client,
+                own_id,
+                reachable: &reachable,
+            };
+            access.check(catalog, f).await;
+        }
+    }
+}
+
+async fn connection(client: &WorkspaceClient, f: &mut Findings) -> Workspace {
+    let host = client.host();
+    let name = connection_test(&host);
+    let mut ws = Workspace {
+        host: host.clone(),
+        ..Workspace::default()
+    };
+    match client.current_metastore_assignment().await {
+        Ok(Some(a)) => {
+            ws.workspace_id = Some(a.workspace_id);
+            ws.metastore_id = Some(a.metastore_id.clone());
+            let message = format!(
+                "workspace {} (metastore {})",
+                a.workspace_id, a.metastore_id
+            );
+            f.passed(&name, Some(message), None);
+        }
+        Ok(None) => f.failed_user(
+            &name,
+            Reason::MetastoreNotAssigned,
+            "no Unity Catalog metastore is assigned to this workspace",
+        ),
+        Err(e) => f.failed_call(&name, &format!("could not reach {host}"), &e),
+    }
+    ws
+}
+
+/// Where one catalog of a connection may be reached from.
+struct Access<'a> {
+    main: &'a WorkspaceClient,
+    client: &'a WorkspaceClient,
+    own_id: Option<i64>,
+    reachable: &'a [(i64, String)],
+}
+
+impl Access<'_> {
+    async fn check(&self, catalog: &str, f: &mut Findings) {
+        let name = catalog_access_test(catalog);
+        let host = self.client.host();
+        let info = match self.client.get_catalog(catalog).await {
+            Ok(Some(info)) if !info.is_isolated() => {
+                let message = format!("catalog {catalog} is OPEN and reachable through {host}");
+                f.passed(&name, Some(message), None);
+                return;
+            }
+            Ok(info) => Ok(info),
+            // Not accessible from this workspace may mean bound elsewhere: the bindings tell.
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(e),
+            Err(e) => {
+                let context = format!("could not read catalog {catalog} through {host}");
+                f.failed_call(&name, &context, &e);
+                return;
+            }
+        };
+        let bindings = match self.client.catalog_bindings(catalog).await {
+            Ok(b) => Ok(b),
+            Err(_) => self.main.catalog_bindings(catalog).await,
+        };
+        let bound: Vec<i64> = match (bindings, info) {
+            (Ok(b), _) => b.into_iter().map(|b| b.workspace_id).collect(),
+            (Err(_), Err(denied)) => {
+                let context = format!("catalog {catalog} is not accessible through {host}");
+                f.failed_call(&name, &context, &denied);
+                return;
+            }
+            (Err(_), Ok(None)) => {
+                let message = format!("catalog {catalog} not found through {host}");
+                f.failed_user(&name, Reason::CatalogNotFound, message);
+                return;
+            }
+            (Err(e), Ok(Some(_))) => {
+                let context = format!("could not read the workspace bindings of catalog {catalog}");
+                f.failed_call(&name, &context, &e);
+                return;
+            }
+        };
+        self.judge(catalog, &bound, f);
+    }
+
+    fn judge(&self, catalog: &str, bound: &[i64], f: &mut Findings) {
+        let name = catalog_access_test(catalog);
+        let host = self.client.host();
+        if self.own_id.is_some_and(|id| bound.contains(&id)) {
+            let message = format!(
+                "catalog {catalog} is bound to workspaces [{}], including {host}",
+                list(bound)
+            );
+            f.passed(&name, Some(message), None);
+        } else if let Some((id, via)) = self.reachable.iter().find(|(id, _)| bound.contains(id)) {
+            f.warned(&name, format!("catalog {catalog} is bound to workspaces [{}]: reachable through {via} (workspace {id}), not through {host} where it is listed", list(bound)));
+        } else {
+            let reach: Vec<i64> = self.reachable.iter().map(|(id, _)| *id).collect();
+            f.failed_user(
+                &name,
+                Reason::CatalogNotReachable,
+                format!(
+                    "catalog {catalog} is bound to workspaces [{}], none of which the connections reach (they reach [{}]): add a connection to one of them or bind the catalog to a reachable workspace",
+                    list(bound),
+                    list(&reach)
+                ),
+            );
+        }
+    }
+}
+
+fn list(ids: &[i64]) -> String {
+    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+    ids.join(", ")
+}

@@ -1,0 +1,84 @@
+//! The validation tests: domain logic between the spec and the Databricks client. They read
+//! Databricks and report [`Findings`]; they change nothing (the setup plan does that).
+//!
+//! One file per subject: `workspace` (metastore, identity), `compute` (the basic connection),
+//! `catalog` (the integration's own catalog), `audit` (system tables), `connections`
+//! (additional workspaces and their catalogs).
+
+mod audit;
+mod catalog;
+mod compute;
+mod connections;
+mod findings;
+mod workspace;
+
+pub use findings::{CatalogState, Finding, Findings, Outcome, Workspace};
+
+pub use catalog::verify as verify_catalog;
+
+use crate::databricks::WorkspaceClient;
+use crate::identity::IntegrationId;
+
+pub const BASIC_CONNECTION_TEST: &str = "Basic Connection Test";
+pub const METASTORE_VALIDATION: &str = "Metastore validation";
+pub const CATALOG_VALIDATION: &str = "Catalog validation";
+pub const AUDIT_VALIDATION: &str = "Query audit: system table access";
+
+/// The name of the test of one additional connection.
+pub fn connection_test(host: &str) -> String {
+    format!("Workspace connection: {host}")
+}
+
+/// The name of the test of one catalog of an additional connection.
+pub fn catalog_access_test(catalog: &str) -> String {
+    format!("Catalog access: {catalog}")
+}
+
+/// Whether a check may run SQL on stopped compute (which starts it, and costs money).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ComputePolicy {
+    /// Creating or editing: the user just asked for work, so starting compute is expected.
+    MayStart,
+    /// Periodic re-validation: SQL only when the warehouse or cluster already runs.
+    OnlyIfRunning,
+}
+
+/// What the checks need to know about the integration.
+#[derive(Clone, Copy, Debug)]
+pub struct Integration<'a> {
+    pub id: &'a IntegrationId,
+    pub catalog: &'a str,
+    pub automatic: bool,
+    pub audit: bool,
+    /// Whether privileges held by others on the catalog are a failure (they are, except before
+    /// automatic setup, which revokes them).
+    pub check_lockdown: bool,
+}
+
+/// An additional connection's client and the catalogs reached through it.
+pub struct Additional {
+    pub client: WorkspaceClient,
+    pub catalogs: Vec<String>,
+}
+
+/// Runs every validation test against the main workspace and the additional connections.
+pub async fn run(
+    main: &WorkspaceClient,
+    additional: &[Additional],
+    it: &Integration<'_>,
+    policy: ComputePolicy,
+) -> Findings {
+    let mut f = Findings::default();
+    if !workspace::metastore(main, &mut f).await {
+        return f;
+    }
+    compute::basic_connection(main, policy, &mut f).await;
+    workspace::principal(main, &mut f).await;
+    let main_ws = f.main();
+    if let (Some(principal), Some(metastore)) = (main_ws.principal, main_ws.metastore_id) {
+        catalog::check(main, it, &principal, &metastore, &mut f).await;
+    }
+    audit::check(main, it, &mut f).await;
+    connections::check(main, additional, &mut f).await;
+    f
+}

@@ -1,0 +1,85 @@
+//! Deletion behind the finalizer: drop the catalog automatic setup created (only when it is this
+//! integration's), keep it when told to, and never hang.
+
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+
+use super::super::context::Context;
+use super::super::reconcile::Error;
+use super::super::status::State;
+use super::dereference;
+use super::report::Report;
+use crate::api::{DatabricksIntegration, DeletionPolicy, Phase};
+use crate::failure::{Failure, Reason};
+use crate::setup::{self, Dropped};
+
+const HINT: &str =
+    "; fix it, or set deletionPolicy: Retain to delete the resource and keep the catalog";
+
+pub async fn run(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, Error> {
+    let mut report = Report::new(ctx, dbi);
+    let catalog = &dbi.spec.catalog;
+    // A retry after a failed cleanup keeps `deleteError` until it has a new outcome.
+    if dbi.status.as_ref().and_then(|s| s.phase) != Some(Phase::DeleteError) {
+        let deleting = State::Progressing {
+            reason: Reason::Deleting,
+            message: "cleaning up".into(),
+        };
+        report.write(Phase::Deleting, &deleting).await?;
+    }
+    if dbi.spec.deletion_policy == DeletionPolicy::Retain || !dbi.spec.auto_bootstrap {
+        let why = if dbi.spec.auto_bootstrap {
+            "deletionPolicy is Retain"
+        } else {
+            "manual setup: run cleanup.sql from the setup ConfigMap to drop it"
+        };
+        let note = format!("catalog {catalog} is kept ({why})");
+        report
+            .event(EventType::Normal, Reason::CatalogRetained, note)
+            .await;
+        return Ok(done(ctx, dbi));
+    }
+    let client = match dereference::main_client(ctx, dbi).await {
+        Ok(c) => c,
+        Err(f) => {
+            let f = Failure {
+                message: format!("{}{HINT}", f.message),
+                ..f
+            };
+            return Err(report.fail(Phase::DeleteError, f).await);
+        }
+    };
+    match setup::drop_catalog(&client, catalog, &ctx.id_of(dbi)).await {
+        Ok(Dropped::Yes) => {
+            let note = format!("catalog {catalog} dropped");
+            report
+                .event(EventType::Normal, Reason::CatalogDropped, note)
+                .await;
+        }
+        Ok(Dropped::Absent) => {}
+        Ok(Dropped::NotOurs(owner)) => {
+            let note = format!(
+                "catalog {catalog} is not marked as this integration's ({owner}); it is left in place"
+            );
+            report
+                .event(EventType::Warning, Reason::CatalogNotDropped, note)
+                .await;
+        }
+        Err(e) => {
+            let context = format!("could not drop catalog {catalog}");
+            let f = Failure::databricks(&context, &e);
+            let f = Failure {
+                message: format!("{}{HINT}", f.message),
+                ..f
+            };
+            return Err(report.fail(Phase::DeleteError, f).await);
+        }
+    }
+    Ok(done(ctx, dbi))
+}
+
+fn done(ctx: &Context, dbi: &DatabricksIntegration) -> Action {
+    ctx.forget(&ObjectRef::from_obj(dbi));
+    Action::await_change()
+}

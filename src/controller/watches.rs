@@ -1,0 +1,96 @@
+//! Re-validation triggers: a change to a referenced Secret (rotation) or to the operator's own
+//! ConfigMap (edited or deleted by someone else) re-validates the resources concerned now.
+//! Only metadata is watched: the operator never caches Secret values.
+
+use futures::Stream;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, PartialObjectMeta};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+
+use super::config_map::MANAGED_BY;
+use super::context::Context;
+use crate::api::DatabricksIntegration;
+
+type Ref = ObjectRef<DatabricksIntegration>;
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+pub fn secrets(
+    client: &Client,
+    namespace: Option<&str>,
+) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static {
+    let secrets: Api<PartialObjectMeta<Secret>> = api(client, namespace);
+    watcher(secrets, watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+}
+
+pub fn config_maps(
+    client: &Client,
+    namespace: Option<&str>,
+) -> impl Stream<Item = Result<PartialObjectMeta<ConfigMap>, watcher::Error>> + Send + 'static {
+    let cms: Api<PartialObjectMeta<ConfigMap>> = api(client, namespace);
+    let selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
+    watcher(cms, watcher::Config::default().labels(&selector))
+        .default_backoff()
+        .touched_objects()
+}
+
+/// The resources a Secret change concerns; forced to re-validate when it really changed.
+pub fn on_secret(
+    ctx: &Context,
+    store: &Store<DatabricksIntegration>,
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<Ref> {
+    let ns = secret.namespace().unwrap_or_default();
+    let refs = users_of_secret(store, &ns, &secret.name_any());
+    if ctx.changed("Secret", ns, secret.name_any(), secret.resource_version()) {
+        ctx.force(refs.clone());
+    }
+    refs
+}
+
+/// The owner of a ConfigMap that someone else edited or deleted (a deletion has a new
+/// resourceVersion too): it re-publishes. The operator's own writes are recorded and do not count.
+pub fn on_config_map(ctx: &Context, cm: &PartialObjectMeta<ConfigMap>) -> Vec<Ref> {
+    let ns = cm.namespace().unwrap_or_default();
+    if !ctx.changed(
+        "ConfigMap",
+        ns.clone(),
+        cm.name_any(),
+        cm.resource_version(),
+    ) {
+        return Vec::new();
+    }
+    let refs: Vec<Ref> = cm
+        .owner_references()
+        .iter()
+        .filter(|o| o.kind == "DatabricksIntegration")
+        .map(|o| ObjectRef::new(&o.name).within(&ns))
+        .collect();
+    ctx.force(refs.clone());
+    refs
+}
+
+/// The reverse index from a Secret to the integrations that reference it, read from the watch
+/// cache: a rotation re-validates exactly those.
+fn users_of_secret(store: &Store<DatabricksIntegration>, namespace: &str, name: &str) -> Vec<Ref> {
+    store
+        .state()
+        .iter()
+        .filter(|d| d.namespace().as_deref() == Some(namespace))
+        .filter(|d| d.spec.secret_names().iter().any(|n| n == name))
+        .map(|d| ObjectRef::from_obj(d.as_ref()))
+        .collect()
+}
