@@ -18,6 +18,8 @@ pub const GROUP: &str = "uc-operator.dev";
 pub const FINALIZER: &str = "uc-operator.dev/cleanup";
 /// The field manager for everything the operator writes.
 pub const FIELD_MANAGER: &str = "uc-operator";
+/// A new value makes the operator re-validate now (Flux's `reconcile.fluxcd.io/requestedAt`).
+pub const REQUESTED_AT: &str = "uc-operator.dev/requestedAt";
 
 /// The CRD exactly as the API server should get it: the derived schema plus the CEL rules.
 pub fn crd() -> CustomResourceDefinition {

@@ -90,7 +90,9 @@ impl Context {
         let n = failures.entry(obj.clone()).or_insert(0);
         *n = n.saturating_add(1);
         let factor = 2u32.saturating_pow(n.saturating_sub(1).min(16));
-        (self.timing.retry_base * factor).min(self.timing.retry_max)
+        let delay = (self.timing.retry_base * factor).min(self.timing.retry_max);
+        // ±20% so that resources failing together (a workspace outage) do not retry together.
+        delay.mul_f64(rand::random_range(0.8..1.2))
     }
 
     pub fn succeeded(&self, obj: &ObjectRef<DatabricksIntegration>) {
@@ -172,10 +174,13 @@ mod tests {
     async fn backoff_doubles_up_to_the_cap_and_resets() {
         let ctx = context().await;
         let obj = ObjectRef::new("a").within("ns");
-        let delays: Vec<u64> = (0..5).map(|_| ctx.backoff(&obj).as_secs()).collect();
-        assert_eq!(delays, [1, 2, 4, 5, 5]);
+        let delays: Vec<f64> = (0..5).map(|_| ctx.backoff(&obj).as_secs_f64()).collect();
+        // Within ±20% of 1, 2, 4, 5 (capped), 5.
+        for (got, want) in delays.iter().zip([1.0, 2.0, 4.0, 5.0, 5.0]) {
+            assert!((want * 0.8..want * 1.2).contains(got), "{delays:?}");
+        }
         ctx.succeeded(&obj);
-        assert_eq!(ctx.backoff(&obj).as_secs(), 1);
+        assert!(ctx.backoff(&obj).as_secs_f64() < 1.2);
     }
 
     #[tokio::test]

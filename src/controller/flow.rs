@@ -87,8 +87,46 @@ pub fn not_due(dbi: &DatabricksIntegration, now: Timestamp) -> Option<Duration> 
         return None;
     }
     let last = status.last_validation_time.as_ref()?.0;
-    let elapsed = now.duration_since(last).unsigned_abs();
-    interval(dbi).checked_sub(elapsed).filter(|d| !d.is_zero())
+    let since_last = now.duration_since(last).unsigned_abs();
+    let wait = until_due(
+        dbi.uid().as_deref().unwrap_or_default(),
+        last,
+        interval(dbi),
+    );
+    wait.checked_sub(since_last).filter(|d| !d.is_zero())
+}
+
+/// How long after a validation at `last` the next one is due: at this resource's own slot of
+/// the interval (a stable offset from its uid), so integrations created together are re-checked
+/// spread over the interval instead of all at once. Between half an interval and one and a half.
+pub fn until_due(uid: &str, last: Timestamp, interval: Duration) -> Duration {
+    let period = interval.as_secs().max(1);
+    let offset = stable_hash(uid) % period;
+    let last_secs = u64::try_from(last.as_second()).unwrap_or(0);
+    // Seconds from `last` to the next instant whose position in the period is `offset`.
+    let to_slot = (offset + period - last_secs % period) % period;
+    let wait = if to_slot < period / 2 {
+        to_slot + period
+    } else {
+        to_slot
+    };
+    Duration::from_secs(wait)
+}
+
+fn stable_hash(s: &str) -> u64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(s.as_bytes());
+    u64::from_le_bytes(digest[..8].try_into().unwrap_or_default())
+}
+
+/// The `uc-operator.dev/requestedAt` value when it has not been acted on yet.
+pub fn new_request(dbi: &DatabricksIntegration) -> Option<String> {
+    let value = dbi.annotations().get(crate::api::REQUESTED_AT)?;
+    let handled = dbi
+        .status
+        .as_ref()
+        .and_then(|s| s.last_handled_reconcile_at.as_ref());
+    (handled != Some(value)).then(|| value.clone())
 }
 
 /// Whether this generation's create or edit was already announced: a retry after a failure
@@ -269,9 +307,14 @@ mod tests {
         let last = Timestamp::from_second(1_000).unwrap();
         d.status.as_mut().unwrap().last_validation_time = Some(Time(last));
         let at = |s: i64| Timestamp::from_second(1_000 + s).unwrap();
-        assert_eq!(not_due(&d, at(60)), Some(Duration::from_secs(540)));
-        assert_eq!(not_due(&d, at(600)), None);
-        assert_eq!(not_due(&d, at(601)), None);
+        let due = until_due("a", last, Duration::from_secs(600)).as_secs() as i64;
+        assert!((300..900).contains(&due), "{due}");
+        assert_eq!(
+            not_due(&d, at(60)),
+            Some(Duration::from_secs(due as u64 - 60))
+        );
+        assert_eq!(not_due(&d, at(due)), None);
+        assert_eq!(not_due(&d, at(due + 1)), None);
         d.status.as_mut().unwrap().phase = Some(Phase::RecurringValidationError);
         assert_eq!(
             not_due(&d, at(60)),
@@ -279,6 +322,43 @@ mod tests {
             "a failing resource is always due"
         );
         assert_eq!(interval(&d), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn rechecks_of_integrations_created_together_spread_over_the_interval() {
+        let interval = Duration::from_secs(3600);
+        let last = Timestamp::from_second(1_700_000_000).unwrap();
+        let waits: Vec<u64> = (0..200)
+            .map(|i| until_due(&format!("uid-{i}"), last, interval).as_secs())
+            .collect();
+        assert!(waits.iter().all(|w| (1800..5400).contains(w)), "{waits:?}");
+        // Every tenth of the interval gets some of the 200, none gets more than a fifth.
+        let mut buckets = [0usize; 10];
+        for w in &waits {
+            buckets[((w - 1800) / 360) as usize] += 1;
+        }
+        assert!(buckets.iter().all(|&n| n > 0 && n < 40), "{buckets:?}");
+        // Stable: the same resource gets the same slot again.
+        assert_eq!(
+            until_due("uid-7", last, interval),
+            until_due("uid-7", last, interval)
+        );
+    }
+
+    #[test]
+    fn a_new_request_is_acted_on_once() {
+        let mut d = with_status(
+            dbi("a", "ws.cloud.databricks.com", 0),
+            Phase::Enabled,
+            2,
+            true,
+        );
+        assert_eq!(new_request(&d), None);
+        d.metadata.annotations =
+            Some([(crate::api::REQUESTED_AT.to_string(), "t1".to_string())].into());
+        assert_eq!(new_request(&d).as_deref(), Some("t1"));
+        d.status.as_mut().unwrap().last_handled_reconcile_at = Some("t1".into());
+        assert_eq!(new_request(&d), None);
     }
 
     #[test]

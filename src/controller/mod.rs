@@ -259,7 +259,9 @@ async fn run_controller(
         .reflect(writer)
         .applied_objects()
         .predicate_filter(
-            predicates::generation.combine(predicates::finalizers),
+            predicates::generation
+                .combine(predicates::finalizers)
+                .combine(requested_at),
             Default::default(),
         );
     let controller = Controller::for_stream(stream, store.clone());
@@ -295,6 +297,20 @@ async fn run_controller(
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
+}
+
+/// A new `uc-operator.dev/requestedAt` value gets through the predicate filter (annotations
+/// change no generation).
+fn requested_at(dbi: &DatabricksIntegration) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let value = dbi
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(crate::api::REQUESTED_AT)?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    Some(h.finish())
 }
 
 /// Ready once the watch cache has synced.

@@ -1,8 +1,11 @@
 //! The reconcile entry point: kube-runtime's finalizer helper dispatching to the live
 //! resource's phases or to the cleanup, and the error policy (backoff).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
+
+use futures::FutureExt;
 
 use kube::ResourceExt;
 use kube::api::Api;
@@ -12,9 +15,10 @@ use kube::runtime::reflector::ObjectRef;
 use tracing::{Instrument, info_span, warn};
 
 use super::context::Context;
-use super::phases;
-use crate::api::{DatabricksIntegration, FINALIZER};
-use crate::failure::Failure;
+use super::flow::Flow;
+use super::phases::{self, Report};
+use crate::api::{DatabricksIntegration, FINALIZER, Phase};
+use crate::failure::{Failure, Reason};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -56,19 +60,56 @@ pub async fn reconcile(
     async move {
         let started = Instant::now();
         let api: Api<DatabricksIntegration> = Api::namespaced(ctx.kube.clone(), &ns);
-        let result = finalizer(&api, FINALIZER, dbi, |event| async {
+        let work = finalizer(&api, FINALIZER, dbi.clone(), |event| async {
+            test_hooks(&event);
             match event {
                 Event::Apply(dbi) => phases::apply(&dbi, &ctx).await,
                 Event::Cleanup(dbi) => phases::cleanup::run(&dbi, &ctx).await,
             }
-        })
-        .await
-        .map_err(|e| Error::Finalizer(Box::new(e)));
+        });
+        // One resource's panic or hang must not stop or starve the others.
+        let guarded = AssertUnwindSafe(work).catch_unwind();
+        let result = match tokio::time::timeout(ctx.timing.reconcile_timeout, guarded).await {
+            Ok(Ok(result)) => result.map_err(|e| Error::Finalizer(Box::new(e))),
+            Ok(Err(_panic)) => {
+                let message = "the reconcile stopped on an internal error (see the operator's logs); retrying";
+                Err(interrupted(&dbi, &ctx, Failure::retry(Reason::ReconcilePanicked, message)).await)
+            }
+            Err(_) => {
+                let message = format!(
+                    "the reconcile did not finish within --reconcile-timeout ({}); retrying",
+                    humantime::format_duration(ctx.timing.reconcile_timeout)
+                );
+                Err(interrupted(&dbi, &ctx, Failure::retry(Reason::ReconcileTimeout, message)).await)
+            }
+        };
         ctx.metrics.reconciled(started.elapsed());
         result
     }
     .instrument(span)
     .await
+}
+
+/// Reports a reconcile that was cut short in the phase of the flow it was in.
+async fn interrupted(dbi: &DatabricksIntegration, ctx: &Context, failure: Failure) -> Error {
+    tracing::error!(reason = %failure.reason, "{}", failure.message);
+    let phase = if dbi.metadata.deletion_timestamp.is_some() {
+        Phase::DeleteError
+    } else {
+        Flow::of(dbi).error_phase()
+    };
+    Report::new(ctx, dbi).fail(phase, failure).await
+}
+
+/// With `UC_OPERATOR_TEST_HOOKS=1`, a resource annotated `uc-operator.dev/test-panic` makes its
+/// reconcile panic: the tests prove that one resource's panic stops nothing else.
+fn test_hooks(event: &Event<DatabricksIntegration>) {
+    let (Event::Apply(dbi) | Event::Cleanup(dbi)) = event;
+    if std::env::var_os("UC_OPERATOR_TEST_HOOKS").is_some()
+        && dbi.annotations().contains_key("uc-operator.dev/test-panic")
+    {
+        panic!("test hook: uc-operator.dev/test-panic");
+    }
 }
 
 pub fn error_policy(dbi: Arc<DatabricksIntegration>, error: &Error, ctx: Arc<Context>) -> Action {

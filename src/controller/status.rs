@@ -29,6 +29,8 @@ pub enum State {
     AwaitingManualSetup { message: String },
     /// Something failed; `Stalled` when only a user can fix it, otherwise it is retried.
     Failed(Failure),
+    /// `spec.suspend`: nothing is done; `Ready` and `Stalled` keep what they said.
+    Suspended,
 }
 
 /// Sets (or keeps) one condition, preserving `lastTransitionTime` unless the status changed.
@@ -103,6 +105,18 @@ pub fn set_state(
             set_condition(c, RECONCILING, true, reason, message, generation, now);
             // A person must act, but this is the expected path of manual setup, not a failure.
             set_condition(c, STALLED, false, reason, "", generation, now);
+        }
+        State::Suspended => {
+            let message = "spec.suspend is true: the operator sends nothing to Databricks";
+            set_condition(
+                c,
+                RECONCILING,
+                false,
+                Reason::Suspended,
+                message,
+                generation,
+                now,
+            );
         }
         State::Failed(f) => {
             let (reason, message) = (f.reason, &f.message);
@@ -294,6 +308,16 @@ mod tests {
         assert_eq!(get(&s, READY).last_transition_time, at(300));
         assert_eq!(get(&s, STALLED).last_transition_time, at(300));
         assert_eq!(get(&s, STALLED).status, "False");
+    }
+
+    #[test]
+    fn suspension_touches_only_reconciling() {
+        let mut s = DatabricksIntegrationStatus::default();
+        set_state(&mut s, Phase::Enabled, &State::Enabled, Some(1), &at(1));
+        set_state(&mut s, Phase::Enabled, &State::Suspended, Some(2), &at(2));
+        assert_eq!(get(&s, READY).status, "True");
+        assert_eq!(get(&s, RECONCILING).reason, "Suspended");
+        assert_eq!(get(&s, RECONCILING).status, "False");
     }
 
     #[test]

@@ -28,12 +28,16 @@ pub async fn run(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, E
         };
         report.write(Phase::Deleting, &deleting).await?;
     }
-    if dbi.spec.deletion_policy == DeletionPolicy::Retain || !dbi.spec.auto_bootstrap {
-        let why = if dbi.spec.auto_bootstrap {
-            "deletionPolicy is Retain"
-        } else {
-            "manual setup: run cleanup.sql from the setup ConfigMap to drop it"
-        };
+    let keep = if dbi.spec.suspend {
+        Some("the resource is suspended: nothing is sent to Databricks")
+    } else if !dbi.spec.auto_bootstrap {
+        Some("manual setup: run cleanup.sql from the setup ConfigMap to drop it")
+    } else if dbi.spec.deletion_policy == DeletionPolicy::Retain {
+        Some("deletionPolicy is Retain")
+    } else {
+        None
+    };
+    if let Some(why) = keep {
         let note = format!("catalog {catalog} is kept ({why})");
         report
             .event(EventType::Normal, Reason::CatalogRetained, note)

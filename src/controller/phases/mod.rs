@@ -19,13 +19,18 @@ use super::reconcile::Error;
 use super::status::State;
 use crate::api::{DatabricksIntegration, Phase, SetupStatus};
 use crate::failure::Failure;
-use report::{Report, SetupCondition};
+pub use report::Report;
+use report::SetupCondition;
 
 /// Brings a live resource to its desired state and reports it.
 pub async fn apply(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, Error> {
     let oref = ObjectRef::from_obj(dbi);
+    if dbi.spec.suspend {
+        return suspended(dbi, ctx).await;
+    }
     let flow = Flow::of(dbi);
-    let forced = ctx.take_forced(&oref);
+    let requested = flow::new_request(dbi);
+    let forced = ctx.take_forced(&oref) || requested.is_some();
     if flow == Flow::Recheck && !forced {
         // At rest: nothing changed and the last validation is recent. No API calls.
         if let Some(wait) = flow::not_due(dbi, Timestamp::now()) {
@@ -33,6 +38,9 @@ pub async fn apply(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action,
         }
     }
     let mut report = Report::new(ctx, dbi);
+    if requested.is_some() {
+        report.status.last_handled_reconcile_at = requested;
+    }
     let error_phase = flow.error_phase();
     if let Some((reason, message)) = flow.announcement().filter(|_| !flow::announced(dbi, flow)) {
         let state = State::Progressing {
@@ -103,7 +111,25 @@ pub async fn apply(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action,
     report.write(Phase::Enabled, &State::Enabled).await?;
     ctx.succeeded(&oref);
     info!(flow = ?flow, "integration enabled");
-    Ok(Action::requeue(flow::interval(dbi)))
+    let uid = dbi.metadata.uid.as_deref().unwrap_or_default();
+    Ok(Action::requeue(flow::until_due(
+        uid,
+        Timestamp::now(),
+        flow::interval(dbi),
+    )))
+}
+
+/// `spec.suspend`: no Databricks request; only `Reconciling` says so (written once).
+async fn suspended(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, Error> {
+    let mut report = Report::new(ctx, dbi);
+    let phase = dbi
+        .status
+        .as_ref()
+        .and_then(|s| s.phase)
+        .unwrap_or(Flow::of(dbi).in_progress_phase());
+    report.write(phase, &State::Suspended).await?;
+    ctx.succeeded(&ObjectRef::from_obj(dbi));
+    Ok(Action::await_change())
 }
 
 /// What must hold before the tests can run: the workspace is not another integration's, and

@@ -85,6 +85,7 @@ impl<'a> Report<'a> {
                 Reason::AwaitingManualSetup,
                 message.clone(),
             ),
+            State::Suspended => return Ok(()),
         };
         self.event(type_, reason, note).await;
         Ok(())
