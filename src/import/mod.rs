@@ -11,10 +11,10 @@
 //! credential the payload leaves out becomes an empty Secret the user must fill; the notes say
 //! which, without ever echoing a value.
 //!
-//! The conversion is a chain of pure steps, one module each: [`parse`] reads the text, [`select`]
-//! picks the integration, [`payload`] reads it into a model (with [`fields`]), [`state`] decides
-//! what the governance tool's status carries over, and [`build`] writes the resource and (with
-//! [`secrets`]) the Secrets.
+//! The conversion is a chain of pure steps, one module each: `parse` reads the text, `select`
+//! picks the integration, `payload` reads it into a model (with `fields`), `state` decides
+//! what the governance tool's status carries over, and `build` writes the resource and (with
+//! `secrets`) the Secrets.
 
 mod build;
 mod error;

@@ -6,6 +6,10 @@
 //! `adoptExistingCatalog: true`, and only while the service principal owns it. The payload's only
 //! evidence that the catalog exists is the `status` of a `GET /integrations` response: statuses
 //! that the governance tool reaches only after its setup ran mean the catalog is there.
+//!
+//! Storage: Immuta's documented Databricks Unity Catalog payload (the `/integrations` API guide
+//! "Configure a Databricks Unity Catalog integration", copied in `tests/fixtures/integrations-api`)
+//! has no storage or location field, so `storageRoot` comes only from `--storage-root`.
 
 use super::ImportError;
 use super::error::invalid;
