@@ -1,20 +1,33 @@
 //! `uc-operator import` against the documented `/integrations` payloads: every Databricks one
 //! becomes manifests the real API server accepts, with the credentials in Secrets only.
 
-use crate::harness::{assert_success, control_plane, repo};
+use crate::harness::{assert_success, control_plane, read, repo};
 use serde::Deserialize;
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::path::PathBuf;
+use std::process::Output;
 use uc_operator::import::{ImportError, Options, convert_with};
 
 /// The governance tool's payloads (copied from shared/fixtures, so a clone is self-contained).
+const FIXTURES: &str = "tests/fixtures/integrations-api";
+
 fn fixtures() -> PathBuf {
-    repo().join("tests/fixtures/integrations-api")
+    repo().join(FIXTURES)
 }
 
 fn fixture(name: &str) -> String {
-    let path = fixtures().join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    read(format!("{FIXTURES}/{name}"))
+}
+
+/// Runs `uc-operator import` with `args`.
+fn import_cli<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_uc-operator"))
+        .arg("import")
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
 }
 
 /// Every Databricks payload, with the Secret names and the inline credentials it carries.
@@ -28,10 +41,13 @@ const DATABRICKS: &[&str] = &[
     "get-all-response.json",
 ];
 
-fn documents(yaml: &str) -> Vec<Value> {
+/// The `kind` of each YAML document, in order.
+fn kinds(yaml: &str) -> Vec<String> {
     serde_yaml::Deserializer::from_str(yaml)
-        .map(|d| serde_json::to_value(serde_yaml::Value::deserialize(d).unwrap()).unwrap())
-        .filter(|v: &Value| !v.is_null())
+        .map(|d| {
+            let doc = serde_yaml::Value::deserialize(d).unwrap();
+            doc["kind"].as_str().expect("a kind").to_string()
+        })
         .collect()
 }
 
@@ -53,11 +69,10 @@ fn every_databricks_payload_is_accepted_by_the_api_server() {
         let ns = cp.namespace("import");
         let imported = convert_with(&fixture(file), &Options::default())
             .unwrap_or_else(|e| panic!("{file}: {e}"));
-        let docs = documents(&imported.manifests);
-        let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+        let kinds = kinds(&imported.manifests);
         assert_eq!(
-            kinds.last(),
-            Some(&"DatabricksIntegration"),
+            kinds.last().map(String::as_str),
+            Some("DatabricksIntegration"),
             "{file}: Secrets first"
         );
         assert!(kinds[..kinds.len() - 1].iter().all(|k| *k == "Secret"));
@@ -88,11 +103,63 @@ fn every_databricks_payload_is_accepted_by_the_api_server() {
             let out = cp.kubectl(&["get", "secret", &secret, "-n", &ns]);
             assert_success(&out, &format!("{file}: Secret {secret}"));
         }
-        assert_eq!(
-            dbi["spec"]["catalog"],
-            serde_json::to_value(&imported.integration.spec.catalog).unwrap()
-        );
+        let spec = serde_json::to_value(&imported.integration.spec).unwrap();
+        for field in [
+            "catalog",
+            "autoBootstrap",
+            "adoptExistingCatalog",
+            "suspend",
+        ] {
+            assert_eq!(dbi["spec"][field], spec[field], "{file}: {field}");
+        }
+        // Only the list's entry says its (automatic) setup already ran.
+        let adopted = file == &"get-all-response.json";
+        assert_eq!(dbi["spec"]["adoptExistingCatalog"], adopted, "{file}");
     }
+}
+
+#[test]
+fn storage_root_and_suspend_are_accepted_by_the_api_server() {
+    let cp = control_plane();
+    let ns = cp.namespace("import-state");
+    // A disabled integration (the GET response with its status changed) becomes suspended.
+    let mut disabled: Value = serde_json::from_str(&fixture("get-all-response.json")).unwrap();
+    disabled[1]["status"] = "disabled".into();
+    let payload = std::env::temp_dir().join(format!("uc-import-state-{}.json", std::process::id()));
+    std::fs::write(&payload, disabled.to_string()).unwrap();
+    let url = "s3://governance-bucket/uc/immuta";
+    let out = import_cli(&[
+        OsStr::new("-f"),
+        payload.as_os_str(),
+        OsStr::new("--storage-root"),
+        OsStr::new(url),
+        OsStr::new("--name"),
+        OsStr::new("stored"),
+    ]);
+    let _ = std::fs::remove_file(&payload);
+    assert_success(&out, "import with --storage-root");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("suspend is true"), "{stderr}");
+    let manifests = String::from_utf8(out.stdout).unwrap();
+    let applied = cp.kubectl_stdin(&["apply", "-n", &ns, "-f", "-"], &manifests);
+    assert_success(&applied, "apply");
+    let out = cp.kubectl(&["get", "dbi", "stored", "-n", &ns, "-o", "json"]);
+    assert_success(&out, "read back");
+    let dbi: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(dbi["spec"]["storageRoot"], url);
+    assert_eq!(dbi["spec"]["suspend"], true);
+    assert_eq!(dbi["spec"]["adoptExistingCatalog"], false);
+
+    // A URL the CRD would refuse is refused before any manifest is printed.
+    let out = import_cli(&[
+        OsStr::new("-f"),
+        fixtures().join("create-token.json").as_os_str(),
+        OsStr::new("--storage-root"),
+        OsStr::new("https://bucket/x"),
+    ]);
+    assert!(!out.status.success() && out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--storage-root: `https://bucket/x`"), "{err}");
 }
 
 #[test]
@@ -179,14 +246,15 @@ fn other_integration_types_are_refused() {
 fn the_binary_imports_end_to_end() {
     let cp = control_plane();
     let ns = cp.namespace("import-cli");
-    let bin = env!("CARGO_BIN_EXE_uc-operator");
-    let out = std::process::Command::new(bin)
-        .args(["import", "-f"])
-        .arg(fixtures().join("create-token.json"))
-        .args(["--name", "migrated", "--namespace", &ns])
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap();
+    let token = fixtures().join("create-token.json");
+    let out = import_cli(&[
+        OsStr::new("-f"),
+        token.as_os_str(),
+        OsStr::new("--name"),
+        OsStr::new("migrated"),
+        OsStr::new("--namespace"),
+        OsStr::new(&ns),
+    ]);
     assert_success(&out, "uc-operator import");
     let manifests = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -214,21 +282,14 @@ fn the_binary_imports_end_to_end() {
         "type: Databricks\nconfig:\n  workspaceUrl: w.cloud.databricks.com\n  httpPath: /sql/1.0/warehouses/a\n  authenticationType: token\n  token: dapi-very-secret\n  catalog: c\n",
     )
     .unwrap();
-    let out = std::process::Command::new(bin)
-        .args(["import", "-f"])
-        .arg(&payload)
-        .output()
-        .unwrap();
+    let out = import_cli(&[OsStr::new("-f"), payload.as_os_str()]);
     assert_success(&out, "import YAML");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("dapi-very-secret"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("dapi-very-secret"));
 
     // Errors: a non-zero exit naming the place.
-    let out = std::process::Command::new(bin)
-        .args(["import", "-f"])
-        .arg(fixtures().join("create-additional-workspaces.as-documented.txt"))
-        .output()
-        .unwrap();
+    let documented = fixtures().join("create-additional-workspaces.as-documented.txt");
+    let out = import_cli(&[OsStr::new("-f"), documented.as_os_str()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 13, column"), "{err}");
