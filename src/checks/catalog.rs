@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use super::{CATALOG_VALIDATION, CatalogState, Findings, Integration};
 use crate::databricks::{self, WorkspaceClient};
 use crate::failure::Reason;
-use crate::setup::{ACCOUNT_USERS, TAG_KEY};
+use crate::setup::{ACCOUNT_USERS, TAG_KEY, catalog_comment};
 
 /// Re-runs the catalog test after setup, with the lockdown check, replacing the earlier result.
 pub async fn verify(main: &WorkspaceClient, it: &Integration<'_>, f: &mut Findings) {
@@ -61,7 +61,8 @@ pub(super) async fn check(
         }
     };
     let owner = info.owner.clone().unwrap_or_default();
-    let mut state = classify(it, principal, &owner, tag.as_deref());
+    let marked = info.comment.as_deref() == Some(catalog_comment(it.id).as_str());
+    let mut state = classify(it, principal, &owner, tag.as_deref(), marked);
     if state == CatalogState::Ours && it.check_lockdown {
         match lockdown_drift(main, name).await {
             Ok(Some(drift)) => state = CatalogState::Drifted(drift),
@@ -77,25 +78,27 @@ pub(super) async fn check(
     f.catalog = Some(state);
 }
 
-/// Whose the catalog is, from its owner and marker tag.
+/// Whose the catalog is: this integration's only when it carries the marker *and* the principal
+/// owns it. `commented` says it has the comment `CREATE CATALOG` wrote, which recognises a
+/// catalog created by this integration before a crash kept it from being tagged.
 pub(crate) fn classify(
     it: &Integration<'_>,
     principal: &str,
     owner: &str,
     tag: Option<&str>,
+    commented: bool,
 ) -> CatalogState {
-    let name = it.catalog;
     let owned = owner.eq_ignore_ascii_case(principal);
-    let marker = it.id.marker();
     match tag {
-        Some(other) if other != marker => CatalogState::OtherIntegration {
+        Some(other) if other != it.id.marker() => CatalogState::OtherIntegration {
             id: other.to_string(),
         },
-        Some(_) if !owned => CatalogState::Drifted(format!(
-            "catalog {name} is owned by {owner}, not by the service principal {principal}"
-        )),
+        Some(_) if !owned => CatalogState::NotOwned {
+            owner: owner.to_string(),
+        },
         Some(_) => CatalogState::Ours,
-        None if owned => CatalogState::OursUntagged,
+        None if owned && (commented || it.adopt || !it.automatic) => CatalogState::OursUntagged,
+        None if owned => CatalogState::NotAdopted,
         None => CatalogState::Foreign {
             owner: owner.to_string(),
         },
@@ -135,6 +138,16 @@ fn report(
         (CatalogState::Drifted(what), _) => {
             f.failed_user(CATALOG_VALIDATION, Reason::CatalogDrifted, what.clone())
         }
+        (CatalogState::NotOwned { owner }, true) => not_owned(name, owner, principal, f),
+        // A manual script half-run (tagged, ownership not moved yet) is a wait, not a drift.
+        (CatalogState::NotOwned { owner }, false) if it.after_setup => {
+            not_owned(name, owner, principal, f)
+        }
+        (CatalogState::NotAdopted, _) => f.failed_user(
+            CATALOG_VALIDATION,
+            Reason::CatalogNotAdopted,
+            format!("catalog {name} already exists and is owned by the service principal, but was not created by this integration: set adoptExistingCatalog: true to adopt it, or choose another catalog"),
+        ),
         (CatalogState::Foreign { owner }, true) => f.failed_user(
             CATALOG_VALIDATION,
             Reason::CatalogExists,
@@ -146,6 +159,14 @@ fn report(
         ),
         (CatalogState::Missing | CatalogState::Unknown, true) => {}
     }
+}
+
+fn not_owned(name: &str, owner: &str, principal: &str, f: &mut Findings) {
+    f.failed_user(
+        CATALOG_VALIDATION,
+        Reason::CatalogOwnershipChanged,
+        format!("catalog {name} carries this integration's marker but is owned by {owner}, not by the service principal {principal}; the operator never takes ownership: make the service principal its owner again"),
+    );
 }
 
 /// What `account users` still holds on the catalog, if anything.
@@ -207,6 +228,8 @@ mod tests {
             automatic: true,
             audit: false,
             check_lockdown: true,
+            adopt: false,
+            after_setup: false,
         }
     }
 
@@ -215,23 +238,51 @@ mod tests {
         let id = IntegrationId::new("default", "team", "a");
         let marker = id.marker();
         let it = it(&id);
-        assert_eq!(classify(&it, "sp", "SP", Some(&marker)), CatalogState::Ours);
-        assert_eq!(classify(&it, "sp", "sp", None), CatalogState::OursUntagged);
-        assert!(matches!(
-            classify(&it, "sp", "alice", Some(&marker)),
-            CatalogState::Drifted(_)
-        ));
         assert_eq!(
-            classify(&it, "sp", "sp", Some("other/team/a")),
+            classify(&it, "sp", "SP", Some(&marker), false),
+            CatalogState::Ours
+        );
+        // A forged marker on someone else's catalog never makes it ours.
+        assert_eq!(
+            classify(&it, "sp", "alice", Some(&marker), true),
+            CatalogState::NotOwned {
+                owner: "alice".into()
+            }
+        );
+        // Another installation's marker for the same namespace and name is not ours.
+        assert_eq!(
+            classify(&it, "sp", "sp", Some("other/team/a"), false),
             CatalogState::OtherIntegration {
                 id: "other/team/a".into()
             }
         );
         assert_eq!(
-            classify(&it, "sp", "alice", None),
+            classify(&it, "sp", "alice", None, false),
             CatalogState::Foreign {
                 owner: "alice".into()
             }
+        );
+    }
+
+    #[test]
+    fn an_untagged_catalog_of_the_principal_is_ours_only_if_we_created_it_or_adopt_it() {
+        let id = IntegrationId::new("default", "team", "a");
+        let plain = it(&id);
+        assert_eq!(
+            classify(&plain, "sp", "sp", None, true),
+            CatalogState::OursUntagged
+        );
+        assert_eq!(
+            classify(&plain, "sp", "sp", None, false),
+            CatalogState::NotAdopted
+        );
+        let adopting = Integration {
+            adopt: true,
+            ..plain
+        };
+        assert_eq!(
+            classify(&adopting, "sp", "sp", None, false),
+            CatalogState::OursUntagged
         );
     }
 }

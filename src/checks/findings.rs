@@ -62,6 +62,11 @@ pub enum CatalogState {
     OursUntagged,
     /// Ours, but someone else holds privileges on it or on what setup created (names each).
     Drifted(String),
+    /// Carries this integration's marker but is owned by someone else now: reported, never
+    /// taken back.
+    NotOwned { owner: String },
+    /// Owned by the principal but not created by this integration, and adoption not asked for.
+    NotAdopted,
     /// Exists and belongs to someone else.
     Foreign { owner: String },
     /// Tagged by another integration: never taken over.

@@ -53,6 +53,12 @@ pub struct Integration<'a> {
     /// Whether privileges held by others on the catalog are a failure (they are, except before
     /// automatic setup, which revokes them).
     pub check_lockdown: bool,
+    /// `adoptExistingCatalog`: a catalog the principal owns but this integration did not create
+    /// is adopted.
+    pub adopt: bool,
+    /// Whether setup completed once (a periodic check or an edit): a manual script half-run is
+    /// a wait before, a drift after.
+    pub after_setup: bool,
 }
 
 /// An additional connection's client and the catalogs reached through it.

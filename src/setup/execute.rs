@@ -1,14 +1,18 @@
 //! Running the setup plan as the service principal (automatic setup), and dropping the catalog
 //! on deletion — only ever a catalog that is this integration's.
 
-use super::plan::{self, Mode, SetupParams, TAG_KEY};
+use super::plan::{self, Existing, SetupParams, TAG_KEY};
 use crate::databricks::{self, WorkspaceClient};
 use crate::identity::IntegrationId;
 
 /// Runs the automatic setup plan, statement by statement; every statement is idempotent, so an
 /// interrupted run is finished by the next one.
-pub async fn run(client: &WorkspaceClient, params: &SetupParams) -> Result<(), databricks::Error> {
-    for statement in plan::setup_statements(params, Mode::Automatic) {
+pub async fn run(
+    client: &WorkspaceClient,
+    params: &SetupParams,
+    existing: Existing,
+) -> Result<(), databricks::Error> {
+    for statement in plan::automatic_statements(params, existing) {
         client.execute(&statement).await?;
     }
     Ok(())
@@ -21,21 +25,28 @@ pub enum Dropped {
     NotOurs(String),
 }
 
-/// Drops the catalog through REST (no compute needed) if it is marked as this integration's.
+/// Drops the catalog through REST (no compute needed) only if it is this integration's: it
+/// carries the marker *and* the service principal owns it (a forged tag on someone else's
+/// catalog must never get it dropped).
 pub async fn drop_catalog(
     client: &WorkspaceClient,
     catalog: &str,
     id: &IntegrationId,
 ) -> Result<Dropped, databricks::Error> {
-    if client.get_catalog(catalog).await?.is_none() {
+    let Some(info) = client.get_catalog(catalog).await? else {
         return Ok(Dropped::Absent);
+    };
+    let principal = client.me().await?.user_name;
+    let owner = info.owner.unwrap_or_default();
+    if !owner.eq_ignore_ascii_case(&principal) {
+        return Ok(Dropped::NotOurs(format!("owned by {owner}")));
     }
     match client.get_catalog_tag(catalog, TAG_KEY).await? {
-        Some(owner) if owner == id.marker() => {
+        Some(marker) if marker == id.marker() => {
             client.delete_catalog(catalog, true).await?;
             Ok(Dropped::Yes)
         }
-        Some(owner) => Ok(Dropped::NotOurs(format!("tagged {owner}"))),
+        Some(marker) => Ok(Dropped::NotOurs(format!("tagged {marker}"))),
         None => Ok(Dropped::NotOurs("not tagged".into())),
     }
 }

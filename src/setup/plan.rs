@@ -74,68 +74,161 @@ pub enum Script {
     Cleanup,
 }
 
-/// The setup statements, in order. Each is idempotent, so the whole list can be re-run after a
-/// crash at any point. Objects are created and tagged before ownership moves to the principal,
-/// so that a privileged user running the manual script is never locked out half-way.
-pub fn setup_statements(p: &SetupParams, mode: Mode) -> Vec<String> {
-    let catalog = quote_ident(&p.catalog);
-    let schema = quote_name(&[&p.catalog, INTERNAL_SCHEMA]);
-    let table = quote_name(&[&p.catalog, INTERNAL_SCHEMA, PROFILES_TABLE]);
-    let view = quote_name(&[&p.catalog, INTERNAL_SCHEMA, CURRENT_PROFILE_VIEW]);
-    let principal = quote_ident(p.principal_or_placeholder());
-    let comment = quote_literal(&format!(
-        "Managed by uc-operator for the integration {}",
-        p.tag_value()
-    ));
+/// The catalog's comment, written atomically with `CREATE CATALOG`: a crash before the tag is
+/// set still leaves a catalog the retry recognises as this integration's.
+pub fn catalog_comment(id: &IntegrationId) -> String {
+    format!("Managed by uc-operator for the integration {}", id.marker())
+}
 
-    let mut out = vec![
-        format!("CREATE CATALOG IF NOT EXISTS {catalog} COMMENT {comment}"),
-        format!(
-            "ALTER CATALOG {catalog} SET TAGS ({} = {})",
+/// What automatic setup found before it runs, so it sends only what is still needed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Existing {
+    /// The catalog exists (created earlier, or adopted).
+    pub catalog: bool,
+    /// It already carries the marker tag.
+    pub tagged: bool,
+}
+
+struct Names {
+    catalog: String,
+    schema: String,
+    table: String,
+    view: String,
+    principal: String,
+}
+
+fn names(p: &SetupParams) -> Names {
+    Names {
+        catalog: quote_ident(&p.catalog),
+        schema: quote_name(&[&p.catalog, INTERNAL_SCHEMA]),
+        table: quote_name(&[&p.catalog, INTERNAL_SCHEMA, PROFILES_TABLE]),
+        view: quote_name(&[&p.catalog, INTERNAL_SCHEMA, CURRENT_PROFILE_VIEW]),
+        principal: quote_ident(p.principal_or_placeholder()),
+    }
+}
+
+/// `CREATE CATALOG`, with the managed location when the spec has one (metastores without root
+/// storage refuse a catalog without it, even with `IF NOT EXISTS`).
+fn create_catalog(p: &SetupParams, n: &Names) -> String {
+    let location = p
+        .storage_root
+        .as_deref()
+        .map(|l| format!(" MANAGED LOCATION {}", quote_literal(l)))
+        .unwrap_or_default();
+    let comment = quote_literal(&catalog_comment(&p.id));
+    format!(
+        "CREATE CATALOG IF NOT EXISTS {}{location} COMMENT {comment}",
+        n.catalog
+    )
+}
+
+/// The marker tag, the internal schema and its objects.
+fn objects(p: &SetupParams, n: &Names, tagged: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if !tagged {
+        out.push(format!(
+            "ALTER CATALOG {} SET TAGS ({} = {})",
+            n.catalog,
             quote_literal(TAG_KEY),
             quote_literal(&p.tag_value())
-        ),
-        // No COMMENT: sqlparser's Databricks dialect does not accept one on CREATE SCHEMA.
-        format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
+        ));
+    }
+    let comment = quote_literal("Internal objects of uc-operator");
+    out.push(format!(
+        "CREATE SCHEMA IF NOT EXISTS {} COMMENT {comment}",
+        n.schema
+    ));
+    out.push(format!(
+        "CREATE TABLE IF NOT EXISTS {} (user_name STRING NOT NULL, profile STRING, updated_at TIMESTAMP)",
+        n.table
+    ));
+    out.push(format!(
+        "CREATE VIEW IF NOT EXISTS {} AS SELECT user_name, profile, updated_at FROM {} \
+         WHERE user_name = current_user()",
+        n.view, n.table
+    ));
+    out
+}
+
+/// Everyone else's access to the catalog, revoked.
+fn lockdown(n: &Names) -> Vec<String> {
+    let everyone = quote_ident(ACCOUNT_USERS);
+    vec![
         format!(
-            "CREATE TABLE IF NOT EXISTS {table} (user_name STRING NOT NULL, profile STRING, updated_at TIMESTAMP)"
-        ),
-        format!(
-            "CREATE VIEW IF NOT EXISTS {view} AS SELECT user_name, profile, updated_at FROM {table} \
-             WHERE user_name = current_user()"
-        ),
-        format!("ALTER CATALOG {catalog} OWNER TO {principal}"),
-        format!(
-            "REVOKE ALL PRIVILEGES ON CATALOG {catalog} FROM {}",
-            quote_ident(ACCOUNT_USERS)
+            "REVOKE ALL PRIVILEGES ON CATALOG {} FROM {everyone}",
+            n.catalog
         ),
         // Revoking ALL PRIVILEGES has not always removed privileges granted one by one.
         format!(
-            "REVOKE {} ON CATALOG {catalog} FROM {}",
+            "REVOKE {} ON CATALOG {} FROM {everyone}",
             CATALOG_PRIVILEGES.join(", "),
-            quote_ident(ACCOUNT_USERS)
+            n.catalog
         ),
-    ];
-    // The principal cannot grant itself access to the system tables; the privileged user
-    // running the manual script can.
-    if mode == Mode::Manual && p.audit {
-        out.push(format!(
-            "GRANT USE CATALOG ON CATALOG {} TO {principal}",
-            quote_ident("system")
-        ));
-        for schema in ["access", "query"] {
-            out.push(format!(
-                "GRANT USE SCHEMA ON SCHEMA {} TO {principal}",
-                quote_name(&["system", schema])
-            ));
-        }
-        for (schema, table) in AUDIT_TABLES {
-            out.push(format!(
-                "GRANT SELECT ON TABLE {} TO {principal}",
-                quote_name(&["system", schema, table])
-            ));
-        }
+    ]
+}
+
+/// The system tables query audit reads, granted to the principal (it cannot grant itself).
+fn audit_grants(n: &Names) -> Vec<String> {
+    let to = &n.principal;
+    let mut out = vec![format!(
+        "GRANT USE CATALOG ON CATALOG {} TO {to}",
+        quote_ident("system")
+    )];
+    for schema in ["access", "query"] {
+        let schema = quote_name(&["system", schema]);
+        out.push(format!("GRANT USE SCHEMA ON SCHEMA {schema} TO {to}"));
     }
+    for (schema, table) in AUDIT_TABLES {
+        let table = quote_name(&["system", schema, table]);
+        out.push(format!("GRANT SELECT ON TABLE {table} TO {to}"));
+    }
+    out
+}
+
+/// Ownership of every object the script created moves to the principal, innermost first and the
+/// catalog last: until then the runner owns them and may still grant and revoke.
+fn transfer_ownership(n: &Names) -> Vec<String> {
+    let to = &n.principal;
+    vec![
+        format!("ALTER VIEW {} OWNER TO {to}", n.view),
+        format!("ALTER TABLE {} OWNER TO {to}", n.table),
+        format!("ALTER SCHEMA {} OWNER TO {to}", n.schema),
+        format!("ALTER CATALOG {} OWNER TO {to}", n.catalog),
+    ]
+}
+
+/// What automatic setup runs as the service principal, given what already exists. Each
+/// statement is idempotent, so an interrupted run is finished by the next one. The principal
+/// creates the catalog, so it already owns it: ownership is never transferred (and never taken),
+/// and a catalog it just created has no grants to revoke.
+pub fn automatic_statements(p: &SetupParams, existing: Existing) -> Vec<String> {
+    let n = names(p);
+    let mut out = Vec::new();
+    if !existing.catalog {
+        out.push(create_catalog(p, &n));
+    }
+    out.extend(objects(p, &n, existing.tagged));
+    if existing.catalog {
+        out.extend(lockdown(&n));
+    }
+    out
+}
+
+/// The manual setup script's statements, in order: a privileged user who holds only `CREATE
+/// CATALOG` can run it all (every grant and revoke while they still own what they created,
+/// ownership transferred last); the system-table grants of query audit need a metastore admin.
+pub fn setup_statements(p: &SetupParams, mode: Mode) -> Vec<String> {
+    if mode == Mode::Automatic {
+        return automatic_statements(p, Existing::default());
+    }
+    let n = names(p);
+    let mut out = vec![create_catalog(p, &n)];
+    out.extend(objects(p, &n, false));
+    out.extend(lockdown(&n));
+    if p.audit {
+        out.extend(audit_grants(&n));
+    }
+    out.extend(transfer_ownership(&n));
     out
 }
 
@@ -202,9 +295,14 @@ pub fn render_script(p: &SetupParams, script: Script, spec_hash: &str) -> String
     }
     out.push_str(&format!("-- Spec hash: {spec_hash}\n"));
     match script {
+        Script::Setup if p.audit => out.push_str(
+            "-- Run in a Databricks SQL editor as a metastore admin: the query-audit GRANTs on the\n\
+             -- system catalog need one. Every statement is safe to run again.\n",
+        ),
         Script::Setup => out.push_str(
-            "-- Run as a metastore admin (or a user who may create catalogs and grant on the system\n\
-             -- catalog) in a Databricks SQL editor; every statement is safe to run again.\n",
+            "-- Run in a Databricks SQL editor as any user who holds CREATE CATALOG on the metastore\n\
+             -- (a metastore admin works too); ownership moves to the service principal last.\n\
+             -- Every statement is safe to run again.\n",
         ),
         Script::Cleanup => out.push_str(
             "-- Run as the catalog's owner or a metastore admin: this drops the catalog and everything in it.\n",
@@ -233,26 +331,74 @@ mod tests {
     }
 
     #[test]
-    fn statements_in_order() {
-        let s = setup_statements(&params(), Mode::Automatic);
+    fn automatic_setup_sends_only_what_is_needed_and_never_moves_ownership() {
+        let fresh = automatic_statements(&params(), Existing::default());
         assert_eq!(
-            s[0],
+            fresh[0],
             "CREATE CATALOG IF NOT EXISTS `immuta_cat` COMMENT 'Managed by uc-operator for the integration default/team-a/uc'"
         );
         assert_eq!(
-            s[1],
+            fresh[1],
             "ALTER CATALOG `immuta_cat` SET TAGS ('uc_operator_integration' = 'default/team-a/uc')"
         );
-        assert!(s.contains(&"ALTER CATALOG `immuta_cat` OWNER TO `6b2c-app`".to_owned()));
-        assert!(s.contains(
+        assert_eq!(fresh.len(), 5, "{fresh:?}");
+        assert!(
+            fresh
+                .iter()
+                .all(|x| !x.contains("OWNER") && !x.starts_with("GRANT"))
+        );
+        assert!(
+            fresh.iter().all(|x| !x.starts_with("REVOKE")),
+            "a new catalog has no grants"
+        );
+        // Re-run over an existing, tagged catalog: no CREATE CATALOG (a root-less metastore
+        // refuses it even with IF NOT EXISTS), no tag, but the lockdown again.
+        let again = automatic_statements(
+            &params(),
+            Existing {
+                catalog: true,
+                tagged: true,
+            },
+        );
+        assert!(
+            again
+                .iter()
+                .all(|x| !x.starts_with("CREATE CATALOG") && !x.contains("SET TAGS"))
+        );
+        assert!(again.contains(
             &"REVOKE ALL PRIVILEGES ON CATALOG `immuta_cat` FROM `account users`".to_owned()
         ));
+    }
+
+    #[test]
+    fn the_managed_location_goes_into_create_catalog() {
+        let p = SetupParams {
+            storage_root: Some("s3://bucket/uc".into()),
+            ..params()
+        };
+        let s = setup_statements(&p, Mode::Manual);
         assert!(
-            s.iter().all(|x| !x.starts_with("GRANT")),
-            "automatic mode grants nothing"
+            s[0].contains(" MANAGED LOCATION 's3://bucket/uc' COMMENT "),
+            "{}",
+            s[0]
         );
+    }
+
+    #[test]
+    fn the_manual_script_grants_first_and_transfers_ownership_last() {
         let m = setup_statements(&params(), Mode::Manual);
-        assert_eq!(m.len(), s.len() + 7);
+        let first_owner = m.iter().position(|x| x.contains(" OWNER TO ")).unwrap();
+        let last_grant = m
+            .iter()
+            .rposition(|x| x.starts_with("GRANT") || x.starts_with("REVOKE"))
+            .unwrap();
+        assert!(last_grant < first_owner, "{m:?}");
+        assert_eq!(
+            m.last().unwrap(),
+            "ALTER CATALOG `immuta_cat` OWNER TO `6b2c-app`",
+            "the catalog moves last"
+        );
+        assert_eq!(m.iter().filter(|x| x.contains(" OWNER TO ")).count(), 4);
         assert!(m.contains(
             &"GRANT SELECT ON TABLE `system`.`query`.`history` TO `6b2c-app`".to_owned()
         ));
@@ -260,7 +406,7 @@ mod tests {
             audit: false,
             ..params()
         };
-        assert_eq!(setup_statements(&no_audit, Mode::Manual).len(), s.len());
+        assert_eq!(setup_statements(&no_audit, Mode::Manual).len(), m.len() - 7);
     }
 
     #[test]

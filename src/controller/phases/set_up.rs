@@ -35,7 +35,18 @@ pub async fn automatic(
     if should_run {
         let principal = findings.principal().unwrap_or_default().to_string();
         let params = setup::params(report.dbi, it.id, Some(&principal));
-        setup::run(main, &params)
+        let existing = match findings.catalog_state() {
+            CatalogState::Missing => setup::Existing::default(),
+            CatalogState::OursUntagged => setup::Existing {
+                catalog: true,
+                tagged: false,
+            },
+            _ => setup::Existing {
+                catalog: true,
+                tagged: true,
+            },
+        };
+        setup::run(main, &params, existing)
             .await
             .map_err(|e| Failure::databricks("", &e).with_reason(Reason::SetupFailed))?;
         checks::verify_catalog(main, it, findings).await;

@@ -34,6 +34,8 @@ pub fn integration<'a>(
         audit: dbi.spec.audit_enabled(),
         // Before automatic setup, grants that setup revokes are no failure.
         check_lockdown: !automatic || flow == Flow::Recheck,
+        adopt: dbi.spec.adopt_existing_catalog,
+        after_setup: flow != Flow::Create,
     }
 }
 
