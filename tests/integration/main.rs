@@ -4,6 +4,7 @@
 mod harness;
 
 mod chart;
+mod checks;
 mod client;
 mod controller;
 mod crd;
