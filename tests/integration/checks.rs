@@ -9,6 +9,7 @@ use databricks_sim::{
     WorkspaceSpec,
 };
 use serde_json::json;
+use uc_operator::api::TestStatus::{self, Passed, Skipped, Warning};
 use uc_operator::checks::{
     self, AUDIT_VALIDATION, Additional, BASIC_CONNECTION_TEST, CATALOG_VALIDATION, CatalogState,
     ComputePolicy, Findings, Integration, METASTORE_VALIDATION, Outcome,
@@ -99,25 +100,16 @@ fn failure<'a>(f: &'a Findings, name: &str) -> &'a Failure {
     }
 }
 
-fn passed(f: &Findings, name: &str) -> String {
-    match outcome(f, name) {
-        Outcome::Passed { message, .. } => message.clone().unwrap_or_default(),
-        other => panic!("{name} did not pass: {other:?}"),
-    }
-}
-
-fn skipped(f: &Findings, name: &str) -> String {
-    match outcome(f, name) {
-        Outcome::Skipped(m) => m.clone(),
-        other => panic!("{name} was not skipped: {other:?}"),
-    }
-}
-
-fn warned(f: &Findings, name: &str) -> String {
-    match outcome(f, name) {
-        Outcome::Warning(m) => m.clone(),
-        other => panic!("{name} did not warn: {other:?}"),
-    }
+/// The message of `name`'s outcome, after checking it is `status`.
+fn was(f: &Findings, status: TestStatus, name: &str) -> String {
+    let (actual, message) = match outcome(f, name) {
+        Outcome::Passed { message, .. } => (Passed, message.clone().unwrap_or_default()),
+        Outcome::Warning(m) => (Warning, m.clone()),
+        Outcome::Skipped(m) => (Skipped, m.clone()),
+        Outcome::Failed(failure) => (TestStatus::Failed, failure.message.clone()),
+    };
+    assert_eq!(actual, status, "{name}: {message}");
+    message
 }
 
 fn sql_requests(sim: &Simulator) -> usize {
@@ -141,7 +133,7 @@ async fn a_healthy_workspace_passes_and_may_create_the_catalog() {
         CATALOG_VALIDATION,
     ];
     assert_eq!(names, [&expected[..], &[AUDIT_VALIDATION]].concat());
-    let metastore = passed(&f, METASTORE_VALIDATION);
+    let metastore = was(&f, Passed, METASTORE_VALIDATION);
     assert!(
         metastore.contains(METASTORE_ID) && metastore.contains("1001"),
         "{metastore}"
@@ -150,8 +142,8 @@ async fn a_healthy_workspace_passes_and_may_create_the_catalog() {
         Outcome::Passed { result, .. } => assert_eq!(result, &Some(json!([{"1": 1}]))),
         other => panic!("basic connection: {other:?}"),
     }
-    assert!(passed(&f, CATALOG_VALIDATION).contains("may create it"));
-    assert_eq!(skipped(&f, AUDIT_VALIDATION), "query audit is off");
+    assert!(was(&f, Passed, CATALOG_VALIDATION).contains("may create it"));
+    assert_eq!(was(&f, Skipped, AUDIT_VALIDATION), "query audit is off");
     assert_eq!(f.catalog_state(), &CatalogState::Missing);
     assert!(f.compute_available);
     assert!(f.failure().is_none());
@@ -175,10 +167,7 @@ async fn no_metastore_fails_the_metastore_test() {
     assert_eq!(f.failure().unwrap().reason, Reason::MetastoreNotAssigned);
     // The catalog cannot be judged without a metastore; the credentials still work.
     assert_eq!(f.catalog_state(), &CatalogState::Unknown);
-    assert!(matches!(
-        outcome(&f, BASIC_CONNECTION_TEST),
-        Outcome::Passed { .. }
-    ));
+    was(&f, Passed, BASIC_CONNECTION_TEST);
 }
 
 #[tokio::test]
@@ -201,8 +190,8 @@ async fn an_authentication_failure_skips_everything_after_it() {
     for t in &f.tests[1..] {
         assert!(matches!(t.outcome, Outcome::Skipped(_)), "{t:?}");
     }
-    skipped(&f, BASIC_CONNECTION_TEST);
-    skipped(&f, CATALOG_VALIDATION);
+    was(&f, Skipped, BASIC_CONNECTION_TEST);
+    was(&f, Skipped, CATALOG_VALIDATION);
     assert_eq!(
         sql_requests(&sim),
         0,
@@ -223,21 +212,18 @@ async fn a_stopped_warehouse_is_not_started_by_a_periodic_check() {
     };
     let f = run(&sim, &it, ComputePolicy::OnlyIfRunning).await;
 
-    assert!(skipped(&f, BASIC_CONNECTION_TEST).contains("STOPPED"));
-    skipped(&f, AUDIT_VALIDATION);
+    assert!(was(&f, Skipped, BASIC_CONNECTION_TEST).contains("STOPPED"));
+    was(&f, Skipped, AUDIT_VALIDATION);
     assert!(!f.compute_available);
     assert_eq!(sql_requests(&sim), 0);
     assert_eq!(sim.warehouse_starts(WAREHOUSE_ID), 0);
     // The checks that need no compute still run.
-    passed(&f, METASTORE_VALIDATION);
-    passed(&f, CATALOG_VALIDATION);
+    was(&f, Passed, METASTORE_VALIDATION);
+    was(&f, Passed, CATALOG_VALIDATION);
 
     // Creating or editing may start it.
     let f = run(&sim, &it, ComputePolicy::MayStart).await;
-    assert!(matches!(
-        outcome(&f, BASIC_CONNECTION_TEST),
-        Outcome::Passed { .. }
-    ));
+    was(&f, Passed, BASIC_CONNECTION_TEST);
     assert_eq!(sim.warehouse_starts(WAREHOUSE_ID), 1);
 }
 
@@ -260,7 +246,7 @@ async fn a_missing_catalog_needs_create_catalog() {
         ..integration(&id)
     };
     let f = run(&sim, &manual, ComputePolicy::MayStart).await;
-    assert!(warned(&f, CATALOG_VALIDATION).contains("waiting for the setup script"));
+    assert!(was(&f, Warning, CATALOG_VALIDATION).contains("waiting for the setup script"));
     assert!(f.failure().is_none());
 }
 
@@ -303,7 +289,7 @@ async fn another_integrations_catalog_is_never_taken() {
 async fn our_catalog_passes_until_account_users_hold_a_grant() {
     let ours = CatalogSpec::new(CATALOG, SP_APP_ID).with_tag(TAG_KEY, &id().marker());
     let f = with_catalog(ours.clone(), true).await;
-    assert!(passed(&f, CATALOG_VALIDATION).contains("owned by this integration"));
+    assert!(was(&f, Passed, CATALOG_VALIDATION).contains("owned by this integration"));
     assert_eq!(f.catalog_state(), &CatalogState::Ours);
 
     let drifted = ours.with_grant("account users", &["USE_CATALOG"]);
@@ -315,7 +301,7 @@ async fn our_catalog_passes_until_account_users_hold_a_grant() {
 
     // Before automatic setup (which revokes them) grants are not judged.
     let f = with_catalog(drifted, false).await;
-    passed(&f, CATALOG_VALIDATION);
+    was(&f, Passed, CATALOG_VALIDATION);
 }
 
 #[tokio::test]
@@ -339,7 +325,7 @@ async fn query_audit_needs_the_system_tables() {
 
     let sim = start(Scenario::default_for_tests()).await;
     let f = run(&sim, &it, ComputePolicy::MayStart).await;
-    assert!(passed(&f, AUDIT_VALIDATION).contains("system.query.history"));
+    assert!(was(&f, Passed, AUDIT_VALIDATION).contains("system.query.history"));
 }
 
 /// `main` (1001) plus `other` (1002, its own warehouse); the listed catalogs go through `other`.
@@ -369,7 +355,7 @@ fn connection_passed(f: &Findings) {
         .get(1)
         .expect("the additional connection is recorded");
     assert_eq!(other.workspace_id, Some(1002));
-    let message = passed(f, &checks::connection_test(&other.host));
+    let message = was(f, Passed, &checks::connection_test(&other.host));
     assert!(message.contains("1002"), "{message}");
 }
 
@@ -381,8 +367,8 @@ async fn catalogs_reachable_through_an_additional_connection_pass() {
     ])
     .await;
     connection_passed(&f);
-    assert!(passed(&f, &checks::catalog_access_test("sales")).contains("OPEN"));
-    let bound = passed(&f, &checks::catalog_access_test("finance"));
+    assert!(was(&f, Passed, &checks::catalog_access_test("sales")).contains("OPEN"));
+    let bound = was(&f, Passed, &checks::catalog_access_test("finance"));
     assert!(bound.contains("1002"), "{bound}");
     assert!(f.failure().is_none(), "{:?}", f.failure());
 }
@@ -395,12 +381,7 @@ async fn a_catalog_used_but_not_owned_is_reachable_where_its_workspace_shows_it(
         .isolated(&[1002])
         .with_grant(SP_APP_ID, &["USE_CATALOG"]);
     let f = through_other(vec![shared]).await;
-    let test = checks::catalog_access_test("shared");
-    assert!(
-        matches!(outcome(&f, &test), Outcome::Passed { .. }),
-        "{:?}",
-        outcome(&f, &test)
-    );
+    was(&f, Passed, &checks::catalog_access_test("shared"));
 }
 
 #[tokio::test]
@@ -417,7 +398,7 @@ async fn an_isolated_catalog_bound_elsewhere_is_not_reachable() {
     // The principal owns it, so it may read the bindings: the message names where it is bound.
     assert!(fail.message.contains("hidden") && fail.message.contains("1003"));
     // Bound to the main workspace: reachable, but not where it is listed.
-    let warning = warned(&f, &checks::catalog_access_test("on_main"));
+    let warning = was(&f, Warning, &checks::catalog_access_test("on_main"));
     assert!(warning.contains("1001"), "{warning}");
     assert_eq!(f.failure().unwrap().reason, Reason::CatalogNotReachable);
 }

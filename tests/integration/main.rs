@@ -9,4 +9,5 @@ mod client;
 mod controller;
 mod crd;
 mod import;
+mod reconcile;
 mod setup_plan;
