@@ -55,7 +55,10 @@ async fn a_new_resource_is_created_then_enabled_and_rests() {
     let marker = format!("default/{}/gov", env.ns);
     assert_eq!(catalog.tags.get(TAG_KEY), Some(&marker));
     let reasons = env.event_reasons().await;
-    assert!(reasons.iter().any(|r| r == "Enabled"), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r == Reason::Enabled.as_str()),
+        "{reasons:?}"
+    );
     env.assert_no_leak(SP_TOKEN).await;
 
     // Within its interval an enabled resource costs nothing: no request, no write.
