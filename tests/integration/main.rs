@@ -4,8 +4,10 @@
 mod harness;
 
 mod chart;
+mod checks;
 mod client;
 mod controller;
 mod crd;
 mod import;
+mod reconcile;
 mod setup_plan;
