@@ -13,7 +13,7 @@ use kube::ResourceExt;
 use super::output::{Format, Report};
 use super::secrets_dir::SecretsDir;
 use crate::api::{Connection, DatabricksIntegration};
-use crate::checks::{self, Additional, ComputePolicy, Integration};
+use crate::checks::{self, Additional, ComputePolicy, Findings, Integration, Outcome};
 use crate::controller::secrets::{self, SecretReader, SecretSource};
 use crate::databricks::{ClientSettings, WorkspaceClient};
 
@@ -121,10 +121,19 @@ async fn validate(args: &ValidateArgs) -> anyhow::Result<Report> {
         ComputePolicy::OnlyIfRunning
     };
     let findings = checks::run(&main, &additional, &it, policy).await;
-    if policy == ComputePolicy::OnlyIfRunning && !findings.compute_available {
+    if policy == ComputePolicy::OnlyIfRunning && compute_stopped(&findings) {
         eprintln!("note: the compute is not running, so no SQL ran; --allow-start starts it");
     }
     Ok(Report::new(&findings))
+}
+
+/// The basic connection test ran (the metastore test passed) yet used no compute: it was stopped.
+fn compute_stopped(findings: &Findings) -> bool {
+    let metastore_ok = findings.tests.iter().any(|t| {
+        t.name == checks::METASTORE_VALIDATION
+            && matches!(t.outcome, Outcome::Passed { .. } | Outcome::Warning(_))
+    });
+    metastore_ok && !findings.compute_available
 }
 
 fn read_manifest(args: &ValidateArgs) -> anyhow::Result<DatabricksIntegration> {

@@ -9,3 +9,4 @@ mod controller;
 mod crd;
 mod import;
 mod setup_plan;
+mod validate;
