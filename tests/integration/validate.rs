@@ -272,6 +272,20 @@ async fn secrets_from_the_cluster_and_json_output() {
 
     assert_read_only(&sim);
     assert_eq!(before, world(&sim));
+    // A Secret missing from the namespace is bad input, like a missing file.
+    let mut m = manifest(&sim, Some(&ns));
+    m["spec"]["tokenSecretRef"]["name"] = "absent".into();
+    let absent = scratch.write("absent.yaml", &m.to_string());
+    let out = validate(
+        &sim,
+        Some(&cp.kubeconfig),
+        &["-f", absent.to_str().unwrap()],
+    )
+    .await;
+    assert_exit(&out, 2);
+    let message = format!("Secret {ns}/absent not found");
+    assert!(stderr(&out).contains(&message), "{}", stderr(&out));
+
     // Nothing written in Kubernetes either: no resource, no setup ConfigMap.
     let out = cp.kubectl(&[
         "get",
