@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod checks;
+pub mod cli;
 pub mod controller;
 pub mod databricks;
 pub mod failure;

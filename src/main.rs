@@ -1,6 +1,7 @@
 //! The `uc-operator` command line: thin dispatch to the library.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -37,11 +38,14 @@ enum Command {
         #[arg(long, env = "UC_OPERATOR_INSTALLATION_ID", default_value = uc_operator::identity::DEFAULT_INSTALLATION)]
         installation_id: String,
     },
+    /// Run the validation tests of a DatabricksIntegration manifest against its workspace,
+    /// changing nothing: exit 0 when none failed, 1 when one did, 2 on bad input.
+    Validate(uc_operator::cli::validate::ValidateArgs),
     /// Convert an Immuta `/integrations` payload into a DatabricksIntegration and its Secrets.
     Import(uc_operator::import::ImportArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         Command::Run(args) => {
             uc_operator::telemetry::init(args.log_format);
@@ -70,7 +74,8 @@ fn main() -> anyhow::Result<()> {
                 uc_operator::setup::script(&dbi, &id, principal.as_deref(), which)
             );
         }
+        Command::Validate(args) => return Ok(uc_operator::cli::validate::main(args)),
         Command::Import(args) => uc_operator::import::run(args)?,
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

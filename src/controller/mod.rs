@@ -8,7 +8,7 @@ mod leader;
 pub mod metrics;
 mod phases;
 mod reconcile;
-mod secrets;
+pub mod secrets;
 mod server;
 pub mod status;
 mod watches;
@@ -218,7 +218,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 }
 
 /// Reads `--ca-bundle`; a file without certificates fails at start rather than on every reconcile.
-fn read_ca_bundle(path: &std::path::Path) -> Result<String, RunError> {
+pub fn read_ca_bundle(path: &std::path::Path) -> Result<String, RunError> {
     let error = |source| RunError::CaBundle {
         path: path.display().to_string(),
         source,

@@ -1,5 +1,7 @@
 //! Dereference: read the Secrets a spec references (only in the resource's own namespace) and
-//! turn each connection into a [`ConnectionConfig`] for the Databricks client.
+//! turn each connection into a [`ConnectionConfig`] for the Databricks client. The values come
+//! from a [`SecretSource`]: the cluster ([`SecretReader`]) or, for `uc-operator validate
+//! --secrets-dir`, files.
 
 use std::collections::BTreeMap;
 
@@ -39,6 +41,9 @@ pub enum SecretError {
         #[source]
         source: ConfigError,
     },
+    /// A file of `validate --secrets-dir` (missing, unreadable or empty).
+    #[error("secret file {path}: {reason}")]
+    File { path: String, reason: String },
     #[error("could not read Secret {namespace}/{name}: {source}")]
     Kube {
         namespace: String,
@@ -55,7 +60,8 @@ impl From<SecretError> for Failure {
         match e {
             SecretError::NotFound { .. }
             | SecretError::MissingKey { .. }
-            | SecretError::Empty { .. } => Failure::user(Reason::SecretNotFound, message),
+            | SecretError::Empty { .. }
+            | SecretError::File { .. } => Failure::user(Reason::SecretNotFound, message),
             SecretError::Config { .. } | SecretError::Required(_) => {
                 Failure::user(Reason::InvalidConfiguration, message)
             }
@@ -64,11 +70,34 @@ impl From<SecretError> for Failure {
     }
 }
 
+/// Where the secret values of a spec come from.
+pub trait SecretSource {
+    /// The value of `key` in the Secret `name`; errors name the Secret and key, never a value.
+    fn value(
+        &mut self,
+        name: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<SecretString, SecretError>> + Send;
+}
+
+/// A secret's bytes as a value, `None` when blank. Trailing newlines creep in from `kubectl
+/// create secret --from-file` and from files a CI job writes.
+pub fn decode(bytes: &[u8]) -> Option<SecretString> {
+    let value = String::from_utf8_lossy(bytes).trim().to_string();
+    (!value.is_empty()).then(|| SecretString::new(value))
+}
+
 /// Reads Secrets once per reconcile, however many connections share one.
 pub struct SecretReader {
     api: Api<Secret>,
     namespace: String,
     cache: BTreeMap<String, Option<Secret>>,
+}
+
+impl SecretSource for SecretReader {
+    async fn value(&mut self, name: &str, key: &str) -> Result<SecretString, SecretError> {
+        self.read(name, key).await
+    }
 }
 
 impl SecretReader {
@@ -80,7 +109,7 @@ impl SecretReader {
         }
     }
 
-    async fn value(&mut self, name: &str, key: &str) -> Result<SecretString, SecretError> {
+    async fn read(&mut self, name: &str, key: &str) -> Result<SecretString, SecretError> {
         if !self.cache.contains_key(name) {
             let secret = self
                 .api
@@ -116,76 +145,79 @@ impl SecretReader {
                 name: name.to_string(),
                 key: key.to_string(),
             })?;
-        // Trailing newlines creep in from `kubectl create secret --from-file`.
-        let value = String::from_utf8_lossy(&bytes).trim().to_string();
-        if value.is_empty() {
-            return Err(SecretError::Empty {
-                namespace: self.namespace.clone(),
-                name: name.to_string(),
-                key: key.to_string(),
-            });
-        }
-        Ok(SecretString::new(value))
+        decode(&bytes).ok_or_else(|| SecretError::Empty {
+            namespace: self.namespace.clone(),
+            name: name.to_string(),
+            key: key.to_string(),
+        })
     }
 
     /// Builds the client configuration of one connection of the spec.
     pub async fn connection(&mut self, c: &Connection) -> Result<ConnectionConfig, SecretError> {
-        let config = |field| move |source| SecretError::Config { field, source };
-        let port = u16::try_from(c.port).unwrap_or(443);
-        let (host, port) =
-            parse_workspace_url(&c.workspace_url, port).map_err(config("workspaceUrl"))?;
-        let compute = parse_http_path(&c.http_path).map_err(config("httpPath"))?;
-        let auth = match c.authentication_type {
-            AuthenticationType::Token => {
-                // The API server guarantees the reference exists for token authentication.
-                let r = c
-                    .token_secret_ref
+        connection(self, c).await
+    }
+}
+
+/// Builds the client configuration of one connection of the spec, its secrets from `secrets`.
+pub async fn connection(
+    secrets: &mut impl SecretSource,
+    c: &Connection,
+) -> Result<ConnectionConfig, SecretError> {
+    let config = |field| move |source| SecretError::Config { field, source };
+    let port = u16::try_from(c.port).unwrap_or(443);
+    let (host, port) =
+        parse_workspace_url(&c.workspace_url, port).map_err(config("workspaceUrl"))?;
+    let compute = parse_http_path(&c.http_path).map_err(config("httpPath"))?;
+    let auth = match c.authentication_type {
+        AuthenticationType::Token => {
+            // The API server guarantees the reference exists for token authentication.
+            let r = c
+                .token_secret_ref
+                .as_ref()
+                .ok_or(SecretError::Required("tokenSecretRef"))?;
+            AuthConfig::Token(secrets.value(&r.name, &r.key).await?)
+        }
+        AuthenticationType::OAuthM2M => {
+            let o = c
+                .oauth_client_config
+                .as_ref()
+                .ok_or(SecretError::Required("oAuthClientConfig"))?;
+            if o.use_certificate {
+                let key = o
+                    .private_key_secret_ref
                     .as_ref()
-                    .ok_or(SecretError::Required("tokenSecretRef"))?;
-                AuthConfig::Token(self.value(&r.name, &r.key).await?)
-            }
-            AuthenticationType::OAuthM2M => {
-                let o = c
-                    .oauth_client_config
+                    .ok_or(SecretError::Required(
+                        "oAuthClientConfig.privateKeySecretRef",
+                    ))?;
+                let token_url = o
+                    .authority_url
+                    .clone()
+                    .ok_or(SecretError::Required("oAuthClientConfig.authorityUrl"))?;
+                AuthConfig::OAuthCertificate {
+                    client_id: o.client_id.clone(),
+                    thumbprint_hex: o.public_certificate_thumbprint.clone().unwrap_or_default(),
+                    private_key_pem: secrets.value(&key.name, &key.key).await?,
+                    token_url,
+                    scope: o.scope.clone(),
+                }
+            } else {
+                let secret = o
+                    .client_secret_ref
                     .as_ref()
-                    .ok_or(SecretError::Required("oAuthClientConfig"))?;
-                if o.use_certificate {
-                    let key = o
-                        .private_key_secret_ref
-                        .as_ref()
-                        .ok_or(SecretError::Required(
-                            "oAuthClientConfig.privateKeySecretRef",
-                        ))?;
-                    let token_url = o
-                        .authority_url
-                        .clone()
-                        .ok_or(SecretError::Required("oAuthClientConfig.authorityUrl"))?;
-                    AuthConfig::OAuthCertificate {
-                        client_id: o.client_id.clone(),
-                        thumbprint_hex: o.public_certificate_thumbprint.clone().unwrap_or_default(),
-                        private_key_pem: self.value(&key.name, &key.key).await?,
-                        token_url,
-                        scope: o.scope.clone(),
-                    }
-                } else {
-                    let secret = o
-                        .client_secret_ref
-                        .as_ref()
-                        .ok_or(SecretError::Required("oAuthClientConfig.clientSecretRef"))?;
-                    AuthConfig::OAuthSecret {
-                        client_id: o.client_id.clone(),
-                        client_secret: self.value(&secret.name, &secret.key).await?,
-                        token_url: o.authority_url.clone(),
-                        scope: o.scope.clone(),
-                    }
+                    .ok_or(SecretError::Required("oAuthClientConfig.clientSecretRef"))?;
+                AuthConfig::OAuthSecret {
+                    client_id: o.client_id.clone(),
+                    client_secret: secrets.value(&secret.name, &secret.key).await?,
+                    token_url: o.authority_url.clone(),
+                    scope: o.scope.clone(),
                 }
             }
-        };
-        Ok(ConnectionConfig {
-            host,
-            port,
-            compute,
-            auth,
-        })
-    }
+        }
+    };
+    Ok(ConnectionConfig {
+        host,
+        port,
+        compute,
+        auth,
+    })
 }

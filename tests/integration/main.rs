@@ -11,3 +11,4 @@ mod crd;
 mod import;
 mod reconcile;
 mod setup_plan;
+mod validate;
