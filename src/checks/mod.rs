@@ -16,6 +16,7 @@ pub use findings::{CatalogState, Finding, Findings, Outcome, Workspace};
 
 pub use catalog::verify as verify_catalog;
 
+use crate::api::DatabricksIntegrationSpec;
 use crate::databricks::WorkspaceClient;
 use crate::identity::IntegrationId;
 
@@ -59,6 +60,27 @@ pub struct Integration<'a> {
     /// Whether setup completed once (a periodic check or an edit): a manual script half-run is
     /// a wait before, a drift after.
     pub after_setup: bool,
+}
+
+impl<'a> Integration<'a> {
+    /// What a spec asks of the checks. `after_setup`: setup completed once (a periodic check or
+    /// an edit); before automatic setup, grants that setup revokes are no failure.
+    pub fn of(
+        spec: &'a DatabricksIntegrationSpec,
+        id: &'a IntegrationId,
+        after_setup: bool,
+    ) -> Self {
+        let automatic = spec.auto_bootstrap;
+        Integration {
+            id,
+            catalog: &spec.catalog,
+            automatic,
+            audit: spec.audit_enabled(),
+            check_lockdown: !automatic || after_setup,
+            adopt: spec.adopt_existing_catalog,
+            after_setup,
+        }
+    }
 }
 
 /// An additional connection's client and the catalogs reached through it.

@@ -106,15 +106,8 @@ async fn validate(args: &ValidateArgs) -> anyhow::Result<Report> {
         }
     };
     let id = crate::setup::integration_id(&dbi, &args.installation_id);
-    let automatic = dbi.spec.auto_bootstrap;
-    let it = Integration {
-        id: &id,
-        catalog: &dbi.spec.catalog,
-        automatic,
-        audit: dbi.spec.audit_enabled(),
-        // As when the manifest is applied: automatic setup revokes what others hold.
-        check_lockdown: !automatic,
-    };
+    // As when the manifest is applied: automatic setup revokes what others hold.
+    let it = Integration::of(&dbi.spec, &id, false);
     let policy = if args.allow_start {
         ComputePolicy::MayStart
     } else {

@@ -74,6 +74,8 @@ fn integration(id: &IntegrationId) -> Integration<'_> {
         automatic: true,
         audit: false,
         check_lockdown: false,
+        adopt: false,
+        after_setup: false,
     }
 }
 

@@ -20,22 +20,16 @@ pub fn one_per_workspace(ctx: &Context, dbi: &DatabricksIntegration) -> Result<(
     }
 }
 
-/// What the checks are told about the integration.
+/// What the checks are told about the integration. Lockdown is judged after setup only on a
+/// periodic check: an edit may re-run setup, which restores it.
 pub fn integration<'a>(
     dbi: &'a DatabricksIntegration,
     id: &'a IntegrationId,
     flow: Flow,
 ) -> Integration<'a> {
-    let automatic = dbi.spec.auto_bootstrap;
     Integration {
-        id,
-        catalog: &dbi.spec.catalog,
-        automatic,
-        audit: dbi.spec.audit_enabled(),
-        // Before automatic setup, grants that setup revokes are no failure.
-        check_lockdown: !automatic || flow == Flow::Recheck,
-        adopt: dbi.spec.adopt_existing_catalog,
-        after_setup: flow != Flow::Create,
+        check_lockdown: !dbi.spec.auto_bootstrap || flow == Flow::Recheck,
+        ..Integration::of(&dbi.spec, id, flow != Flow::Create)
     }
 }
 
