@@ -11,7 +11,7 @@ pub(super) async fn check(main: &WorkspaceClient, it: &Integration<'_>, f: &mut 
         return;
     }
     if !f.compute_available {
-        let message = "the compute is not running: periodic re-validation does not start it";
+        let message = "the compute is not running: not started (this check may not start compute)";
         f.skipped(AUDIT_VALIDATION, message);
         return;
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::{CATALOG_VALIDATION, CatalogState, Findings, Integration};
-use crate::databricks::{self, WorkspaceClient};
+use crate::databricks::{self, ErrorKind, WorkspaceClient};
 use crate::failure::Reason;
 use crate::setup::{ACCOUNT_USERS, TAG_KEY, catalog_comment};
 
@@ -31,6 +31,18 @@ pub(super) async fn check(
     let name = it.catalog;
     let info = match main.get_catalog(name).await {
         Ok(info) => info,
+        // The name is taken by a catalog the principal may not even see.
+        Err(e) if e.kind() == ErrorKind::PermissionDenied && it.automatic => {
+            f.catalog = Some(CatalogState::Foreign {
+                owner: "someone else".into(),
+            });
+            f.failed_user(
+                CATALOG_VALIDATION,
+                Reason::CatalogExists,
+                format!("catalog {name} already exists and the service principal {principal} may not see it ({e}): choose another catalog"),
+            );
+            return;
+        }
         Err(e) => {
             f.failed_call(
                 CATALOG_VALIDATION,

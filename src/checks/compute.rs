@@ -23,7 +23,7 @@ pub(super) async fn basic_connection(
             Ok(state) if state.is_running() => {}
             Ok(state) => {
                 let message = format!(
-                    "{} is {}: periodic re-validation does not start it",
+                    "{} is {}: not started (this check may not start compute)",
                     compute_name(&state.compute),
                     state.state
                 );

@@ -325,9 +325,8 @@ async fn deletion_keeps_the_catalog_with_retain_and_drops_it_with_delete() {
 }
 
 /// The contract ("Deletion never hangs"): no catalog was ever created, so nothing needs the
-/// credentials. Today the cleanup reads the Secret first and ends in `deleteError`.
+/// credentials, however the deletion goes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "operator bug: cleanup needs the Secret even when setup never created a catalog"]
 async fn deleting_a_resource_that_never_created_a_catalog_needs_no_databricks_call() {
     let env = Env::new("rec-delete-new", Scenario::default_for_tests()).await;
     env.apply(&env.manifest("gov", "governance")).await;

@@ -1,13 +1,16 @@
 //! Deletion behind the finalizer: drop the catalog automatic setup created (only when it is this
 //! integration's), keep it when told to, and never hang.
 
+use k8s_openapi::api::core::v1::Namespace;
+use kube::ResourceExt;
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
 use super::super::context::Context;
 use super::super::reconcile::Error;
-use super::super::status::State;
+use super::super::status::{BOOTSTRAPPED, State, VALIDATED};
 use super::dereference;
 use super::report::Report;
 use crate::api::{DatabricksIntegration, DeletionPolicy, Phase};
@@ -37,6 +40,10 @@ pub async fn run(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, E
     } else {
         None
     };
+    if !setup_may_have_run(dbi) {
+        // Setup only runs after validation passed: nothing was created, nothing to ask.
+        return Ok(done(ctx, dbi));
+    }
     if let Some(why) = keep {
         let note = format!("catalog {catalog} is kept ({why})");
         report
@@ -46,6 +53,15 @@ pub async fn run(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, E
     }
     let client = match dereference::main_client(ctx, dbi).await {
         Ok(c) => c,
+        Err(f) if f.reason == Reason::SecretNotFound && namespace_terminating(ctx, dbi).await => {
+            let note = format!(
+                "the namespace is being deleted and the credentials are gone: catalog {catalog} is left in place; drop it as its owner (the service principal) or a metastore admin with DROP CATALOG `{catalog}` CASCADE"
+            );
+            report
+                .event(EventType::Warning, Reason::CatalogNotDropped, note)
+                .await;
+            return Ok(done(ctx, dbi));
+        }
         Err(f) => {
             let f = Failure {
                 message: format!("{}{HINT}", f.message),
@@ -81,6 +97,36 @@ pub async fn run(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, E
         }
     }
     Ok(done(ctx, dbi))
+}
+
+/// Whether setup may have created something: it runs only once validation passed, which the
+/// status then says (or setup got as far as failing).
+fn setup_may_have_run(dbi: &DatabricksIntegration) -> bool {
+    let Some(status) = dbi.status.as_ref() else {
+        return false;
+    };
+    let applied = status
+        .bootstrap
+        .as_ref()
+        .is_some_and(|b| b.applied_spec_hash.is_some());
+    applied
+        || status.conditions.iter().any(|c| {
+            (c.type_ == VALIDATED && c.status == "True")
+                || (c.type_ == BOOTSTRAPPED
+                    && (c.status == "True" || c.reason == Reason::SetupFailed.as_str()))
+        })
+}
+
+/// Whether the resource's namespace is being deleted. Reading namespaces may be forbidden (the
+/// one-namespace chart): then it is not known, and the deletion waits for the credentials.
+async fn namespace_terminating(ctx: &Context, dbi: &DatabricksIntegration) -> bool {
+    let namespaces: Api<Namespace> = Api::all(ctx.kube.clone());
+    let name = dbi.namespace().unwrap_or_default();
+    match namespaces.get_opt(&name).await {
+        Ok(Some(ns)) => ns.metadata.deletion_timestamp.is_some(),
+        Ok(None) => true,
+        Err(_) => false,
+    }
 }
 
 fn done(ctx: &Context, dbi: &DatabricksIntegration) -> Action {

@@ -71,6 +71,14 @@ pub async fn automatic(
             reason: Reason::SetupFailed,
             message: "setup ran but the catalog does not look set up".into(),
         },
+        // A re-check that could not look at the catalog says nothing new about its setup.
+        (CatalogState::Unknown, false) if it.after_setup => SetupCondition {
+            done: true,
+            reason: Reason::SetupApplied,
+            message: format!(
+                "catalog {catalog} is set up (not re-checked: an earlier test failed)"
+            ),
+        },
         (_, false) => SetupCondition {
             done: false,
             reason: Reason::WaitingForValidation,
