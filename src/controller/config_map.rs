@@ -20,19 +20,108 @@ pub fn name(dbi: &DatabricksIntegration) -> String {
     format!("{}-uc-setup", dbi.name_any())
 }
 
-/// Publishes the ConfigMap when its scripts changed; returns its name.
+/// What was published: the ConfigMap's name and the statements still to run when the setup
+/// script changed since it was last seen applied.
+pub struct Published {
+    pub name: String,
+    pub pending: Vec<String>,
+}
+
+/// Publishes the ConfigMap when its scripts changed. `applied`: validation sees the current
+/// script applied, so it becomes the reference (`applied.sql`) later changes are compared with.
 pub async fn publish(
     ctx: &Context,
     dbi: &DatabricksIntegration,
     id: &IntegrationId,
     principal: &str,
-) -> Result<String, kube::Error> {
+    applied: bool,
+) -> Result<Published, kube::Error> {
     let name = name(dbi);
     let ns = dbi.namespace().unwrap_or_default();
-    let cm = ConfigMap {
+    let api: Api<ConfigMap> = Api::namespaced(ctx.kube.clone(), &ns);
+    let current = api.get_opt(&name).await?;
+    let setup_sql = setup::script(dbi, id, Some(principal), Script::Setup);
+    let reference = match current.as_ref().and_then(|c| c.data.as_ref()) {
+        _ if applied => Some(setup_sql.clone()),
+        Some(data) => data.get(APPLIED).cloned(),
+        None => None,
+    };
+    let new = setup::statements_of(&setup_sql);
+    let pending = reference
+        .map(|r| setup::pending_statements(&setup::statements_of(&r), &new))
+        .unwrap_or_default();
+    let mut data = BTreeMap::from([
+        ("setup.sql".to_string(), setup_sql.clone()),
+        (
+            "cleanup.sql".to_string(),
+            setup::script(dbi, id, Some(principal), Script::Cleanup),
+        ),
+    ]);
+    if applied || current.as_ref().is_some_and(|c| has(c, APPLIED)) {
+        let kept = current
+            .as_ref()
+            .and_then(|c| c.data.as_ref()?.get(APPLIED).cloned());
+        data.insert(
+            APPLIED.into(),
+            if applied {
+                setup_sql
+            } else {
+                kept.unwrap_or_default()
+            },
+        );
+    }
+    if !pending.is_empty() {
+        let params = setup::params(dbi, id, Some(principal));
+        data.insert(PENDING.into(), setup::render_pending(&params, &pending));
+    }
+    if current.as_ref().and_then(|c| c.data.as_ref()) != Some(&data) {
+        let cm = config_map(dbi, &name, &ns, data, true);
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let written = api.patch(&name, &params, &Patch::Apply(&cm)).await?;
+        // Our own write must not come back through the ConfigMap watch as a change.
+        ctx.changed("ConfigMap", ns, name.clone(), written.resource_version());
+    }
+    Ok(Published { name, pending })
+}
+
+/// On deletion of a manual-setup resource: the ConfigMap loses its owner reference, so
+/// `cleanup.sql` stays readable after the resource is gone. `None` when there is none.
+pub async fn keep(
+    ctx: &Context,
+    dbi: &DatabricksIntegration,
+) -> Result<Option<String>, kube::Error> {
+    let name = name(dbi);
+    let ns = dbi.namespace().unwrap_or_default();
+    let api: Api<ConfigMap> = Api::namespaced(ctx.kube.clone(), &ns);
+    let Some(current) = api.get_opt(&name).await? else {
+        return Ok(None);
+    };
+    let data = current.data.clone().unwrap_or_default();
+    let cm = config_map(dbi, &name, &ns, data, false);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let written = api.patch(&name, &params, &Patch::Apply(&cm)).await?;
+    ctx.changed("ConfigMap", ns, name.clone(), written.resource_version());
+    Ok(Some(name))
+}
+
+const APPLIED: &str = "applied.sql";
+const PENDING: &str = "pending.sql";
+
+fn has(cm: &ConfigMap, key: &str) -> bool {
+    cm.data.as_ref().is_some_and(|d| d.contains_key(key))
+}
+
+fn config_map(
+    dbi: &DatabricksIntegration,
+    name: &str,
+    ns: &str,
+    data: BTreeMap<String, String>,
+    owned: bool,
+) -> ConfigMap {
+    ConfigMap {
         metadata: ObjectMeta {
-            name: Some(name.clone()),
-            namespace: Some(ns.clone()),
+            name: Some(name.to_string()),
+            namespace: Some(ns.to_string()),
             labels: Some(BTreeMap::from([
                 (MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string()),
                 (
@@ -40,30 +129,15 @@ pub async fn publish(
                     label_value(&dbi.name_any()),
                 ),
             ])),
-            owner_references: dbi.controller_owner_ref(&()).map(|o| vec![o]),
+            owner_references: owned
+                .then(|| dbi.controller_owner_ref(&()))
+                .flatten()
+                .map(|o| vec![o]),
             ..Default::default()
         },
-        data: Some(BTreeMap::from([
-            (
-                "setup.sql".to_string(),
-                setup::script(dbi, id, Some(principal), Script::Setup),
-            ),
-            (
-                "cleanup.sql".to_string(),
-                setup::script(dbi, id, Some(principal), Script::Cleanup),
-            ),
-        ])),
+        data: Some(data),
         ..Default::default()
-    };
-    let api: Api<ConfigMap> = Api::namespaced(ctx.kube.clone(), &ns);
-    let current = api.get_opt(&name).await?;
-    if current.as_ref().and_then(|c| c.data.as_ref()) != cm.data.as_ref() {
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        let written = api.patch(&name, &params, &Patch::Apply(&cm)).await?;
-        // Our own write must not come back through the ConfigMap watch as a change.
-        ctx.changed("ConfigMap", ns, name.clone(), written.resource_version());
     }
-    Ok(name)
 }
 
 /// A label value holds at most 63 characters; a longer resource name is cut (the owner

@@ -12,8 +12,8 @@ pub use execute::{Dropped, drop_catalog, run};
 pub use plan::{
     ACCOUNT_USERS, AUDIT_TABLES, CATALOG_PRIVILEGES, CURRENT_PROFILE_VIEW, Existing,
     INTERNAL_SCHEMA, Mode, PRINCIPAL_PLACEHOLDER, PROFILES_TABLE, Script, SetupParams, TAG_KEY,
-    automatic_statements, catalog_comment, cleanup_statements, render_script, setup_statements,
-    spec_hash,
+    automatic_statements, catalog_comment, cleanup_statements, pending_statements, render_pending,
+    render_script, setup_statements, spec_hash, statements_of,
 };
 pub use quote::{quote_ident, quote_literal, quote_name};
 pub use spec::{applied_hash, integration_id, params, script};

@@ -259,6 +259,49 @@ pub fn spec_hash(p: &SetupParams, mode: Mode) -> String {
     hex::encode(h.finalize())
 }
 
+/// The statements of a rendered script (one per line, `;`-terminated, `--` comments skipped).
+pub fn statements_of(script: &str) -> Vec<String> {
+    script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("--"))
+        .map(|l| l.trim_end_matches(';').to_string())
+        .collect()
+}
+
+/// What a user still has to run when the script changed from `applied` to `new`: the new
+/// statements, in order, then a `REVOKE` for each grant the new script no longer makes (turning
+/// query audit off gives back its system-table grants).
+pub fn pending_statements(applied: &[String], new: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = new
+        .iter()
+        .filter(|s| !applied.contains(s))
+        .cloned()
+        .collect();
+    for old in applied.iter().filter(|s| !new.contains(s)) {
+        if let Some(rest) = old.strip_prefix("GRANT ") {
+            if let Some((what, to)) = rest.rsplit_once(" TO ") {
+                out.push(format!("REVOKE {what} FROM {to}"));
+            }
+        }
+    }
+    out
+}
+
+/// The script of the statements still to run, with a header saying why.
+pub fn render_pending(p: &SetupParams, statements: &[String]) -> String {
+    let mut out = format!(
+        "-- uc-operator: the spec of the DatabricksIntegration {} changed; run these statements\n\
+         -- (the difference from the setup script last seen applied) as setup.sql says.\n\n",
+        comment_safe(&p.id.resource())
+    );
+    for statement in statements {
+        out.push_str(statement);
+        out.push_str(";\n");
+    }
+    out
+}
+
 /// Names in `--` comments must not be able to end the comment.
 fn comment_safe(s: &str) -> String {
     s.chars()
@@ -368,6 +411,27 @@ mod tests {
         assert!(again.contains(
             &"REVOKE ALL PRIVILEGES ON CATALOG `immuta_cat` FROM `account users`".to_owned()
         ));
+    }
+
+    #[test]
+    fn a_changed_script_leaves_only_the_difference_to_run() {
+        let off = SetupParams {
+            audit: false,
+            ..params()
+        };
+        let before = setup_statements(&off, Mode::Manual);
+        let after = setup_statements(&params(), Mode::Manual);
+        let on = pending_statements(&before, &after);
+        assert_eq!(on.len(), 7, "{on:?}");
+        assert!(on.iter().all(|s| s.starts_with("GRANT")));
+        let back = pending_statements(&after, &before);
+        assert_eq!(back.len(), 7, "{back:?}");
+        assert!(back.contains(
+            &"REVOKE SELECT ON TABLE `system`.`query`.`history` FROM `6b2c-app`".to_owned()
+        ));
+        assert!(pending_statements(&after, &after).is_empty());
+        let script = render_script(&params(), Script::Setup, "h");
+        assert_eq!(statements_of(&script), after);
     }
 
     #[test]

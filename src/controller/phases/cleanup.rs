@@ -8,6 +8,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
+use super::super::config_map;
 use super::super::context::Context;
 use super::super::reconcile::Error;
 use super::super::status::{BOOTSTRAPPED, State, VALIDATED};
@@ -31,12 +32,20 @@ pub async fn run(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, E
         };
         report.write(Phase::Deleting, &deleting).await?;
     }
+    let kept_script = if dbi.spec.auto_bootstrap {
+        None
+    } else {
+        config_map::keep(ctx, dbi).await?
+    };
+    let manual = kept_script.map(|name| {
+        format!("manual setup: run cleanup.sql from ConfigMap {name} (kept after the resource is gone; delete it when done) to drop it")
+    });
     let keep = if dbi.spec.suspend {
-        Some("the resource is suspended: nothing is sent to Databricks")
+        Some("the resource is suspended: nothing is sent to Databricks".to_string())
     } else if !dbi.spec.auto_bootstrap {
-        Some("manual setup: run cleanup.sql from the setup ConfigMap to drop it")
+        Some(manual.unwrap_or_else(|| "manual setup: the setup script was never published".into()))
     } else if dbi.spec.deletion_policy == DeletionPolicy::Retain {
-        Some("deletionPolicy is Retain")
+        Some("deletionPolicy is Retain".to_string())
     } else {
         None
     };

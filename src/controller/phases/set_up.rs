@@ -87,8 +87,8 @@ pub async fn automatic(
     })
 }
 
-/// Publishes the script (once the principal is known) and reports whether it has been run;
-/// returns the ConfigMap's name when published.
+/// Publishes the script (once the principal is known) and reports whether it has been run —
+/// or, after a spec change that changed it, whether the statements still to run have been.
 pub async fn manual(
     report: &Report<'_>,
     id: &IntegrationId,
@@ -102,8 +102,27 @@ pub async fn manual(
         };
         return Ok((condition, None));
     };
-    let name = config_map::publish(report.ctx, report.dbi, id, principal).await?;
-    let condition = if *findings.catalog_state() == CatalogState::Ours {
+    let ours = *findings.catalog_state() == CatalogState::Ours;
+    let applied = ours && findings.failure().is_none();
+    let published = config_map::publish(report.ctx, report.dbi, id, principal, applied).await?;
+    let name = published.name;
+    let condition = if applied {
+        SetupCondition {
+            done: true,
+            reason: Reason::ManualSetupVerified,
+            message: "the setup script has been run".into(),
+        }
+    } else if ours && !published.pending.is_empty() {
+        SetupCondition {
+            done: false,
+            reason: Reason::AwaitingManualSetup,
+            message: format!(
+                "the changed spec needs {} more statements: run pending.sql from ConfigMap {name} as setup.sql says",
+                published.pending.len()
+            ),
+        }
+    } else if ours {
+        // Set up, but a test fails that no script fixes (drift, a missing grant).
         SetupCondition {
             done: true,
             reason: Reason::ManualSetupVerified,
@@ -114,7 +133,7 @@ pub async fn manual(
             done: false,
             reason: Reason::AwaitingManualSetup,
             message: format!(
-                "run setup.sql from ConfigMap {name} as a privileged user (metastore admin) in a Databricks SQL editor"
+                "run setup.sql from ConfigMap {name} in a Databricks SQL editor, as its header says"
             ),
         }
     };
