@@ -279,10 +279,11 @@ pub fn pending_statements(applied: &[String], new: &[String]) -> Vec<String> {
         .cloned()
         .collect();
     for old in applied.iter().filter(|s| !new.contains(s)) {
-        if let Some(rest) = old.strip_prefix("GRANT ") {
-            if let Some((what, to)) = rest.rsplit_once(" TO ") {
-                out.push(format!("REVOKE {what} FROM {to}"));
-            }
+        if let Some((what, to)) = old
+            .strip_prefix("GRANT ")
+            .and_then(|r| r.rsplit_once(" TO "))
+        {
+            out.push(format!("REVOKE {what} FROM {to}"));
         }
     }
     out
