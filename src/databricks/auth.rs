@@ -11,7 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use tokio::sync::{Mutex, OnceCell};
 
 use super::connection::{
-    AuthConfig, ConfigError, entra_scope, is_entra_token_url, normalize_token_url,
+    AuthConfig, ConfigError, Entra, entra_endpoint, entra_resource, entra_scope,
+    normalize_token_url,
 };
 use super::error::Error;
 use super::http::{Body, Request, Transport};
@@ -20,6 +21,11 @@ use crate::secret::SecretString;
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// How long a client assertion is valid; Entra accepts up to 10 minutes.
 const ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
+/// The longest a token is cached whatever `expires_in` says: Databricks tokens live an hour,
+/// Entra's up to a day.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// When the response gives no lifetime.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// Hands out bearer tokens for requests.
 pub(crate) enum TokenProvider {
@@ -75,26 +81,33 @@ struct AssertionClaims<'a> {
     exp: u64,
 }
 
-/// Entra v1 endpoints send `expires_in` as a string.
+/// Entra v1 endpoints send `expires_in` as a string; any number too large for a `u64` (or
+/// fractional) still reads, saturated, so the lifetime cap decides.
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum N {
-        Num(u64),
-        Str(String),
-    }
-    Ok(match Option::<N>::deserialize(d)? {
-        Some(N::Num(n)) => Some(n),
-        Some(N::Str(s)) => s.parse().ok(),
-        None => None,
+    let saturate = |f: f64| (f.is_finite() && f >= 0.0).then(|| f.min(u64::MAX as f64) as u64);
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().and_then(saturate)),
+        Some(serde_json::Value::String(s)) => s
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .or_else(|| s.trim().parse::<f64>().ok().and_then(saturate)),
+        _ => None,
     })
+}
+
+/// The cache lifetime of a token that says it lives `expires_in` seconds.
+fn lifetime(expires_in: Option<u64>) -> Duration {
+    expires_in
+        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs)
+        .min(MAX_TOKEN_LIFETIME)
 }
 
 /// When to refresh a token that lives `lifetime`: 60 s before it expires, or at 80% of its life
 /// for short-lived tokens.
 pub(crate) fn refresh_after(lifetime: Duration) -> Duration {
     let early = lifetime.saturating_sub(Duration::from_secs(60));
-    let fraction = lifetime.mul_f64(0.8);
+    let fraction = lifetime - lifetime / 5;
     early.max(fraction)
 }
 
@@ -210,57 +223,63 @@ impl OAuthSource {
         }
         let fetched_at = Instant::now();
         let response = self.fetch(transport).await?;
-        let lifetime = Duration::from_secs(response.expires_in.unwrap_or(3600));
         let token = response.access_token;
+        let refresh_in = refresh_after(lifetime(response.expires_in));
         *cache = Some(CachedToken {
             token: token.clone(),
-            refresh_at: fetched_at + refresh_after(lifetime),
+            // Cannot overflow after the cap; a clock that could not add still refreshes at once.
+            refresh_at: fetched_at.checked_add(refresh_in).unwrap_or(fetched_at),
         });
         Ok(token)
     }
 
-    async fn token_url(&self, transport: &Transport) -> &str {
-        self.resolved_url
-            .get_or_init(|| async {
+    /// The configured token endpoint, or the one OIDC discovery names (falling back to
+    /// `/oidc/v1/token`). A discovered endpoint is never trusted blindly: the transport checks
+    /// its host against the allowed hosts like any other.
+    async fn token_url(&self, transport: &Transport) -> Result<&str, Error> {
+        let url = self
+            .resolved_url
+            .get_or_try_init(|| async {
                 if let Some(url) = &self.configured_url {
-                    return url.clone();
+                    return Ok(url.clone());
                 }
                 let fallback = format!("{}/oidc/v1/token", self.workspace_base);
-                let url = format!("{}/oidc/.well-known/oauth-authorization-server", self.workspace_base);
-                let req = Request::new(Method::GET, "/oidc/.well-known/oauth-authorization-server", url);
-                match transport.send_once(&req).await {
-                    Ok(resp) if resp.is_success() => serde_json::from_slice::<Discovery>(&resp.body)
+                let endpoint = "/oidc/.well-known/oauth-authorization-server";
+                let url = format!("{}{endpoint}", self.workspace_base);
+                match transport.send_once(&Request::new(Method::GET, endpoint, url)).await {
+                    Ok(resp) if resp.is_success() => Ok(serde_json::from_slice::<Discovery>(&resp.body)
                         .ok()
                         .and_then(|d| d.token_endpoint)
                         .filter(|u| u.starts_with("https://"))
-                        .unwrap_or(fallback),
+                        .unwrap_or(fallback)),
                     Ok(resp) => {
                         tracing::debug!(status = resp.status, "OIDC discovery failed; using the default token endpoint");
-                        fallback
+                        Ok(fallback)
                     }
+                    Err(err @ Error::HostNotAllowed { .. }) => Err(err),
                     Err(err) => {
                         tracing::debug!(error = %err, "OIDC discovery failed; using the default token endpoint");
-                        fallback
+                        Ok(fallback)
                     }
                 }
             })
-            .await
+            .await?;
+        Ok(url)
     }
 
     async fn fetch(&self, transport: &Transport) -> Result<TokenResponse, Error> {
-        let url = self.token_url(transport).await.to_owned();
-        let entra = is_entra_token_url(&url);
+        let url = self.token_url(transport).await?.to_owned();
+        let entra = entra_endpoint(&url);
         let mut req = Request::new(Method::POST, "oauth_token", url.clone());
         let mut form: Vec<(&'static str, SecretString)> =
             vec![("grant_type", "client_credentials".into())];
-        let scope = if entra {
-            entra_scope(&self.scope)
-        } else {
-            &self.scope
-        };
-        form.push(("scope", scope.into()));
+        match entra {
+            Some(Entra::V1) => form.push(("resource", entra_resource(&self.scope).into())),
+            Some(Entra::V2) => form.push(("scope", entra_scope(&self.scope).into())),
+            None => form.push(("scope", self.scope.as_str().into())),
+        }
         match &self.credential {
-            ClientCredential::Secret(secret) if entra => {
+            ClientCredential::Secret(secret) if entra.is_some() => {
                 form.push(("client_id", self.client_id.as_str().into()));
                 form.push(("client_secret", secret.clone()));
             }
@@ -304,7 +323,7 @@ impl OAuthSource {
             jti: uuid::Uuid::new_v4().to_string(),
             nbf: now,
             iat: now,
-            exp: now + ASSERTION_LIFETIME.as_secs(),
+            exp: now.saturating_add(ASSERTION_LIFETIME.as_secs()),
         };
         jsonwebtoken::encode(header, &claims, key)
             .map(SecretString::from)
@@ -345,6 +364,36 @@ mod tests {
         assert_eq!(
             refresh_after(Duration::from_secs(1)),
             Duration::from_millis(800)
+        );
+    }
+
+    #[test]
+    fn lifetimes_are_capped_and_read_leniently() {
+        #[derive(Deserialize)]
+        struct T {
+            #[serde(default, deserialize_with = "lenient_u64")]
+            expires_in: Option<u64>,
+        }
+        let read = |json: &str| serde_json::from_str::<T>(json).unwrap().expires_in;
+        assert_eq!(read(r#"{"expires_in": 3599}"#), Some(3599));
+        assert_eq!(read(r#"{"expires_in": "3599"}"#), Some(3599));
+        assert_eq!(
+            read(r#"{"expires_in": 10000000000000000000}"#),
+            Some(10u64.pow(19))
+        );
+        assert_eq!(read(r#"{"expires_in": 1e30}"#), Some(u64::MAX));
+        assert_eq!(read(r#"{"expires_in": "1e30"}"#), Some(u64::MAX));
+        assert_eq!(read(r#"{"expires_in": -5}"#), None);
+        assert_eq!(read(r#"{"expires_in": null}"#), None);
+        assert_eq!(read(r#"{}"#), None);
+        assert_eq!(lifetime(Some(10u64.pow(19))), MAX_TOKEN_LIFETIME);
+        assert_eq!(lifetime(Some(u64::MAX)), MAX_TOKEN_LIFETIME);
+        assert_eq!(lifetime(None), DEFAULT_TOKEN_LIFETIME);
+        // The refresh instant can always be computed.
+        let now = Instant::now();
+        assert!(
+            now.checked_add(refresh_after(lifetime(Some(u64::MAX))))
+                .is_some()
         );
     }
 
