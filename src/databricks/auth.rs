@@ -1,15 +1,14 @@
 //! Credentials to bearer tokens: a personal access token as is, or an OAuth M2M access token
 //! (client secret or Entra certificate assertion) cached and refreshed before it expires.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{EncodingKey, Header};
 use reqwest::Method;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use tokio::sync::{Mutex, OnceCell};
 
+use super::assertion::{ASSERTION_TYPE, assertion_header, client_assertion};
 use super::connection::{
     AuthConfig, ConfigError, Entra, entra_endpoint, entra_resource, entra_scope,
     normalize_token_url,
@@ -18,9 +17,6 @@ use super::error::Error;
 use super::http::{Body, Request, Transport};
 use crate::secret::SecretString;
 
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// How long a client assertion is valid; Entra accepts up to 10 minutes.
-const ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
 /// The longest a token is cached whatever `expires_in` says: Databricks tokens live an hour,
 /// Entra's up to a day.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -70,17 +66,6 @@ struct Discovery {
     token_endpoint: Option<String>,
 }
 
-#[derive(Serialize)]
-struct AssertionClaims<'a> {
-    aud: &'a str,
-    iss: &'a str,
-    sub: &'a str,
-    jti: String,
-    nbf: u64,
-    iat: u64,
-    exp: u64,
-}
-
 /// Entra v1 endpoints send `expires_in` as a string; any number too large for a `u64` (or
 /// fractional) still reads, saturated, so the lifetime cap decides.
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -109,32 +94,6 @@ pub(crate) fn refresh_after(lifetime: Duration) -> Duration {
     let early = lifetime.saturating_sub(Duration::from_secs(60));
     let fraction = lifetime - lifetime / 5;
     early.max(fraction)
-}
-
-/// The JWT header for a certificate thumbprint: 40 hex digits is SHA-1 (`RS256`, `x5t`), 64 is
-/// SHA-256 (`PS256`, `x5t#S256`).
-pub(crate) fn assertion_header(thumbprint_hex: &str) -> Result<Header, ConfigError> {
-    let cleaned: String = thumbprint_hex
-        .chars()
-        .filter(|c| !matches!(c, ':' | ' ' | '-'))
-        .collect();
-    let bytes = hex::decode(&cleaned).map_err(|_| ConfigError::Thumbprint)?;
-    let encoded = URL_SAFE_NO_PAD.encode(&bytes);
-    let mut header = match bytes.len() {
-        20 => {
-            let mut h = Header::new(Algorithm::RS256);
-            h.x5t = Some(encoded);
-            h
-        }
-        32 => {
-            let mut h = Header::new(Algorithm::PS256);
-            h.x5t_s256 = Some(encoded);
-            h
-        }
-        _ => return Err(ConfigError::Thumbprint),
-    };
-    header.typ = Some("JWT".into());
-    Ok(header)
 }
 
 impl TokenProvider {
@@ -289,7 +248,8 @@ impl OAuthSource {
             ClientCredential::Certificate { key, header } => {
                 form.push(("client_id", self.client_id.as_str().into()));
                 form.push(("client_assertion_type", ASSERTION_TYPE.into()));
-                form.push(("client_assertion", self.assertion(&url, key, header)?));
+                let assertion = client_assertion(&self.client_id, &url, key, header)?;
+                form.push(("client_assertion", assertion));
             }
         }
         req.body = Body::Form(form);
@@ -304,30 +264,6 @@ impl OAuthSource {
                 e.classify_name()
             ),
         })
-    }
-
-    fn assertion(
-        &self,
-        audience: &str,
-        key: &EncodingKey,
-        header: &Header,
-    ) -> Result<SecretString, Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let claims = AssertionClaims {
-            aud: audience,
-            iss: &self.client_id,
-            sub: &self.client_id,
-            jti: uuid::Uuid::new_v4().to_string(),
-            nbf: now,
-            iat: now,
-            exp: now.saturating_add(ASSERTION_LIFETIME.as_secs()),
-        };
-        jsonwebtoken::encode(header, &claims, key)
-            .map(SecretString::from)
-            .map_err(|e| Error::Config(ConfigError::PrivateKey(e.to_string())))
     }
 }
 
@@ -395,22 +331,5 @@ mod tests {
             now.checked_add(refresh_after(lifetime(Some(u64::MAX))))
                 .is_some()
         );
-    }
-
-    #[test]
-    fn thumbprint_picks_the_algorithm() {
-        let sha1 = "a".repeat(40);
-        let h = assertion_header(&sha1).unwrap();
-        assert_eq!(h.alg, Algorithm::RS256);
-        assert_eq!(
-            h.x5t.as_deref(),
-            Some(URL_SAFE_NO_PAD.encode([0xaa; 20]).as_str())
-        );
-        assert!(h.x5t_s256.is_none());
-        let h = assertion_header(&"0B".repeat(32)).unwrap();
-        assert_eq!(h.alg, Algorithm::PS256);
-        assert!(h.x5t_s256.is_some() && h.x5t.is_none());
-        assert!(assertion_header("abc").is_err());
-        assert!(assertion_header(&"z".repeat(40)).is_err());
     }
 }

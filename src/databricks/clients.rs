@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 use super::WorkspaceClient;
 use super::connection::{AuthConfig, Compute, ConfigError, ConnectionConfig};
 use super::error::Error;
-use super::http::{ClientSettings, Transport};
+use super::http::Transport;
+use super::settings::ClientSettings;
 
 /// A fingerprint of everything in a [`ConnectionConfig`], secret values included, so that a
 /// rotated secret gives a new client. Never printed.

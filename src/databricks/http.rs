@@ -3,96 +3,20 @@
 //! and the retry loop the official SDKs use (429/503 and the transient codes and messages,
 //! connection errors and timeouts; `Retry-After`; capped, jittered backoff inside a budget).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::Method;
 use reqwest::header::HeaderMap;
-use rustls::pki_types::CertificateDer;
 
 use super::connection::ConfigError;
 use super::error::Error;
-use super::error_text::ErrorBody;
-use super::error_text::{describe_reqwest, is_retryable_transport};
+use super::error_text::{ErrorBody, describe_reqwest, is_retryable_transport};
 use super::hosts::AllowedHosts;
-use super::retry::{PollPolicy, RetryPolicy, retry_after};
+use super::retry::{RetryPolicy, retry_after};
+use super::settings::{ClientSettings, Observer, Outcome, RequestEvent};
+use super::tls::tls_config;
 use crate::secret::SecretString;
-
-/// What happened to one HTTP attempt, for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// A 2xx response.
-    Success,
-    /// A non-retryable error response.
-    Error,
-    /// A response or failure that is retried (or would be, inside the budget).
-    Retryable,
-    /// No response: connection failure or timeout.
-    TransportError,
-}
-
-impl Outcome {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Error => "error",
-            Outcome::Retryable => "retryable",
-            Outcome::TransportError => "transport_error",
-        }
-    }
-}
-
-/// One HTTP attempt. `endpoint` is a route template, never a concrete path with ids or secrets.
-#[derive(Debug, Clone)]
-pub struct RequestEvent {
-    pub endpoint: &'static str,
-    pub method: &'static str,
-    pub status: Option<u16>,
-    pub duration: Duration,
-    pub outcome: Outcome,
-}
-
-pub type Observer = Arc<dyn Fn(&RequestEvent) + Send + Sync>;
-
-/// Settings shared by all clients the operator builds.
-#[derive(Clone)]
-pub struct ClientSettings {
-    /// Extra trusted CA certificates (PEM), the operator's `--ca-bundle`.
-    pub ca_bundle_pem: Option<String>,
-    pub retry: RetryPolicy,
-    pub poll: PollPolicy,
-    pub observer: Option<Observer>,
-    /// Hosts credentials may be sent to (`--allowed-hosts`); default the Databricks clouds.
-    pub allowed_hosts: AllowedHosts,
-    /// How many per-workspace clients (and their OAuth tokens) [`super::Clients`] keeps.
-    pub max_cached_clients: usize,
-}
-
-impl Default for ClientSettings {
-    fn default() -> Self {
-        Self {
-            ca_bundle_pem: None,
-            retry: RetryPolicy::default(),
-            poll: PollPolicy::default(),
-            observer: None,
-            allowed_hosts: AllowedHosts::default(),
-            max_cached_clients: 1024,
-        }
-    }
-}
-
-impl std::fmt::Debug for ClientSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientSettings")
-            .field("ca_bundle_pem", &self.ca_bundle_pem.as_ref().map(|_| "…"))
-            .field("retry", &self.retry)
-            .field("poll", &self.poll)
-            .field("observer", &self.observer.is_some())
-            .field("allowed_hosts", &self.allowed_hosts.to_string())
-            .field("max_cached_clients", &self.max_cached_clients)
-            .finish()
-    }
-}
 
 /// The most a response body may hold, by endpoint kind; a larger one is an error, never read
 /// to the end.
@@ -267,12 +191,7 @@ impl Transport {
         let started = Instant::now();
         match self.attempt(req, self.retry.per_request_timeout).await {
             Ok(resp) => {
-                let outcome = if resp.is_success() {
-                    Outcome::Success
-                } else {
-                    Outcome::Error
-                };
-                self.observe(req, Some(resp.status), started, outcome);
+                self.observe(req, Some(resp.status), started, response_outcome(&resp));
                 Ok(resp)
             }
             Err(err) => {
@@ -299,12 +218,7 @@ impl Transport {
             let (failure, wait) = match self.attempt(req, timeout).await {
                 Ok(resp) => match retryable_failure(&resp) {
                     None => {
-                        let outcome = if resp.is_success() {
-                            Outcome::Success
-                        } else {
-                            Outcome::Error
-                        };
-                        self.observe(req, Some(resp.status), started, outcome);
+                        self.observe(req, Some(resp.status), started, response_outcome(&resp));
                         return Ok(resp);
                     }
                     Some(failure) => {
@@ -339,6 +253,14 @@ impl Transport {
             );
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+fn response_outcome(resp: &Response) -> Outcome {
+    if resp.is_success() {
+        Outcome::Success
+    } else {
+        Outcome::Error
     }
 }
 
@@ -414,48 +336,6 @@ fn method_str(method: &Method) -> &'static str {
     }
 }
 
-/// The system's trusted roots, loaded once per process.
-fn native_roots() -> &'static [CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
-    ROOTS.get_or_init(|| {
-        let loaded = rustls_native_certs::load_native_certs();
-        if !loaded.errors.is_empty() {
-            tracing::debug!(
-                errors = loaded.errors.len(),
-                "some system CA certificates could not be loaded"
-            );
-        }
-        loaded.certs
-    })
-}
-
-/// rustls with the ring provider, the system roots and the extra CA PEMs.
-pub(crate) fn tls_config(ca_bundle_pem: Option<&str>) -> Result<rustls::ClientConfig, ConfigError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(native_roots().iter().cloned());
-    if let Some(pem) = ca_bundle_pem {
-        let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_bytes()) {
-            let cert = cert.map_err(|e| ConfigError::CaBundle(e.to_string()))?;
-            roots
-                .add(cert)
-                .map_err(|e| ConfigError::CaBundle(e.to_string()))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(ConfigError::CaBundle("no PEM certificate found".into()));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConfigError::CaBundle(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,13 +363,5 @@ mod tests {
             !text.contains("secret-token") && text.contains("200"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn bad_ca_bundle_is_a_config_error() {
-        assert!(matches!(
-            tls_config(Some("not a pem")),
-            Err(ConfigError::CaBundle(_))
-        ));
     }
 }

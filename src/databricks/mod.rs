@@ -1,7 +1,9 @@
 //! The Databricks client: everything the operator says to a workspace. It knows nothing of
 //! Kubernetes; the controller builds a [`ConnectionConfig`] from a spec and its Secrets.
 
+mod assertion;
 mod auth;
+mod classify;
 mod clients;
 mod command;
 mod compute;
@@ -10,8 +12,11 @@ mod error;
 mod error_text;
 mod hosts;
 mod http;
+mod paging;
 mod retry;
+mod settings;
 mod sql;
+mod tls;
 mod unity;
 
 use std::sync::{Arc, OnceLock};
@@ -27,8 +32,8 @@ pub use connection::{
 pub use error::{ApiError, Error, ErrorKind};
 pub use error_text::truncate;
 pub use hosts::{AllowedHosts, DEFAULT_ALLOWED_HOSTS};
-pub use http::{ClientSettings, Observer, Outcome, RequestEvent};
 pub use retry::{PollPolicy, RetryPolicy};
+pub use settings::{ClientSettings, Observer, Outcome, RequestEvent};
 pub use sql::QueryResult;
 pub use unity::{
     CatalogBinding, CatalogInfo, EffectivePrivilege, EffectivePrivilegeAssignment,

@@ -125,6 +125,28 @@ fn wait_timeout(wait: Duration) -> String {
     }
 }
 
+/// A statement that ended in any state but `SUCCEEDED` as [`Error::Sql`].
+fn check_succeeded(status: &StatementStatus) -> Result<(), Error> {
+    match status.state.as_str() {
+        "SUCCEEDED" => Ok(()),
+        "FAILED" => {
+            let error = status.error.as_ref();
+            Err(Error::Sql {
+                sql_state: status.sql_state.clone(),
+                error_code: error.and_then(|e| e.error_code.clone()),
+                message: error
+                    .and_then(|e| e.message.clone())
+                    .unwrap_or_else(|| "the statement failed".into()),
+            })
+        }
+        other => Err(Error::Sql {
+            sql_state: None,
+            error_code: Some(other.to_owned()),
+            message: format!("the statement ended in state {other}"),
+        }),
+    }
+}
+
 const STATEMENTS: &str = "/api/2.0/sql/statements";
 const STATEMENT: &str = "/api/2.0/sql/statements/{id}";
 const STATEMENT_CANCEL: &str = "/api/2.0/sql/statements/{id}/cancel";
@@ -171,28 +193,7 @@ impl WorkspaceClient {
             .await?;
         let path = format!("{STATEMENTS}/{}", encode_segment(&resp.statement_id));
         let resp = self.wait_for_statement(resp, &path).await?;
-        match resp.status.state.as_str() {
-            "SUCCEEDED" => {}
-            "FAILED" => {
-                let (error_code, message) = resp
-                    .status
-                    .error
-                    .map(|e| (e.error_code, e.message))
-                    .unwrap_or_default();
-                return Err(Error::Sql {
-                    sql_state: resp.status.sql_state,
-                    error_code,
-                    message: message.unwrap_or_else(|| "the statement failed".into()),
-                });
-            }
-            other => {
-                return Err(Error::Sql {
-                    sql_state: None,
-                    error_code: Some(other.to_owned()),
-                    message: format!("the statement ended in state {other}"),
-                });
-            }
-        }
+        check_succeeded(&resp.status)?;
         let columns = resp
             .manifest
             .and_then(|m| m.schema)

@@ -7,5 +7,6 @@ mod chart;
 mod client;
 mod controller;
 mod crd;
+mod hostile;
 mod import;
 mod setup_plan;
