@@ -199,31 +199,41 @@ impl OAuthSource {
         let url = self
             .resolved_url
             .get_or_try_init(|| async {
-                if let Some(url) = &self.configured_url {
-                    return Ok(url.clone());
-                }
-                let fallback = format!("{}/oidc/v1/token", self.workspace_base);
-                let endpoint = "/oidc/.well-known/oauth-authorization-server";
-                let url = format!("{}{endpoint}", self.workspace_base);
-                match transport.send_once(&Request::new(Method::GET, endpoint, url)).await {
-                    Ok(resp) if resp.is_success() => Ok(serde_json::from_slice::<Discovery>(&resp.body)
-                        .ok()
-                        .and_then(|d| d.token_endpoint)
-                        .filter(|u| u.starts_with("https://"))
-                        .unwrap_or(fallback)),
-                    Ok(resp) => {
-                        tracing::debug!(status = resp.status, "OIDC discovery failed; using the default token endpoint");
-                        Ok(fallback)
-                    }
-                    Err(err @ Error::HostNotAllowed { .. }) => Err(err),
-                    Err(err) => {
-                        tracing::debug!(error = %err, "OIDC discovery failed; using the default token endpoint");
-                        Ok(fallback)
-                    }
+                match &self.configured_url {
+                    Some(url) => Ok(url.clone()),
+                    None => self.discover(transport).await,
                 }
             })
             .await?;
         Ok(url)
+    }
+
+    /// The workspace's token endpoint by OIDC discovery; a refused workspace host is an error,
+    /// any other failure falls back to `/oidc/v1/token`.
+    async fn discover(&self, transport: &Transport) -> Result<String, Error> {
+        let fallback = format!("{}/oidc/v1/token", self.workspace_base);
+        let endpoint = "/oidc/.well-known/oauth-authorization-server";
+        let request = Request::new(
+            Method::GET,
+            endpoint,
+            format!("{}{endpoint}", self.workspace_base),
+        );
+        let discovered = match transport.send_once(&request).await {
+            Ok(resp) if resp.is_success() => serde_json::from_slice::<Discovery>(&resp.body)
+                .ok()
+                .and_then(|d| d.token_endpoint)
+                .filter(|u| u.starts_with("https://")),
+            Ok(resp) => {
+                tracing::debug!(status = resp.status, "OIDC discovery failed");
+                None
+            }
+            Err(err @ Error::HostNotAllowed { .. }) => return Err(err),
+            Err(err) => {
+                tracing::debug!(error = %err, "OIDC discovery failed");
+                None
+            }
+        };
+        Ok(discovered.unwrap_or(fallback))
     }
 
     async fn fetch(&self, transport: &Transport) -> Result<TokenResponse, Error> {

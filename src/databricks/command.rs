@@ -101,7 +101,12 @@ impl WorkspaceClient {
             ("contextId", context_id.to_owned()),
         ];
         self.wait_for_context(&ids, started).await?;
-        let body = json!({"clusterId": cluster_id, "contextId": context_id, "language": "sql", "command": sql});
+        let body = json!({
+            "clusterId": cluster_id,
+            "contextId": context_id,
+            "language": "sql",
+            "command": sql,
+        });
         let command: Id = self
             .call_json(
                 Method::POST,

@@ -111,8 +111,8 @@ pub enum Error {
     Transport { message: String },
     #[error(
         "refusing to send credentials to {host}: the host is not allowed by --allowed-hosts \
-         (add {host} or a pattern such as {} to the flag)",
-        super::hosts::suggestion(host)
+         ({})",
+        super::hosts::hint(host)
     )]
     HostNotAllowed { host: String },
     #[error("the response from {endpoint} is larger than {limit} bytes")]

@@ -150,12 +150,15 @@ impl fmt::Display for AllowedHosts {
     }
 }
 
-/// A pattern that would allow `host` and its siblings, for the refusal message.
-pub(crate) fn suggestion(host: &str) -> String {
+/// What to add to the flag to allow `host`: the host, and for a name with a parent domain a
+/// pattern for its siblings too.
+pub(crate) fn hint(host: &str) -> String {
     let is_ip = host.parse::<std::net::IpAddr>().is_ok() || host.contains(':');
     match host.split_once('.') {
-        Some((_, parent)) if !is_ip && parent.contains('.') => format!("*.{parent}"),
-        _ => host.to_owned(),
+        Some((_, parent)) if !is_ip && parent.contains('.') => {
+            format!("add {host}, or a pattern such as *.{parent}, to the flag")
+        }
+        _ => format!("add {host} to the flag"),
     }
 }
 
@@ -232,7 +235,7 @@ mod tests {
         .to_string();
         assert!(text.contains("ws.evil.example.com") && text.contains("*.evil.example.com"));
         assert!(text.contains("--allowed-hosts"), "{text}");
-        assert_eq!(suggestion("127.0.0.1"), "127.0.0.1");
-        assert_eq!(suggestion("localhost"), "localhost");
+        assert_eq!(hint("127.0.0.1"), "add 127.0.0.1 to the flag");
+        assert_eq!(hint("localhost"), "add localhost to the flag");
     }
 }

@@ -167,7 +167,7 @@ impl WorkspaceClient {
             match result {
                 Err(e @ Error::Sql { .. }) if e.is_retryable() && resubmits < MAX_RESUBMITS => {
                     resubmits += 1;
-                    tracing::debug!(error = %e, resubmits, "statement failed transiently; submitting it again");
+                    tracing::debug!(error = %e, resubmits, "statement failed transiently; resubmitting");
                     tokio::time::sleep(self.inner.poll.delay(resubmits)).await;
                 }
                 other => return other,

@@ -3,10 +3,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use databricks_sim::testcert::{self, ClientCert};
 use databricks_sim::{
-    FaultKind, FaultRule, SP_APP_ID, SP_CLIENT_SECRET, SP_TOKEN, Scenario, testcert,
+    FaultKind, FaultRule, SP_APP_ID, SP_CLIENT_SECRET, SP_TOKEN, Scenario, Simulator,
 };
-use uc_operator::databricks::{Compute, Error, WorkspaceClient};
+use uc_operator::databricks::{AuthConfig, Compute, Error, WorkspaceClient};
 
 use super::*;
 
@@ -61,170 +62,86 @@ fn capture_logs() -> (Capture, Option<tracing::subscriber::DefaultGuard>) {
     }
 }
 
-#[tokio::test]
-async fn no_secret_reaches_an_error_or_a_log_line() {
-    let (capture, _guard) = capture_logs();
+fn render(e: Error) -> [String; 2] {
+    [format!("{e}"), format!("{e:?}")]
+}
 
-    let mut scenario = Scenario::default_for_tests().with_token_lifetime(1);
-    let cert = testcert::client_certificate("uc-operator-leak-test");
-    let wrong = testcert::client_certificate("uc-operator-leak-test-wrong");
-    scenario
-        .principal_mut(SP_APP_ID)
-        .oauth
-        .as_mut()
-        .unwrap()
-        .certificate_pem = Some(cert.cert_pem.clone());
-    let sim = start(scenario).await;
+const WRONG_SECRET: &str = "wrong-secret-Zq81";
+const WRONG_TOKEN: &str = "dapi-wrong-token-Zq82";
 
-    let wrong_secret = "wrong-secret-Zq81";
-    let wrong_token = "dapi-wrong-token-Zq82";
-    let secrets = [
-        SP_TOKEN,
-        SP_CLIENT_SECRET,
-        wrong_secret,
-        wrong_token,
-        &cert.key_pem,
-        &wrong.key_pem,
+/// Authentication failures of every kind, and broken configuration.
+async fn auth_failures(sim: &Simulator, cert: &ClientCert, wrong: &ClientCert) -> Vec<String> {
+    let attempts = [
+        token(WRONG_TOKEN),
+        oauth_secret(WRONG_SECRET, None),
+        oauth_secret(WRONG_SECRET, Some(entra_url(sim))),
+        certificate_auth(sim, &cert.sha256_thumbprint_hex, &wrong.key_pem),
+        certificate_auth(sim, &wrong.sha1_thumbprint_hex, &wrong.key_pem),
+        // A secret in an authority URL's query, on a refused host.
+        oauth_secret(
+            WRONG_SECRET,
+            Some(format!("https://127.0.0.1:1/token?secret={WRONG_SECRET}")),
+        ),
     ];
-    let mut rendered: Vec<String> = Vec::new();
-    fn render(out: &mut Vec<String>, e: Error) {
-        out.push(format!("{e}"));
-        out.push(format!("{e:?}"));
+    let mut rendered = Vec::new();
+    for auth in attempts {
+        rendered.extend(render(client(sim, auth).me().await.unwrap_err()));
     }
-
-    // Authentication failures of every kind.
-    render(
-        &mut rendered,
-        client(&sim, token(wrong_token)).me().await.unwrap_err(),
-    );
-    render(
-        &mut rendered,
-        client(&sim, oauth_secret(wrong_secret, None))
-            .me()
-            .await
-            .unwrap_err(),
-    );
-    render(
-        &mut rendered,
-        client(&sim, oauth_secret(wrong_secret, Some(entra_url(&sim))))
-            .me()
-            .await
-            .unwrap_err(),
-    );
-    render(
-        &mut rendered,
-        client(
-            &sim,
-            certificate_auth(&sim, &cert.sha256_thumbprint_hex, &wrong.key_pem),
-        )
-        .me()
-        .await
-        .unwrap_err(),
-    );
-    render(
-        &mut rendered,
-        client(
-            &sim,
-            certificate_auth(&sim, &wrong.sha1_thumbprint_hex, &wrong.key_pem),
-        )
-        .me()
-        .await
-        .unwrap_err(),
-    );
-    // Broken configuration.
     let bad_key =
-        format!("-----BEGIN PRIVATE KEY-----\n{wrong_secret}\n-----END PRIVATE KEY-----\n");
-    render(
-        &mut rendered,
-        WorkspaceClient::new(
-            config(
-                &sim,
-                warehouse(),
-                certificate_auth(&sim, &cert.sha1_thumbprint_hex, &bad_key),
-            ),
-            &settings(&sim),
-        )
-        .unwrap_err(),
-    );
-    // Faults: retries, a spent budget, a 401 forcing a refresh, SQL errors, not found.
-    let good = [
-        token(SP_TOKEN),
-        oauth_secret(SP_CLIENT_SECRET, None),
-        certificate_auth(&sim, &cert.sha256_thumbprint_hex, &cert.key_pem),
-    ];
-    for auth in good {
-        let mut s = settings(&sim);
-        s.retry.total_budget = Duration::from_millis(600);
-        let c = WorkspaceClient::new(config(&sim, warehouse(), auth.clone()), &s).unwrap();
-        sim.inject("main", FaultRule::unavailable(ME));
-        render(&mut rendered, c.me().await.unwrap_err());
-        sim.clear_faults();
-        sim.inject(
-            "main",
-            FaultRule::new(ME, FaultKind::DropConnection).times(1),
-        );
-        c.me().await.unwrap();
-        sim.inject(
-            "main",
-            FaultRule::new(
-                ME,
-                FaultKind::Status {
-                    status: 401,
-                    retry_after: None,
-                    error_code: "UNAUTHENTICATED".into(),
-                    message: "expired".into(),
-                },
-            )
-            .times(2),
-        );
-        if let Err(e) = c.me().await {
-            render(&mut rendered, e);
-        }
-        sim.clear_faults();
-        render(
-            &mut rendered,
-            c.execute("SELECT * FROM nowhere.nothing.none")
-                .await
-                .unwrap_err(),
-        );
-        render(
-            &mut rendered,
-            c.get_permissions("catalog", "absent").await.unwrap_err(),
-        );
-        // Let the short-lived OAuth token expire so the next client refreshes.
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        c.me().await.unwrap();
-        let other = Compute::Cluster {
-            org_id: "1".into(),
-            cluster_id: "no-such-cluster".into(),
-        };
-        let c = WorkspaceClient::new(config(&sim, other, auth.clone()), &s).unwrap();
-        render(&mut rendered, c.execute("SELECT 1").await.unwrap_err());
-        rendered.push(format!("{c:?}"));
-        rendered.push(format!("{:?}", config(&sim, warehouse(), auth)));
-    }
-    // An unreachable workspace.
-    let mut unreachable = config(&sim, warehouse(), token(SP_TOKEN));
-    unreachable.port = 1;
-    let mut s = settings(&sim);
-    s.retry.total_budget = Duration::from_millis(300);
-    render(
-        &mut rendered,
-        WorkspaceClient::new(unreachable, &s)
-            .unwrap()
-            .me()
-            .await
-            .unwrap_err(),
-    );
+        format!("-----BEGIN PRIVATE KEY-----\n{WRONG_SECRET}\n-----END PRIVATE KEY-----\n");
+    let auth = certificate_auth(sim, &cert.sha1_thumbprint_hex, &bad_key);
+    let err = WorkspaceClient::new(config(sim, warehouse(), auth), &settings(sim)).unwrap_err();
+    rendered.extend(render(err));
+    rendered
+}
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        logs.contains("retrying Databricks request"),
-        "the capture saw the client's logs"
+/// Faults with working credentials: retries, a spent budget, a 401 forcing a refresh, SQL
+/// errors, not found, an unknown cluster.
+async fn fault_errors(sim: &Simulator, auth: AuthConfig) -> Vec<String> {
+    let mut rendered = Vec::new();
+    let mut s = settings(sim);
+    s.retry.total_budget = Duration::from_millis(600);
+    let c = WorkspaceClient::new(config(sim, warehouse(), auth.clone()), &s).unwrap();
+    sim.inject("main", FaultRule::unavailable(ME));
+    rendered.extend(render(c.me().await.unwrap_err()));
+    sim.clear_faults();
+    sim.inject(
+        "main",
+        FaultRule::new(ME, FaultKind::DropConnection).times(1),
     );
-    assert!(rendered.len() > 20);
+    c.me().await.unwrap();
+    let expired = FaultKind::Status {
+        status: 401,
+        retry_after: None,
+        error_code: "UNAUTHENTICATED".into(),
+        message: "expired".into(),
+    };
+    sim.inject("main", FaultRule::new(ME, expired).times(2));
+    if let Err(e) = c.me().await {
+        rendered.extend(render(e));
+    }
+    sim.clear_faults();
+    let sql = c.execute("SELECT * FROM nowhere.nothing.none").await;
+    rendered.extend(render(sql.unwrap_err()));
+    let grants = c.get_permissions("catalog", "absent").await;
+    rendered.extend(render(grants.unwrap_err()));
+    // Let the short-lived OAuth token expire so the next request refreshes it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    c.me().await.unwrap();
+    let other = Compute::Cluster {
+        org_id: "1".into(),
+        cluster_id: "no-such-cluster".into(),
+    };
+    let c = WorkspaceClient::new(config(sim, other, auth.clone()), &s).unwrap();
+    rendered.extend(render(c.execute("SELECT 1").await.unwrap_err()));
+    rendered.push(format!("{c:?}"));
+    rendered.push(format!("{:?}", config(sim, warehouse(), auth)));
+    rendered
+}
+
+/// No secret, nor any line of a PEM key, in any rendered error or the logs.
+fn assert_no_secret(secrets: &[&str], rendered: &[String], logs: &str) {
     for secret in secrets {
-        // Any line of a PEM key, not just the whole key.
         let needles: Vec<&str> = if secret.contains("-----BEGIN") {
             secret
                 .lines()
@@ -234,7 +151,7 @@ async fn no_secret_reaches_an_error_or_a_log_line() {
             vec![secret]
         };
         for needle in needles {
-            for text in &rendered {
+            for text in rendered {
                 assert!(
                     !text.contains(needle),
                     "a secret leaked into an error: {text}"
@@ -243,4 +160,48 @@ async fn no_secret_reaches_an_error_or_a_log_line() {
             assert!(!logs.contains(needle), "a secret leaked into the logs");
         }
     }
+}
+
+#[tokio::test]
+async fn no_secret_reaches_an_error_or_a_log_line() {
+    let (capture, _guard) = capture_logs();
+    let mut scenario = Scenario::default_for_tests().with_token_lifetime(1);
+    let cert = testcert::client_certificate("uc-operator-leak-test");
+    let wrong = testcert::client_certificate("uc-operator-leak-test-wrong");
+    let oauth = scenario.principal_mut(SP_APP_ID).oauth.as_mut().unwrap();
+    oauth.certificate_pem = Some(cert.cert_pem.clone());
+    let sim = start(scenario).await;
+
+    let mut rendered = auth_failures(&sim, &cert, &wrong).await;
+    let good = [
+        token(SP_TOKEN),
+        oauth_secret(SP_CLIENT_SECRET, None),
+        certificate_auth(&sim, &cert.sha256_thumbprint_hex, &cert.key_pem),
+    ];
+    for auth in good {
+        rendered.extend(fault_errors(&sim, auth).await);
+    }
+    // An unreachable workspace.
+    let mut unreachable = config(&sim, warehouse(), token(SP_TOKEN));
+    unreachable.port = 1;
+    let mut s = settings(&sim);
+    s.retry.total_budget = Duration::from_millis(300);
+    let c = WorkspaceClient::new(unreachable, &s).unwrap();
+    rendered.extend(render(c.me().await.unwrap_err()));
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("retrying Databricks request"),
+        "the capture saw the client's logs"
+    );
+    assert!(rendered.len() > 20);
+    let secrets = [
+        SP_TOKEN,
+        SP_CLIENT_SECRET,
+        WRONG_SECRET,
+        WRONG_TOKEN,
+        &cert.key_pem,
+        &wrong.key_pem,
+    ];
+    assert_no_secret(&secrets, &rendered, &logs);
 }
