@@ -120,7 +120,6 @@ mod tests {
             matches!(&e, Error::NotFound(api) if api.code == "CATALOG_DOES_NOT_EXIST"),
             "{e:?}"
         );
-        assert_eq!(e.request_id(), Some("r-1"));
         assert_eq!(e.kind(), ErrorKind::NotFound);
         assert_eq!(
             e.to_string(),

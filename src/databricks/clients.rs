@@ -15,7 +15,7 @@ use super::settings::ClientSettings;
 /// A fingerprint of everything in a [`ConnectionConfig`], secret values included, so that a
 /// rotated secret gives a new client. Never printed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint([u8; 32]);
+pub(crate) struct Fingerprint([u8; 32]);
 
 impl std::fmt::Debug for Fingerprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -24,7 +24,7 @@ impl std::fmt::Debug for Fingerprint {
 }
 
 impl Fingerprint {
-    pub fn of(config: &ConnectionConfig) -> Self {
+    pub(crate) fn of(config: &ConnectionConfig) -> Self {
         let mut h = Sha256::new();
         // Length-prefixed fields, so that no two configurations hash the same input.
         let mut field = |s: &str| {
@@ -135,16 +135,13 @@ impl Clients {
         Ok(client)
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .map
             .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -215,6 +212,6 @@ mod tests {
             matches!(err, Error::Config(ConfigError::CaBundle(_))),
             "{err:?}"
         );
-        assert!(clients.is_empty());
+        assert_eq!(clients.len(), 0);
     }
 }

@@ -172,21 +172,6 @@ impl Error {
             _ => None,
         }
     }
-
-    /// The request id the workspace gave, when it gave one.
-    pub fn request_id(&self) -> Option<&str> {
-        match self {
-            Error::Unauthenticated { api, .. }
-            | Error::PermissionDenied(api)
-            | Error::NotFound(api)
-            | Error::AlreadyExists(api)
-            | Error::InvalidRequest(api)
-            | Error::Unavailable(api)
-            | Error::Api(api) => api.request_id.as_deref(),
-            Error::OAuth { request_id, .. } => request_id.as_deref(),
-            _ => None,
-        }
-    }
 }
 
 pub(crate) fn strip_query(url: &str) -> String {

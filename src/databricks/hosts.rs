@@ -11,7 +11,7 @@ use super::error::Error;
 /// are databricks-sdk-go `common/environment/environments.go` (AWS, AWS GovCloud, Azure public,
 /// government and China, GCP); the login hosts are its `azure.go` Active Directory endpoints
 /// plus the older China endpoint `login.partner.microsoftonline.cn`.
-pub const DEFAULT_ALLOWED_HOSTS: &[&str] = &[
+const DEFAULT_ALLOWED_HOSTS: &[&str] = &[
     "*.cloud.databricks.com",
     "*.cloud.databricks.us",
     "*.azuredatabricks.net",
@@ -46,13 +46,6 @@ impl Default for AllowedHosts {
 }
 
 impl AllowedHosts {
-    /// Every host: for tests and deliberate opt-out.
-    pub fn any() -> Self {
-        Self {
-            patterns: vec![Pattern::Any],
-        }
-    }
-
     /// Comma-separated patterns, as the flag takes them.
     pub fn parse(list: &str) -> Result<Self, ConfigError> {
         let patterns = list
@@ -205,8 +198,7 @@ mod tests {
         assert!(a.allows("a.example.com") && a.allows("a.b.example.com"));
         assert!(!a.allows("example.com") && !a.allows("aexample.com"));
         assert!(a.allows("LOCALHOST") && a.allows("127.0.0.1"));
-        assert!(AllowedHosts::any().allows("anything.at.all"));
-        assert!(AllowedHosts::parse("*").unwrap().allows("x"));
+        assert!(AllowedHosts::parse("*").unwrap().allows("anything.at.all"));
         for bad in [
             "",
             " , ",

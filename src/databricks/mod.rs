@@ -24,14 +24,14 @@ use std::sync::{Arc, OnceLock};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
-pub use clients::{Clients, Fingerprint};
+pub use clients::Clients;
 pub use compute::ComputeState;
 pub use connection::{
     AuthConfig, Compute, ConfigError, ConnectionConfig, parse_http_path, parse_workspace_url,
 };
 pub use error::{ApiError, Error, ErrorKind};
 pub use error_text::truncate;
-pub use hosts::{AllowedHosts, DEFAULT_ALLOWED_HOSTS};
+pub use hosts::AllowedHosts;
 pub use retry::{PollPolicy, RetryPolicy};
 pub use settings::{ClientSettings, Observer, Outcome, RequestEvent};
 pub use sql::QueryResult;
