@@ -234,9 +234,12 @@ impl WorkspaceClient {
 
     pub async fn list_tables(&self, catalog: &str, schema: &str) -> Result<Vec<TableInfo>, Error> {
         let endpoint = "/api/2.1/unity-catalog/tables";
+        // Columns and properties can be large and are not needed for names and owners.
         let query = vec![
             ("catalog_name", catalog.to_owned()),
             ("schema_name", schema.to_owned()),
+            ("omit_columns", "true".to_owned()),
+            ("omit_properties", "true".to_owned()),
         ];
         self.paged(endpoint, endpoint, query, "tables").await
     }
