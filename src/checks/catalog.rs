@@ -54,8 +54,37 @@ pub(super) async fn check(
     };
     let Some(info) = info else {
         f.catalog = Some(CatalogState::Missing);
+        let (summary, grants) = tokio::join!(
+            main.metastore_summary(),
+            main.effective_permissions("metastore", metastore, principal)
+        );
+        let summary = match summary {
+            Ok(s) => s,
+            Err(e) => {
+                f.failed_call(
+                    CATALOG_VALIDATION,
+                    "could not read the metastore summary",
+                    &e,
+                );
+                return;
+            }
+        };
+        if summary.storage_root.is_none() && it.storage_root.is_none() {
+            f.failed_user(
+                CATALOG_VALIDATION,
+                Reason::StorageRootRequired,
+                format!("catalog {name} does not exist and metastore {metastore} has no root storage: set spec.storageRoot to a cloud storage URL (s3://, abfss://, gs://, r2://) for the catalog's managed location; nothing was created"),
+            );
+            return;
+        }
         if it.automatic {
-            can_create(main, principal, metastore, f).await;
+            let groups = f.main().groups;
+            let admin = Admin {
+                summary: &summary,
+                principal,
+                groups: &groups,
+            };
+            can_create(admin, grants, metastore, f);
         } else {
             let message = format!(
                 "catalog {name} does not exist yet: waiting for the setup script to be run"
@@ -198,15 +227,47 @@ async fn lockdown_drift(
     }))
 }
 
-async fn can_create(main: &WorkspaceClient, principal: &str, metastore: &str, f: &mut Findings) {
-    let assignments = match main
-        .effective_permissions("metastore", metastore, principal)
-        .await
-    {
+/// Who the metastore admin is, to compare with the principal.
+struct Admin<'a> {
+    summary: &'a databricks::MetastoreSummary,
+    principal: &'a str,
+    groups: &'a [String],
+}
+
+impl Admin<'_> {
+    /// A metastore admin (its owner, directly or through a group) may create catalogs without
+    /// any `CREATE_CATALOG` grant, which effective permissions for the principal do not list.
+    fn is_admin(&self) -> bool {
+        let owner = &self.summary.owner;
+        owner.eq_ignore_ascii_case(self.principal)
+            || self.groups.iter().any(|g| g.eq_ignore_ascii_case(owner))
+    }
+}
+
+fn can_create(
+    admin: Admin<'_>,
+    grants: Result<Vec<databricks::EffectivePrivilegeAssignment>, databricks::Error>,
+    metastore: &str,
+    f: &mut Findings,
+) {
+    let principal = admin.principal;
+    let pass = |f: &mut Findings, why: &str| {
+        let message = format!(
+            "the catalog does not exist yet and the service principal may create it ({why})"
+        );
+        f.passed(CATALOG_VALIDATION, Some(message), None);
+    };
+    if admin.is_admin() {
+        return pass(f, "it is a metastore admin");
+    }
+    let assignments = match grants {
         Ok(a) => a,
         Err(e) => {
-            let context = "could not check CREATE CATALOG on the metastore";
-            f.failed_call(CATALOG_VALIDATION, context, &e);
+            let context = format!(
+                "could not tell whether {principal} may create catalogs: it is not the metastore admin ({}), and reading its effective privileges on metastore {metastore} failed",
+                admin.summary.owner
+            );
+            f.failed_call(CATALOG_VALIDATION, &context, &e);
             return;
         }
     };
@@ -215,8 +276,7 @@ async fn can_create(main: &WorkspaceClient, principal: &str, metastore: &str, f:
         .flat_map(|a| &a.privileges)
         .any(|p| p.privilege == "CREATE_CATALOG" || p.privilege == "ALL_PRIVILEGES");
     if can {
-        let message = "the catalog does not exist yet and the service principal may create it";
-        f.passed(CATALOG_VALIDATION, Some(message.into()), None);
+        pass(f, "it holds CREATE CATALOG on the metastore");
     } else {
         f.failed_user(
             CATALOG_VALIDATION,
@@ -241,8 +301,34 @@ mod tests {
             audit: false,
             check_lockdown: true,
             adopt: false,
+            storage_root: None,
             after_setup: false,
         }
+    }
+
+    #[test]
+    fn the_metastore_owner_or_its_group_is_an_admin() {
+        let summary = databricks::MetastoreSummary {
+            metastore_id: "m".into(),
+            owner: "uc-admins".into(),
+            storage_root: None,
+        };
+        let groups = ["uc-admins".to_string()];
+        let admin = |principal, groups: &'static [String]| Admin {
+            summary: &summary,
+            principal,
+            groups,
+        };
+        assert!(
+            Admin {
+                summary: &summary,
+                principal: "sp",
+                groups: &groups
+            }
+            .is_admin()
+        );
+        assert!(!admin("sp", &[]).is_admin());
+        assert!(admin("UC-ADMINS", &[]).is_admin());
     }
 
     #[test]

@@ -40,6 +40,13 @@ pub(super) async fn basic_connection(
             }
         }
     }
+    if policy == ComputePolicy::MayStart {
+        // Command Execution 1.2 never starts a cluster (a statement does start a warehouse).
+        if let Err(e) = main.ensure_running().await {
+            f.failed_call(BASIC_CONNECTION_TEST, "could not start the compute", &e);
+            return;
+        }
+    }
     f.compute_available = true;
     match main.execute("SELECT 1").await {
         Ok(result) => {

@@ -48,6 +48,8 @@ pub struct Workspace {
     pub metastore_id: Option<String>,
     /// The service principal's application id (SCIM `Me`).
     pub principal: Option<String>,
+    /// The groups it belongs to (SCIM `Me`): a metastore owned by one makes it an admin.
+    pub groups: Vec<String>,
 }
 
 /// What the catalog looks like from the service principal's seat.

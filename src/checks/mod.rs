@@ -57,6 +57,8 @@ pub struct Integration<'a> {
     /// `adoptExistingCatalog`: a catalog the principal owns but this integration did not create
     /// is adopted.
     pub adopt: bool,
+    /// `storageRoot`: the catalog's managed location, needed on a metastore without a root.
+    pub storage_root: Option<&'a str>,
     /// Whether setup completed once (a periodic check or an edit): a manual script half-run is
     /// a wait before, a drift after.
     pub after_setup: bool,
@@ -78,6 +80,7 @@ impl<'a> Integration<'a> {
             audit: spec.audit_enabled(),
             check_lockdown: !automatic || after_setup,
             adopt: spec.adopt_existing_catalog,
+            storage_root: spec.storage_root.as_deref(),
             after_setup,
         }
     }

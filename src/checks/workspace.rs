@@ -54,6 +54,7 @@ pub(super) async fn principal(main: &WorkspaceClient, f: &mut Findings) {
         Ok(me) => {
             if let Some(ws) = f.workspaces.first_mut() {
                 ws.principal = Some(me.user_name);
+                ws.groups = me.groups;
             }
         }
         Err(e) => {

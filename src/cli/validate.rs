@@ -15,7 +15,7 @@ use super::secrets_dir::SecretsDir;
 use crate::api::{Connection, DatabricksIntegration};
 use crate::checks::{self, Additional, ComputePolicy, Findings, Integration, Outcome};
 use crate::controller::secrets::{self, SecretReader, SecretSource};
-use crate::databricks::{ClientSettings, WorkspaceClient};
+use crate::databricks::{AllowedHosts, ClientSettings, WorkspaceClient};
 
 /// Flags of `uc-operator validate`.
 #[derive(clap::Args, Debug, Clone)]
@@ -37,6 +37,9 @@ pub struct ValidateArgs {
     /// Extra PEM CA certificates trusted for Databricks and OAuth endpoints.
     #[arg(long, env = "UC_OPERATOR_CA_BUNDLE")]
     pub ca_bundle: Option<PathBuf>,
+    /// Where credentials may be sent, as `run --allowed-hosts` takes it.
+    #[arg(long, env = "UC_OPERATOR_ALLOWED_HOSTS", default_value_t = AllowedHosts::default())]
+    pub allowed_hosts: AllowedHosts,
     /// Let the Basic Connection Test start a stopped SQL warehouse or cluster (which costs
     /// money); without it that test is skipped while the compute is stopped.
     #[arg(long)]
@@ -87,6 +90,7 @@ async fn validate(args: &ValidateArgs) -> anyhow::Result<Report> {
             .as_deref()
             .map(crate::controller::read_ca_bundle)
             .transpose()?,
+        allowed_hosts: args.allowed_hosts.clone(),
         ..ClientSettings::default()
     };
     let (main, additional) = match &args.secrets_dir {

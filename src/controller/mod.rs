@@ -28,7 +28,7 @@ pub use context::{Context, Timing};
 pub use reconcile::{Error, error_policy, reconcile};
 
 use crate::api::DatabricksIntegration;
-use crate::databricks::{ClientSettings, Clients};
+use crate::databricks::{AllowedHosts, ClientSettings, Clients};
 use crate::telemetry::LogFormat;
 
 /// Flags of `uc-operator run`; each also reads `UC_OPERATOR_<FLAG>`.
@@ -81,6 +81,11 @@ pub struct RunArgs {
     /// First delay between polls of a running SQL statement (doubles up to 10s).
     #[arg(long, env = "UC_OPERATOR_STATEMENT_POLL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub statement_poll: Duration,
+    /// Where credentials may be sent: comma-separated host patterns (`*.cloud.databricks.com`,
+    /// an exact host, or `*` for any). Default: the Databricks cloud domains and the Microsoft
+    /// Entra login hosts.
+    #[arg(long, env = "UC_OPERATOR_ALLOWED_HOSTS", default_value_t = AllowedHosts::default())]
+    pub allowed_hosts: AllowedHosts,
     /// How many integrations are reconciled at once (Databricks rate limits are per workspace,
     /// so one integration per workspace can go wide).
     #[arg(long, env = "UC_OPERATOR_CONCURRENCY", default_value_t = 32)]
@@ -152,6 +157,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         ..ClientSettings::default()
     };
     settings.poll.base = args.statement_poll;
+    settings.allowed_hosts = args.allowed_hosts.clone();
     settings.retry.total_budget = args.request_retry_budget;
 
     let leadership = if args.leader_elect {

@@ -63,16 +63,7 @@ pub fn set_condition(
     }
 }
 
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
+pub(crate) use crate::databricks::truncate;
 
 /// Writes phase and the three kstatus conditions plus `Validated`/`Bootstrapped` for `state`.
 pub fn set_state(

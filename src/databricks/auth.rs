@@ -1,25 +1,27 @@
 //! Credentials to bearer tokens: a personal access token as is, or an OAuth M2M access token
 //! (client secret or Entra certificate assertion) cached and refreshed before it expires.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{EncodingKey, Header};
 use reqwest::Method;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use tokio::sync::{Mutex, OnceCell};
 
+use super::assertion::{ASSERTION_TYPE, assertion_header, client_assertion};
 use super::connection::{
-    AuthConfig, ConfigError, entra_scope, is_entra_token_url, normalize_token_url,
+    AuthConfig, ConfigError, Entra, entra_endpoint, entra_resource, entra_scope,
+    normalize_token_url,
 };
 use super::error::Error;
 use super::http::{Body, Request, Transport};
 use crate::secret::SecretString;
 
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// How long a client assertion is valid; Entra accepts up to 10 minutes.
-const ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
+/// The longest a token is cached whatever `expires_in` says: Databricks tokens live an hour,
+/// Entra's up to a day.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// When the response gives no lifetime.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// Hands out bearer tokens for requests.
 pub(crate) enum TokenProvider {
@@ -64,64 +66,34 @@ struct Discovery {
     token_endpoint: Option<String>,
 }
 
-#[derive(Serialize)]
-struct AssertionClaims<'a> {
-    aud: &'a str,
-    iss: &'a str,
-    sub: &'a str,
-    jti: String,
-    nbf: u64,
-    iat: u64,
-    exp: u64,
+/// Entra v1 endpoints send `expires_in` as a string; any number too large for a `u64` (or
+/// fractional) still reads, saturated, so the lifetime cap decides.
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let saturate = |f: f64| (f.is_finite() && f >= 0.0).then(|| f.min(u64::MAX as f64) as u64);
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().and_then(saturate)),
+        Some(serde_json::Value::String(s)) => s
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .or_else(|| s.trim().parse::<f64>().ok().and_then(saturate)),
+        _ => None,
+    })
 }
 
-/// Entra v1 endpoints send `expires_in` as a string.
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum N {
-        Num(u64),
-        Str(String),
-    }
-    Ok(match Option::<N>::deserialize(d)? {
-        Some(N::Num(n)) => Some(n),
-        Some(N::Str(s)) => s.parse().ok(),
-        None => None,
-    })
+/// The cache lifetime of a token that says it lives `expires_in` seconds.
+fn lifetime(expires_in: Option<u64>) -> Duration {
+    expires_in
+        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs)
+        .min(MAX_TOKEN_LIFETIME)
 }
 
 /// When to refresh a token that lives `lifetime`: 60 s before it expires, or at 80% of its life
 /// for short-lived tokens.
 pub(crate) fn refresh_after(lifetime: Duration) -> Duration {
     let early = lifetime.saturating_sub(Duration::from_secs(60));
-    let fraction = lifetime.mul_f64(0.8);
+    let fraction = lifetime - lifetime / 5;
     early.max(fraction)
-}
-
-/// The JWT header for a certificate thumbprint: 40 hex digits is SHA-1 (`RS256`, `x5t`), 64 is
-/// SHA-256 (`PS256`, `x5t#S256`).
-pub(crate) fn assertion_header(thumbprint_hex: &str) -> Result<Header, ConfigError> {
-    let cleaned: String = thumbprint_hex
-        .chars()
-        .filter(|c| !matches!(c, ':' | ' ' | '-'))
-        .collect();
-    let bytes = hex::decode(&cleaned).map_err(|_| ConfigError::Thumbprint)?;
-    let encoded = URL_SAFE_NO_PAD.encode(&bytes);
-    let mut header = match bytes.len() {
-        20 => {
-            let mut h = Header::new(Algorithm::RS256);
-            h.x5t = Some(encoded);
-            h
-        }
-        32 => {
-            let mut h = Header::new(Algorithm::PS256);
-            h.x5t_s256 = Some(encoded);
-            h
-        }
-        _ => return Err(ConfigError::Thumbprint),
-    };
-    header.typ = Some("JWT".into());
-    Ok(header)
 }
 
 impl TokenProvider {
@@ -210,57 +182,73 @@ impl OAuthSource {
         }
         let fetched_at = Instant::now();
         let response = self.fetch(transport).await?;
-        let lifetime = Duration::from_secs(response.expires_in.unwrap_or(3600));
         let token = response.access_token;
+        let refresh_in = refresh_after(lifetime(response.expires_in));
         *cache = Some(CachedToken {
             token: token.clone(),
-            refresh_at: fetched_at + refresh_after(lifetime),
+            // Cannot overflow after the cap; a clock that could not add still refreshes at once.
+            refresh_at: fetched_at.checked_add(refresh_in).unwrap_or(fetched_at),
         });
         Ok(token)
     }
 
-    async fn token_url(&self, transport: &Transport) -> &str {
-        self.resolved_url
-            .get_or_init(|| async {
-                if let Some(url) = &self.configured_url {
-                    return url.clone();
-                }
-                let fallback = format!("{}/oidc/v1/token", self.workspace_base);
-                let url = format!("{}/oidc/.well-known/oauth-authorization-server", self.workspace_base);
-                let req = Request::new(Method::GET, "/oidc/.well-known/oauth-authorization-server", url);
-                match transport.send_once(&req).await {
-                    Ok(resp) if resp.is_success() => serde_json::from_slice::<Discovery>(&resp.body)
-                        .ok()
-                        .and_then(|d| d.token_endpoint)
-                        .filter(|u| u.starts_with("https://"))
-                        .unwrap_or(fallback),
-                    Ok(resp) => {
-                        tracing::debug!(status = resp.status, "OIDC discovery failed; using the default token endpoint");
-                        fallback
-                    }
-                    Err(err) => {
-                        tracing::debug!(error = %err, "OIDC discovery failed; using the default token endpoint");
-                        fallback
-                    }
+    /// The configured token endpoint, or the one OIDC discovery names (falling back to
+    /// `/oidc/v1/token`). A discovered endpoint is never trusted blindly: the transport checks
+    /// its host against the allowed hosts like any other.
+    async fn token_url(&self, transport: &Transport) -> Result<&str, Error> {
+        let url = self
+            .resolved_url
+            .get_or_try_init(|| async {
+                match &self.configured_url {
+                    Some(url) => Ok(url.clone()),
+                    None => self.discover(transport).await,
                 }
             })
-            .await
+            .await?;
+        Ok(url)
+    }
+
+    /// The workspace's token endpoint by OIDC discovery; a refused workspace host is an error,
+    /// any other failure falls back to `/oidc/v1/token`.
+    async fn discover(&self, transport: &Transport) -> Result<String, Error> {
+        let fallback = format!("{}/oidc/v1/token", self.workspace_base);
+        let endpoint = "/oidc/.well-known/oauth-authorization-server";
+        let request = Request::new(
+            Method::GET,
+            endpoint,
+            format!("{}{endpoint}", self.workspace_base),
+        );
+        let discovered = match transport.send_once(&request).await {
+            Ok(resp) if resp.is_success() => serde_json::from_slice::<Discovery>(&resp.body)
+                .ok()
+                .and_then(|d| d.token_endpoint)
+                .filter(|u| u.starts_with("https://")),
+            Ok(resp) => {
+                tracing::debug!(status = resp.status, "OIDC discovery failed");
+                None
+            }
+            Err(err @ Error::HostNotAllowed { .. }) => return Err(err),
+            Err(err) => {
+                tracing::debug!(error = %err, "OIDC discovery failed");
+                None
+            }
+        };
+        Ok(discovered.unwrap_or(fallback))
     }
 
     async fn fetch(&self, transport: &Transport) -> Result<TokenResponse, Error> {
-        let url = self.token_url(transport).await.to_owned();
-        let entra = is_entra_token_url(&url);
+        let url = self.token_url(transport).await?.to_owned();
+        let entra = entra_endpoint(&url);
         let mut req = Request::new(Method::POST, "oauth_token", url.clone());
         let mut form: Vec<(&'static str, SecretString)> =
             vec![("grant_type", "client_credentials".into())];
-        let scope = if entra {
-            entra_scope(&self.scope)
-        } else {
-            &self.scope
-        };
-        form.push(("scope", scope.into()));
+        match entra {
+            Some(Entra::V1) => form.push(("resource", entra_resource(&self.scope).into())),
+            Some(Entra::V2) => form.push(("scope", entra_scope(&self.scope).into())),
+            None => form.push(("scope", self.scope.as_str().into())),
+        }
         match &self.credential {
-            ClientCredential::Secret(secret) if entra => {
+            ClientCredential::Secret(secret) if entra.is_some() => {
                 form.push(("client_id", self.client_id.as_str().into()));
                 form.push(("client_secret", secret.clone()));
             }
@@ -270,7 +258,8 @@ impl OAuthSource {
             ClientCredential::Certificate { key, header } => {
                 form.push(("client_id", self.client_id.as_str().into()));
                 form.push(("client_assertion_type", ASSERTION_TYPE.into()));
-                form.push(("client_assertion", self.assertion(&url, key, header)?));
+                let assertion = client_assertion(&self.client_id, &url, key, header)?;
+                form.push(("client_assertion", assertion));
             }
         }
         req.body = Body::Form(form);
@@ -285,30 +274,6 @@ impl OAuthSource {
                 e.classify_name()
             ),
         })
-    }
-
-    fn assertion(
-        &self,
-        audience: &str,
-        key: &EncodingKey,
-        header: &Header,
-    ) -> Result<SecretString, Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let claims = AssertionClaims {
-            aud: audience,
-            iss: &self.client_id,
-            sub: &self.client_id,
-            jti: uuid::Uuid::new_v4().to_string(),
-            nbf: now,
-            iat: now,
-            exp: now + ASSERTION_LIFETIME.as_secs(),
-        };
-        jsonwebtoken::encode(header, &claims, key)
-            .map(SecretString::from)
-            .map_err(|e| Error::Config(ConfigError::PrivateKey(e.to_string())))
     }
 }
 
@@ -349,19 +314,32 @@ mod tests {
     }
 
     #[test]
-    fn thumbprint_picks_the_algorithm() {
-        let sha1 = "a".repeat(40);
-        let h = assertion_header(&sha1).unwrap();
-        assert_eq!(h.alg, Algorithm::RS256);
+    fn lifetimes_are_capped_and_read_leniently() {
+        #[derive(Deserialize)]
+        struct T {
+            #[serde(default, deserialize_with = "lenient_u64")]
+            expires_in: Option<u64>,
+        }
+        let read = |json: &str| serde_json::from_str::<T>(json).unwrap().expires_in;
+        assert_eq!(read(r#"{"expires_in": 3599}"#), Some(3599));
+        assert_eq!(read(r#"{"expires_in": "3599"}"#), Some(3599));
         assert_eq!(
-            h.x5t.as_deref(),
-            Some(URL_SAFE_NO_PAD.encode([0xaa; 20]).as_str())
+            read(r#"{"expires_in": 10000000000000000000}"#),
+            Some(10u64.pow(19))
         );
-        assert!(h.x5t_s256.is_none());
-        let h = assertion_header(&"0B".repeat(32)).unwrap();
-        assert_eq!(h.alg, Algorithm::PS256);
-        assert!(h.x5t_s256.is_some() && h.x5t.is_none());
-        assert!(assertion_header("abc").is_err());
-        assert!(assertion_header(&"z".repeat(40)).is_err());
+        assert_eq!(read(r#"{"expires_in": 1e30}"#), Some(u64::MAX));
+        assert_eq!(read(r#"{"expires_in": "1e30"}"#), Some(u64::MAX));
+        assert_eq!(read(r#"{"expires_in": -5}"#), None);
+        assert_eq!(read(r#"{"expires_in": null}"#), None);
+        assert_eq!(read(r#"{}"#), None);
+        assert_eq!(lifetime(Some(10u64.pow(19))), MAX_TOKEN_LIFETIME);
+        assert_eq!(lifetime(Some(u64::MAX)), MAX_TOKEN_LIFETIME);
+        assert_eq!(lifetime(None), DEFAULT_TOKEN_LIFETIME);
+        // The refresh instant can always be computed.
+        let now = Instant::now();
+        assert!(
+            now.checked_add(refresh_after(lifetime(Some(u64::MAX))))
+                .is_some()
+        );
     }
 }

@@ -3,10 +3,23 @@
 use crate::secret::SecretString;
 
 /// The spec's default OAuth scope.
-pub const DEFAULT_SCOPE: &str = "all-apis";
+const DEFAULT_SCOPE: &str = "all-apis";
 
-/// The Azure Databricks resource id; Entra ID wants `<resource>/.default` as the scope.
-pub const AZURE_DATABRICKS_SCOPE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default";
+/// The Azure Databricks application id (databricks-sdk-go `common/environment/environments.go`,
+/// the same in the public, government and China clouds).
+const AZURE_DATABRICKS_APP_ID: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d";
+
+/// Entra ID v2.0 wants `<resource>/.default` as the scope.
+const AZURE_DATABRICKS_SCOPE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default";
+
+/// The Entra ID login hosts of the public, US government and China clouds
+/// (databricks-sdk-go `common/environment/azure.go`, plus the older China endpoint).
+const ENTRA_LOGIN_HOSTS: &[&str] = &[
+    "login.microsoftonline.com",
+    "login.microsoftonline.us",
+    "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn",
+];
 
 /// A connection setting that cannot work, found before any request is sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +41,11 @@ pub enum ConfigError {
     PrivateKey(String),
     #[error("invalid CA bundle: {0}")]
     CaBundle(String),
+    #[error("invalid --allowed-hosts pattern {pattern:?}: {reason}")]
+    AllowedHosts {
+        pattern: String,
+        reason: &'static str,
+    },
 }
 
 /// The compute that runs SQL, from `httpPath`.
@@ -199,19 +217,52 @@ pub fn normalize_token_url(url: &str) -> Result<String, ConfigError> {
     Ok(full)
 }
 
-/// Entra ID token endpoints take the client credentials in the form body and an Azure scope.
-pub fn is_entra_token_url(url: &str) -> bool {
-    let lower = url.to_ascii_lowercase();
-    lower.contains("login.microsoftonline.com") || lower.contains("/oauth2/v2.0/token")
+/// Which Entra ID token endpoint a URL is: they take the client credentials in the form body
+/// and an Azure resource, as a v2.0 `scope` or a v1 `resource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entra {
+    /// `/<tenant>/oauth2/token`: `resource=<application id>` (databricks-sdk-go
+    /// `config/auth_azure_client_secret.go` uses this form).
+    V1,
+    /// `/<tenant>/oauth2/v2.0/token`: `scope=<application id>/.default`.
+    V2,
 }
 
-/// The scope to ask an Entra endpoint for: the Azure Databricks resource when the configured
-/// scope is the Databricks default.
-pub fn entra_scope(scope: &str) -> &str {
+/// The Entra endpoint `url` is, by its path, or by its host for other paths on a login host.
+pub(crate) fn entra_endpoint(url: &str) -> Option<Entra> {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower.strip_prefix("https://").unwrap_or(&lower);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let path = path.trim_end_matches('/');
+    if path.ends_with("oauth2/v2.0/token") {
+        Some(Entra::V2)
+    } else if path.ends_with("oauth2/token") {
+        Some(Entra::V1)
+    } else if ENTRA_LOGIN_HOSTS.contains(&host) {
+        Some(Entra::V2)
+    } else {
+        None
+    }
+}
+
+/// The v2.0 scope to ask Entra for: the Azure Databricks resource when the configured scope is
+/// the Databricks default.
+pub(crate) fn entra_scope(scope: &str) -> &str {
     if scope.is_empty() || scope == DEFAULT_SCOPE {
         AZURE_DATABRICKS_SCOPE
     } else {
         scope
+    }
+}
+
+/// The v1 `resource`: a configured `<resource>/.default` scope names it; otherwise Azure
+/// Databricks.
+pub(crate) fn entra_resource(scope: &str) -> &str {
+    match entra_scope(scope).strip_suffix("/.default") {
+        Some(resource) if !resource.is_empty() => resource,
+        _ => AZURE_DATABRICKS_APP_ID,
     }
 }
 
@@ -299,14 +350,36 @@ mod tests {
             "https://login.microsoftonline.com/t/oauth2/v2.0/token"
         );
         assert!(normalize_token_url("http://x/token").is_err());
-        assert!(is_entra_token_url(
-            "https://login.microsoftonline.com/t/oauth2/v2.0/token"
-        ));
-        assert!(is_entra_token_url(
-            "https://localhost:1/tenant/oauth2/v2.0/token"
-        ));
-        assert!(!is_entra_token_url("https://ws/oidc/v1/token"));
+        let entra = |u: &str| entra_endpoint(u);
+        assert_eq!(
+            entra("https://login.microsoftonline.com/t/oauth2/v2.0/token"),
+            Some(Entra::V2)
+        );
+        assert_eq!(
+            entra("https://localhost:1/tenant/oauth2/v2.0/token"),
+            Some(Entra::V2)
+        );
+        assert_eq!(
+            entra("https://login.microsoftonline.us/t/oauth2/token"),
+            Some(Entra::V1)
+        );
+        assert_eq!(
+            entra("https://login.chinacloudapi.cn/t/other"),
+            Some(Entra::V2)
+        );
+        assert_eq!(
+            entra("https://LOGIN.PARTNER.MICROSOFTONLINE.CN:443/t"),
+            Some(Entra::V2)
+        );
+        assert_eq!(entra("https://ws/oidc/v1/token"), None);
+        assert_eq!(
+            entra("https://login.microsoftonline.com.evil.com/oidc/v1/token"),
+            None
+        );
         assert_eq!(entra_scope("all-apis"), AZURE_DATABRICKS_SCOPE);
         assert_eq!(entra_scope("custom"), "custom");
+        assert_eq!(entra_resource("all-apis"), AZURE_DATABRICKS_APP_ID);
+        assert_eq!(entra_resource("abc/.default"), "abc");
+        assert_eq!(entra_resource("custom"), AZURE_DATABRICKS_APP_ID);
     }
 }

@@ -1,5 +1,6 @@
-//! Running SQL: on a warehouse through the Statement Execution API 2.0, on an all-purpose
-//! cluster through the Command Execution API 1.2.
+//! Running SQL: on a warehouse through the Statement Execution API 2.0 (here), on an
+//! all-purpose cluster through the Command Execution API 1.2 (`command.rs`). A statement that
+//! fails with a transient error is submitted again, a bounded number of times.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,13 @@ use serde_json::{Map, Value, json};
 use super::connection::Compute;
 use super::error::Error;
 use super::{WorkspaceClient, encode_segment};
+
+/// How many times a statement that failed transiently is submitted again.
+const MAX_RESUBMITS: u32 = 3;
+/// The most result chunks, and result bytes, one statement may return: the operator's
+/// queries return a row or two.
+const MAX_CHUNKS: u64 = 64;
+const MAX_RESULT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Rows of a query, cells as JSON values (numbers for numeric columns).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -107,17 +115,6 @@ fn convert_cell(cell: Option<String>, type_name: Option<&str>) -> Value {
     }
 }
 
-/// The `SQLSTATE: 42501` that Databricks error texts carry, for the command API which has no
-/// field for it.
-fn sql_state_in(text: &str) -> Option<String> {
-    let idx = text.find("SQLSTATE: ")? + "SQLSTATE: ".len();
-    let state: String = text[idx..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect();
-    (state.len() == 5).then_some(state)
-}
-
 /// The API takes `0s` or `5s`…`50s`.
 fn wait_timeout(wait: Duration) -> String {
     let secs = wait.as_secs();
@@ -128,31 +125,54 @@ fn wait_timeout(wait: Duration) -> String {
     }
 }
 
+/// A statement that ended in any state but `SUCCEEDED` as [`Error::Sql`].
+fn check_succeeded(status: &StatementStatus) -> Result<(), Error> {
+    match status.state.as_str() {
+        "SUCCEEDED" => Ok(()),
+        "FAILED" => {
+            let error = status.error.as_ref();
+            Err(Error::Sql {
+                sql_state: status.sql_state.clone(),
+                error_code: error.and_then(|e| e.error_code.clone()),
+                message: error
+                    .and_then(|e| e.message.clone())
+                    .unwrap_or_else(|| "the statement failed".into()),
+            })
+        }
+        other => Err(Error::Sql {
+            sql_state: None,
+            error_code: Some(other.to_owned()),
+            message: format!("the statement ended in state {other}"),
+        }),
+    }
+}
+
 const STATEMENTS: &str = "/api/2.0/sql/statements";
 const STATEMENT: &str = "/api/2.0/sql/statements/{id}";
 const STATEMENT_CANCEL: &str = "/api/2.0/sql/statements/{id}/cancel";
 const STATEMENT_CHUNK: &str = "/api/2.0/sql/statements/{id}/result/chunks/{index}";
 
 impl WorkspaceClient {
-    /// Runs one SQL statement on the connection's compute and returns its rows.
+    /// Runs one SQL statement on the connection's compute and returns its rows. A statement
+    /// that fails with a transient code or message (see `error_text.rs`) is submitted again.
     pub async fn execute(&self, sql: &str) -> Result<QueryResult, Error> {
-        match &self.inner.config.compute {
-            Compute::Warehouse { id } => self.execute_on_warehouse(id, sql).await,
-            Compute::Cluster { cluster_id, .. } => self.execute_on_cluster(cluster_id, sql).await,
+        let mut resubmits = 0;
+        loop {
+            let result = match &self.inner.config.compute {
+                Compute::Warehouse { id } => self.execute_on_warehouse(id, sql).await,
+                Compute::Cluster { cluster_id, .. } => {
+                    self.execute_on_cluster(cluster_id, sql).await
+                }
+            };
+            match result {
+                Err(e @ Error::Sql { .. }) if e.is_retryable() && resubmits < MAX_RESUBMITS => {
+                    resubmits += 1;
+                    tracing::debug!(error = %e, resubmits, "statement failed transiently; resubmitting");
+                    tokio::time::sleep(self.inner.poll.delay(resubmits)).await;
+                }
+                other => return other,
+            }
         }
-    }
-
-    /// Delay before poll number `n` (1-based): base × n, capped, with a little jitter.
-    fn poll_delay(&self, n: u32) -> Duration {
-        let poll = self.inner.poll;
-        let capped = poll.base.saturating_mul(n).min(poll.max);
-        let jitter_ms = (capped.as_millis() as u64) / 10;
-        let jitter = if jitter_ms == 0 {
-            0
-        } else {
-            rand::Rng::random_range(&mut rand::rng(), 0..=jitter_ms)
-        };
-        capped + Duration::from_millis(jitter)
     }
 
     async fn execute_on_warehouse(
@@ -160,7 +180,6 @@ impl WorkspaceClient {
         warehouse_id: &str,
         sql: &str,
     ) -> Result<QueryResult, Error> {
-        let started = Instant::now();
         let body = json!({
             "warehouse_id": warehouse_id,
             "statement": sql,
@@ -169,70 +188,20 @@ impl WorkspaceClient {
             "disposition": "INLINE",
             "format": "JSON_ARRAY",
         });
-        let mut resp: StatementResponse = self
+        let resp: StatementResponse = self
             .call_json(Method::POST, STATEMENTS, STATEMENTS, vec![], Some(body))
             .await?;
-        let id = resp.statement_id.clone();
-        let path = format!("{STATEMENTS}/{}", encode_segment(&id));
-        let mut polls = 0;
-        while matches!(resp.status.state.as_str(), "PENDING" | "RUNNING") {
-            if started.elapsed() >= self.inner.poll.give_up_after {
-                let cancel = format!("{path}/cancel");
-                if let Err(err) = self
-                    .call(Method::POST, STATEMENT_CANCEL, &cancel, vec![], None)
-                    .await
-                {
-                    tracing::debug!(error = %err, "cancelling a statement failed");
-                }
-                return Err(Error::Timeout {
-                    what: format!("SQL statement {id}"),
-                    elapsed: started.elapsed(),
-                });
-            }
-            polls += 1;
-            tokio::time::sleep(self.poll_delay(polls)).await;
-            resp = self
-                .call_json(Method::GET, STATEMENT, &path, vec![], None)
-                .await?;
-        }
-        match resp.status.state.as_str() {
-            "SUCCEEDED" => {}
-            "FAILED" => {
-                let (error_code, message) = resp
-                    .status
-                    .error
-                    .map(|e| (e.error_code, e.message))
-                    .unwrap_or_default();
-                return Err(Error::Sql {
-                    sql_state: resp.status.sql_state,
-                    error_code,
-                    message: message.unwrap_or_else(|| "the statement failed".into()),
-                });
-            }
-            other => {
-                return Err(Error::Sql {
-                    sql_state: None,
-                    error_code: Some(other.to_owned()),
-                    message: format!("the statement ended in state {other}"),
-                });
-            }
-        }
+        let path = format!("{STATEMENTS}/{}", encode_segment(&resp.statement_id));
+        let resp = self.wait_for_statement(resp, &path).await?;
+        check_succeeded(&resp.status)?;
         let columns = resp
             .manifest
             .and_then(|m| m.schema)
             .map(|s| s.columns)
             .unwrap_or_default();
-        let mut result = resp.result.unwrap_or_default();
-        let mut raw_rows = std::mem::take(&mut result.data_array);
-        let mut next = result.next_chunk_index;
-        while let Some(index) = next {
-            let chunk_path = format!("{path}/result/chunks/{index}");
-            let chunk: ResultData = self
-                .call_json(Method::GET, STATEMENT_CHUNK, &chunk_path, vec![], None)
-                .await?;
-            raw_rows.extend(chunk.data_array);
-            next = chunk.next_chunk_index;
-        }
+        let raw_rows = self
+            .all_chunks(resp.result.unwrap_or_default(), &path)
+            .await?;
         let rows = raw_rows
             .into_iter()
             .map(|row| {
@@ -250,196 +219,79 @@ impl WorkspaceClient {
         })
     }
 
-    async fn execute_on_cluster(&self, cluster_id: &str, sql: &str) -> Result<QueryResult, Error> {
-        #[derive(Deserialize)]
-        struct Id {
-            id: String,
-        }
-        let created: Id = self
-            .call_json(
-                Method::POST,
-                "/api/1.2/contexts/create",
-                "/api/1.2/contexts/create",
-                vec![],
-                Some(json!({"clusterId": cluster_id, "language": "sql"})),
-            )
-            .await?;
-        let result = self.run_in_context(cluster_id, &created.id, sql).await;
-        // Contexts are limited per cluster: always give ours back, whatever happened.
-        let destroy = json!({"clusterId": cluster_id, "contextId": created.id});
-        if let Err(err) = self
-            .call(
-                Method::POST,
-                "/api/1.2/contexts/destroy",
-                "/api/1.2/contexts/destroy",
-                vec![],
-                Some(destroy),
-            )
-            .await
-        {
-            tracing::debug!(error = %err, "destroying an execution context failed");
-        }
-        result
-    }
-
-    async fn run_in_context(
+    /// Polls a pending or running statement until it ends, cancelling it after the poll
+    /// policy's `give_up_after`.
+    async fn wait_for_statement(
         &self,
-        cluster_id: &str,
-        context_id: &str,
-        sql: &str,
-    ) -> Result<QueryResult, Error> {
-        #[derive(Deserialize)]
-        struct Status {
-            status: String,
-        }
-        #[derive(Deserialize)]
-        struct Id {
-            id: String,
-        }
-        #[derive(Deserialize)]
-        struct CommandStatus {
-            status: String,
-            results: Option<CommandResults>,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct CommandResults {
-            result_type: Option<String>,
-            data: Option<Value>,
-            schema: Option<Vec<SchemaField>>,
-            summary: Option<String>,
-            cause: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct SchemaField {
-            name: String,
-        }
-
+        mut resp: StatementResponse,
+        path: &str,
+    ) -> Result<StatementResponse, Error> {
         let started = Instant::now();
-        let give_up = self.inner.poll.give_up_after;
-        let ids = vec![
-            ("clusterId", cluster_id.to_owned()),
-            ("contextId", context_id.to_owned()),
-        ];
-        let mut polls = 0;
-        loop {
-            let s: Status = self
-                .call_json(
-                    Method::GET,
-                    "/api/1.2/contexts/status",
-                    "/api/1.2/contexts/status",
-                    ids.clone(),
-                    None,
-                )
-                .await?;
-            match s.status.as_str() {
-                "Running" => break,
-                "Pending" => {}
-                other => {
-                    return Err(Error::Protocol {
-                        endpoint: "/api/1.2/contexts/status",
-                        message: format!("the execution context is {other}"),
-                    });
-                }
-            }
-            if started.elapsed() >= give_up {
-                return Err(Error::Timeout {
-                    what: "execution context".into(),
-                    elapsed: started.elapsed(),
-                });
-            }
-            polls += 1;
-            tokio::time::sleep(self.poll_delay(polls)).await;
-        }
-
-        let body = json!({"clusterId": cluster_id, "contextId": context_id, "language": "sql", "command": sql});
-        let command: Id = self
-            .call_json(
-                Method::POST,
-                "/api/1.2/commands/execute",
-                "/api/1.2/commands/execute",
-                vec![],
-                Some(body),
-            )
-            .await?;
-        let mut query = ids.clone();
-        query.push(("commandId", command.id.clone()));
-        let mut polls = 0;
-        let status = loop {
-            let status: CommandStatus = self
-                .call_json(
-                    Method::GET,
-                    "/api/1.2/commands/status",
-                    "/api/1.2/commands/status",
-                    query.clone(),
-                    None,
-                )
-                .await?;
-            if matches!(status.status.as_str(), "Finished" | "Error" | "Cancelled") {
-                break status;
-            }
-            if started.elapsed() >= give_up {
-                let cancel = json!({"clusterId": cluster_id, "contextId": context_id, "commandId": command.id});
+        let mut polls: u32 = 0;
+        while matches!(resp.status.state.as_str(), "PENDING" | "RUNNING") {
+            if started.elapsed() >= self.inner.poll.give_up_after {
+                let cancel = format!("{path}/cancel");
                 if let Err(err) = self
-                    .call(
-                        Method::POST,
-                        "/api/1.2/commands/cancel",
-                        "/api/1.2/commands/cancel",
-                        vec![],
-                        Some(cancel),
-                    )
+                    .call(Method::POST, STATEMENT_CANCEL, &cancel, vec![], None)
                     .await
                 {
-                    tracing::debug!(error = %err, "cancelling a command failed");
+                    tracing::debug!(error = %err, "cancelling a statement failed");
                 }
                 return Err(Error::Timeout {
-                    what: format!("command {}", command.id),
+                    what: format!("SQL statement {}", resp.statement_id),
                     elapsed: started.elapsed(),
                 });
             }
-            polls += 1;
-            tokio::time::sleep(self.poll_delay(polls)).await;
-        };
-
-        let results = status.results;
-        let result_type = results
-            .as_ref()
-            .and_then(|r| r.result_type.clone())
-            .unwrap_or_default();
-        if status.status != "Finished" || result_type == "error" {
-            let (summary, cause) = results.map(|r| (r.summary, r.cause)).unwrap_or_default();
-            let message = summary
-                .or(cause.clone())
-                .unwrap_or_else(|| format!("the command ended {}", status.status));
-            let sql_state =
-                sql_state_in(&message).or_else(|| cause.as_deref().and_then(sql_state_in));
-            return Err(Error::Sql {
-                sql_state,
-                error_code: Some(status.status),
-                message,
-            });
+            polls = polls.saturating_add(1);
+            tokio::time::sleep(self.inner.poll.delay(polls)).await;
+            resp = self
+                .call_json(Method::GET, STATEMENT, path, vec![], None)
+                .await?;
         }
-        let Some(results) = results else {
-            return Ok(QueryResult::default());
-        };
-        let columns = results
-            .schema
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| f.name)
-            .collect();
-        let rows = match results.data {
-            Some(Value::Array(rows)) => rows
-                .into_iter()
-                .map(|row| match row {
-                    Value::Array(cells) => cells,
-                    other => vec![other],
-                })
-                .collect(),
-            Some(Value::Null) | None => Vec::new(),
-            Some(other) => vec![vec![other]],
-        };
-        Ok(QueryResult { columns, rows })
+        Ok(resp)
+    }
+
+    /// The first chunk's rows and those of every further chunk, each index larger than the
+    /// last, at most [`MAX_CHUNKS`] chunks and [`MAX_RESULT_BYTES`] in all.
+    async fn all_chunks(
+        &self,
+        first: ResultData,
+        path: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, Error> {
+        let mut rows = first.data_array;
+        let mut next = first.next_chunk_index;
+        // The first chunk, index 0, came with the statement.
+        let mut last = 0u64;
+        let mut bytes = 0usize;
+        while let Some(index) = next {
+            if index <= last || index >= MAX_CHUNKS {
+                return Err(Error::Protocol {
+                    endpoint: STATEMENT_CHUNK,
+                    message: format!(
+                        "result chunk {index} announced after chunk {last}: the chunks do not end"
+                    ),
+                });
+            }
+            last = index;
+            let chunk_path = format!("{path}/result/chunks/{index}");
+            let body = self
+                .call(Method::GET, STATEMENT_CHUNK, &chunk_path, vec![], None)
+                .await?;
+            bytes = bytes.saturating_add(body.len());
+            if bytes > MAX_RESULT_BYTES {
+                return Err(Error::BodyTooLarge {
+                    endpoint: STATEMENT_CHUNK,
+                    limit: MAX_RESULT_BYTES,
+                });
+            }
+            let chunk: ResultData = serde_json::from_slice(&body).map_err(|_| Error::Protocol {
+                endpoint: STATEMENT_CHUNK,
+                message: "a result chunk that could not be read".into(),
+            })?;
+            rows.extend(chunk.data_array);
+            next = chunk.next_chunk_index;
+        }
+        Ok(rows)
     }
 }
 
@@ -478,14 +330,5 @@ mod tests {
         assert_eq!(wait_timeout(Duration::from_secs(1)), "5s");
         assert_eq!(wait_timeout(Duration::from_secs(10)), "10s");
         assert_eq!(wait_timeout(Duration::from_secs(600)), "50s");
-    }
-
-    #[test]
-    fn sql_state_from_text() {
-        assert_eq!(
-            sql_state_in("[TABLE_OR_VIEW_NOT_FOUND] x. SQLSTATE: 42P01"),
-            Some("42P01".into())
-        );
-        assert_eq!(sql_state_in("no state"), None);
     }
 }

@@ -1,12 +1,9 @@
-//! Unity Catalog, SCIM and compute reads (and the catalog delete cleanup needs).
-
-use std::collections::BTreeMap;
+//! Unity Catalog and SCIM calls (REST, no compute).
 
 use reqwest::Method;
-use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
 
-use super::connection::Compute;
 use super::error::Error;
 use super::{WorkspaceClient, encode_segment};
 
@@ -28,18 +25,37 @@ pub struct MetastoreAssignment {
     pub metastore_id: String,
     #[serde(deserialize_with = "lenient_i64")]
     pub workspace_id: i64,
+}
+
+/// `GET /metastore_summary`; `storage_root` is absent on metastores without root storage.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MetastoreSummary {
+    pub metastore_id: String,
+    /// The metastore admin (a user, service principal or group).
     #[serde(default)]
-    pub default_catalog_name: Option<String>,
+    pub owner: String,
+    #[serde(default)]
+    pub storage_root: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ScimUser {
-    pub id: String,
     /// For a service principal, its application id.
     #[serde(rename = "userName")]
     pub user_name: String,
-    #[serde(rename = "displayName", default)]
-    pub display_name: Option<String>,
+    /// Display names of the groups the principal is a member of.
+    #[serde(default, deserialize_with = "group_names")]
+    pub groups: Vec<String>,
+}
+
+/// SCIM `groups: [{display, value, …}]` as display names.
+fn group_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Group {
+        display: Option<String>,
+    }
+    let groups = Option::<Vec<Group>>::deserialize(d)?.unwrap_or_default();
+    Ok(groups.into_iter().filter_map(|g| g.display).collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -47,17 +63,15 @@ pub struct CatalogInfo {
     pub name: String,
     #[serde(default)]
     pub owner: Option<String>,
+    /// The comment `CREATE CATALOG` wrote (setup puts its marker there).
     #[serde(default)]
     pub comment: Option<String>,
     /// `OPEN` or `ISOLATED`.
     #[serde(default)]
     pub isolation_mode: Option<String>,
+    /// The catalog's managed location, when it has one of its own.
     #[serde(default)]
-    pub properties: BTreeMap<String, String>,
-    #[serde(default)]
-    pub catalog_type: Option<String>,
-    #[serde(default)]
-    pub metastore_id: Option<String>,
+    pub storage_root: Option<String>,
 }
 
 impl CatalogInfo {
@@ -70,13 +84,21 @@ impl CatalogInfo {
 pub struct SchemaInfo {
     pub name: String,
     #[serde(default)]
-    pub catalog_name: Option<String>,
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TableInfo {
+    pub name: String,
     #[serde(default)]
     pub full_name: Option<String>,
     #[serde(default)]
     pub owner: Option<String>,
+    /// `MANAGED`, `EXTERNAL`, `VIEW`, …
     #[serde(default)]
-    pub comment: Option<String>,
+    pub table_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -86,13 +108,20 @@ pub struct PrivilegeAssignment {
     pub privileges: Vec<String>,
 }
 
+/// One principal's grant changes (`PATCH /permissions/...`); REST privilege names
+/// (`USE_CATALOG`, `SELECT`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PermissionsChange {
+    pub principal: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct EffectivePrivilege {
     pub privilege: String,
-    #[serde(default)]
-    pub inherited_from_type: Option<String>,
-    #[serde(default)]
-    pub inherited_from_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -106,86 +135,49 @@ pub struct EffectivePrivilegeAssignment {
 pub struct CatalogBinding {
     #[serde(deserialize_with = "lenient_i64")]
     pub workspace_id: i64,
-    /// `BINDING_TYPE_READ_WRITE` or `BINDING_TYPE_READ_ONLY`.
-    #[serde(default = "read_write")]
-    pub binding_type: String,
-}
-
-fn read_write() -> String {
-    "BINDING_TYPE_READ_WRITE".into()
-}
-
-/// The state of the connection's warehouse or cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComputeState {
-    pub compute: Compute,
-    /// The API's state name: `RUNNING`, `STOPPED`, `TERMINATED`, …
-    pub state: String,
-}
-
-impl ComputeState {
-    /// Whether SQL can run without starting (and paying for) the compute.
-    pub fn is_running(&self) -> bool {
-        self.state == "RUNNING"
-    }
-}
-
-#[derive(Deserialize)]
-struct Page<T> {
-    #[serde(default = "Vec::new")]
-    items: Vec<T>,
-    next_page_token: Option<String>,
-}
-
-/// Reads pages under different list keys into [`Page`].
-fn page<T: serde::de::DeserializeOwned>(
-    mut v: Value,
-    key: &str,
-    endpoint: &'static str,
-) -> Result<Page<T>, Error> {
-    let items = v
-        .get_mut(key)
-        .map(Value::take)
-        .filter(|i| !i.is_null())
-        .unwrap_or(Value::Array(vec![]));
-    let next_page_token = v
-        .get("next_page_token")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned);
-    let items = serde_json::from_value(items).map_err(|e| Error::Protocol {
-        endpoint,
-        message: format!("could not read {key}: {e}"),
-    })?;
-    Ok(Page {
-        items,
-        next_page_token,
-    })
 }
 
 /// Securable types in REST paths are lower case (`catalog`, `schema`, `table`, …).
-fn securable(kind: &str) -> String {
-    kind.to_ascii_lowercase()
+fn securable_path(prefix: &str, kind: &str, full_name: &str) -> String {
+    format!(
+        "{UC}/{prefix}/{}/{}",
+        encode_segment(&kind.to_ascii_lowercase()),
+        encode_segment(full_name)
+    )
+}
+
+/// `Ok(None)` for a not-found answer.
+fn found<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 impl WorkspaceClient {
     /// The metastore assigned to this workspace; `None` when there is none.
     pub async fn current_metastore_assignment(&self) -> Result<Option<MetastoreAssignment>, Error> {
         let endpoint = "/api/2.1/unity-catalog/current-metastore-assignment";
-        match self
-            .call_json::<MetastoreAssignment>(Method::GET, endpoint, endpoint, vec![], None)
-            .await
-        {
-            Ok(a) => {
-                let _ = self.inner.workspace_id.set(a.workspace_id);
-                Ok(Some(a))
-            }
-            Err(Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
+        let found = found(
+            self.call_json::<MetastoreAssignment>(Method::GET, endpoint, endpoint, vec![], None)
+                .await,
+        )?;
+        if let Some(a) = &found {
+            let _ = self.inner.workspace_id.set(a.workspace_id);
         }
+        Ok(found)
     }
 
-    /// The calling principal (SCIM `Me`); for a service principal `user_name` is its application id.
+    /// The metastore of this workspace: its owner (the metastore admin) and root storage.
+    pub async fn metastore_summary(&self) -> Result<MetastoreSummary, Error> {
+        let endpoint = "/api/2.1/unity-catalog/metastore_summary";
+        self.call_json(Method::GET, endpoint, endpoint, vec![], None)
+            .await
+    }
+
+    /// The calling principal (SCIM `Me`); for a service principal `user_name` is its
+    /// application id.
     pub async fn me(&self) -> Result<ScimUser, Error> {
         let endpoint = "/api/2.0/preview/scim/v2/Me";
         self.call_json(Method::GET, endpoint, endpoint, vec![], None)
@@ -194,123 +186,98 @@ impl WorkspaceClient {
 
     pub async fn get_catalog(&self, name: &str) -> Result<Option<CatalogInfo>, Error> {
         let path = format!("{UC}/catalogs/{}", encode_segment(name));
-        match self
-            .call_json(
-                Method::GET,
-                "/api/2.1/unity-catalog/catalogs/{name}",
-                &path,
-                vec![],
-                None,
-            )
-            .await
-        {
-            Ok(c) => Ok(Some(c)),
-            Err(Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// All catalogs, following `next_page_token` through empty pages.
-    pub async fn list_catalogs(&self, include_unbound: bool) -> Result<Vec<CatalogInfo>, Error> {
-        let endpoint = "/api/2.1/unity-catalog/catalogs";
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut query = vec![("max_results", "100".to_owned())];
-            if include_unbound {
-                query.push(("include_unbound", "true".to_owned()));
-            }
-            if let Some(t) = token.take() {
-                query.push(("page_token", t));
-            }
-            let v: Value = self
-                .call_json(Method::GET, endpoint, endpoint, query, None)
-                .await?;
-            let p: Page<CatalogInfo> = page(v, "catalogs", endpoint)?;
-            out.extend(p.items);
-            match p.next_page_token {
-                Some(t) => token = Some(t),
-                None => return Ok(out),
-            }
-        }
+        let endpoint = "/api/2.1/unity-catalog/catalogs/{name}";
+        found(
+            self.call_json(Method::GET, endpoint, &path, vec![], None)
+                .await,
+        )
     }
 
     /// Deletes a catalog; `force` also deletes what it contains. A missing catalog is not an error.
     pub async fn delete_catalog(&self, name: &str, force: bool) -> Result<(), Error> {
         let path = format!("{UC}/catalogs/{}", encode_segment(name));
+        let endpoint = "/api/2.1/unity-catalog/catalogs/{name}";
         let query = if force {
             vec![("force", "true".to_owned())]
         } else {
             vec![]
         };
-        match self
-            .call(
-                Method::DELETE,
-                "/api/2.1/unity-catalog/catalogs/{name}",
-                &path,
-                query,
-                None,
-            )
-            .await
-        {
-            Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
+        found(
+            self.call(Method::DELETE, endpoint, &path, query, None)
+                .await,
+        )
+        .map(|_| ())
+    }
+
+    /// A schema by `catalog.schema`; `None` when it does not exist.
+    pub async fn get_schema(&self, full_name: &str) -> Result<Option<SchemaInfo>, Error> {
+        let path = format!("{UC}/schemas/{}", encode_segment(full_name));
+        let endpoint = "/api/2.1/unity-catalog/schemas/{full_name}";
+        found(
+            self.call_json(Method::GET, endpoint, &path, vec![], None)
+                .await,
+        )
     }
 
     pub async fn list_schemas(&self, catalog: &str) -> Result<Vec<SchemaInfo>, Error> {
         let endpoint = "/api/2.1/unity-catalog/schemas";
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut query = vec![
-                ("catalog_name", catalog.to_owned()),
-                ("max_results", "100".to_owned()),
-            ];
-            if let Some(t) = token.take() {
-                query.push(("page_token", t));
-            }
-            let v: Value = self
-                .call_json(Method::GET, endpoint, endpoint, query, None)
-                .await?;
-            let p: Page<SchemaInfo> = page(v, "schemas", endpoint)?;
-            out.extend(p.items);
-            match p.next_page_token {
-                Some(t) => token = Some(t),
-                None => return Ok(out),
-            }
-        }
+        let query = vec![("catalog_name", catalog.to_owned())];
+        self.paged(endpoint, endpoint, query, "schemas").await
     }
 
-    /// Direct grants on a securable (`catalog`, `schema`, `table`, …).
+    /// A table or view by `catalog.schema.table`; `None` when it does not exist.
+    pub async fn get_table(&self, full_name: &str) -> Result<Option<TableInfo>, Error> {
+        let path = format!("{UC}/tables/{}", encode_segment(full_name));
+        let endpoint = "/api/2.1/unity-catalog/tables/{full_name}";
+        found(
+            self.call_json(Method::GET, endpoint, &path, vec![], None)
+                .await,
+        )
+    }
+
+    pub async fn list_tables(&self, catalog: &str, schema: &str) -> Result<Vec<TableInfo>, Error> {
+        let endpoint = "/api/2.1/unity-catalog/tables";
+        // Columns and properties can be large and are not needed for names and owners.
+        let query = vec![
+            ("catalog_name", catalog.to_owned()),
+            ("schema_name", schema.to_owned()),
+            ("omit_columns", "true".to_owned()),
+            ("omit_properties", "true".to_owned()),
+        ];
+        self.paged(endpoint, endpoint, query, "tables").await
+    }
+
+    /// Direct grants on a securable (`catalog`, `schema`, `table`, `function`, …).
     pub async fn get_permissions(
         &self,
         securable_type: &str,
         full_name: &str,
     ) -> Result<Vec<PrivilegeAssignment>, Error> {
-        let path = format!(
-            "{UC}/permissions/{}/{}",
-            encode_segment(&securable(securable_type)),
-            encode_segment(full_name)
-        );
+        let path = securable_path("permissions", securable_type, full_name);
         let endpoint = "/api/2.1/unity-catalog/permissions/{type}/{name}";
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let query = token
-                .take()
-                .map(|t| vec![("page_token", t)])
-                .unwrap_or_default();
-            let v: Value = self
-                .call_json(Method::GET, endpoint, &path, query, None)
-                .await?;
-            let p: Page<PrivilegeAssignment> = page(v, "privilege_assignments", endpoint)?;
-            out.extend(p.items);
-            match p.next_page_token {
-                Some(t) => token = Some(t),
-                None => return Ok(out),
-            }
+        self.paged(endpoint, &path, vec![], "privilege_assignments")
+            .await
+    }
+
+    /// Grants and revokes on a securable; returns the grants after the change.
+    pub async fn update_permissions(
+        &self,
+        securable_type: &str,
+        full_name: &str,
+        changes: &[PermissionsChange],
+    ) -> Result<Vec<PrivilegeAssignment>, Error> {
+        #[derive(Deserialize)]
+        struct Updated {
+            #[serde(default)]
+            privilege_assignments: Vec<PrivilegeAssignment>,
         }
+        let path = securable_path("permissions", securable_type, full_name);
+        let endpoint = "/api/2.1/unity-catalog/permissions/{type}/{name}";
+        let body = json!({ "changes": changes });
+        let updated: Updated = self
+            .call_json(Method::PATCH, endpoint, &path, vec![], Some(body))
+            .await?;
+        Ok(updated.privilege_assignments)
     }
 
     /// What `principal` holds on a securable, inherited privileges included. Needs no compute.
@@ -320,45 +287,18 @@ impl WorkspaceClient {
         full_name: &str,
         principal: &str,
     ) -> Result<Vec<EffectivePrivilegeAssignment>, Error> {
-        let path = format!(
-            "{UC}/effective-permissions/{}/{}",
-            encode_segment(&securable(securable_type)),
-            encode_segment(full_name)
-        );
+        let path = securable_path("effective-permissions", securable_type, full_name);
         let endpoint = "/api/2.1/unity-catalog/effective-permissions/{type}/{name}";
-        let v: Value = self
-            .call_json(
-                Method::GET,
-                endpoint,
-                &path,
-                vec![("principal", principal.to_owned())],
-                None,
-            )
-            .await?;
-        Ok(page(v, "privilege_assignments", endpoint)?.items)
+        let query = vec![("principal", principal.to_owned())];
+        self.paged(endpoint, &path, query, "privilege_assignments")
+            .await
     }
 
-    /// The workspaces an `ISOLATED` catalog is bound to.
+    /// The workspaces an `ISOLATED` catalog is bound to; needs its owner or a metastore admin.
     pub async fn catalog_bindings(&self, name: &str) -> Result<Vec<CatalogBinding>, Error> {
         let path = format!("{UC}/bindings/catalog/{}", encode_segment(name));
         let endpoint = "/api/2.1/unity-catalog/bindings/catalog/{name}";
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let query = token
-                .take()
-                .map(|t| vec![("page_token", t)])
-                .unwrap_or_default();
-            let v: Value = self
-                .call_json(Method::GET, endpoint, &path, query, None)
-                .await?;
-            let p: Page<CatalogBinding> = page(v, "bindings", endpoint)?;
-            out.extend(p.items);
-            match p.next_page_token {
-                Some(t) => token = Some(t),
-                None => return Ok(out),
-            }
-        }
+        self.paged(endpoint, &path, vec![], "bindings").await
     }
 
     /// The value of a tag on a catalog; `None` when the catalog or the tag does not exist.
@@ -373,50 +313,50 @@ impl WorkspaceClient {
             encode_segment(key)
         );
         let endpoint = "/api/2.1/unity-catalog/entity-tag-assignments/catalogs/{name}/tags/{key}";
-        match self
-            .call_json::<TagAssignment>(Method::GET, endpoint, &path, vec![], None)
-            .await
-        {
-            Ok(t) => Ok(Some(t.tag_value.unwrap_or_default())),
-            Err(Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let tag = found(
+            self.call_json::<TagAssignment>(Method::GET, endpoint, &path, vec![], None)
+                .await,
+        )?;
+        Ok(tag.map(|t| t.tag_value.unwrap_or_default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scim_groups_are_display_names() {
+        let me: ScimUser = serde_json::from_str(
+            r#"{"userName":"app-1","groups":[{"display":"admins","value":"1"},{"value":"2"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(me.groups, ["admins"]);
+        let me: ScimUser = serde_json::from_str(r#"{"userName":"app-1"}"#).unwrap();
+        assert!(me.groups.is_empty());
     }
 
-    /// The state of the warehouse or cluster behind `httpPath`; reading it never starts it.
-    pub async fn compute_state(&self) -> Result<ComputeState, Error> {
-        #[derive(Deserialize)]
-        struct State {
-            state: Option<String>,
-        }
-        let compute = self.inner.config.compute.clone();
-        let state: State = match &compute {
-            Compute::Warehouse { id } => {
-                let path = format!("/api/2.0/sql/warehouses/{}", encode_segment(id));
-                self.call_json(
-                    Method::GET,
-                    "/api/2.0/sql/warehouses/{id}",
-                    &path,
-                    vec![],
-                    None,
-                )
-                .await?
-            }
-            Compute::Cluster { cluster_id, .. } => {
-                let endpoint = "/api/2.0/clusters/get";
-                self.call_json(
-                    Method::GET,
-                    endpoint,
-                    endpoint,
-                    vec![("cluster_id", cluster_id.clone())],
-                    None,
-                )
-                .await?
-            }
+    #[test]
+    fn permission_changes_leave_out_empty_lists() {
+        let change = PermissionsChange {
+            principal: "account users".into(),
+            add: vec![],
+            remove: vec!["SELECT".into()],
         };
-        Ok(ComputeState {
-            compute,
-            state: state.state.unwrap_or_else(|| "UNKNOWN".into()),
-        })
+        assert_eq!(
+            serde_json::to_value(change).unwrap(),
+            json!({"principal": "account users", "remove": ["SELECT"]})
+        );
+    }
+
+    #[test]
+    fn summaries_without_root_storage() {
+        let s: MetastoreSummary =
+            serde_json::from_str(r#"{"metastore_id":"m","owner":"admins"}"#).unwrap();
+        assert_eq!(s.storage_root, None);
+        assert_eq!(
+            securable_path("permissions", "CATALOG", "a b"),
+            "/api/2.1/unity-catalog/permissions/catalog/a%20b"
+        );
     }
 }

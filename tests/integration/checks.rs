@@ -29,10 +29,12 @@ const STATEMENTS: &str = "/api/2.0/sql/statements";
 pub fn settings(sim: &Simulator) -> ClientSettings {
     ClientSettings {
         ca_bundle_pem: Some(sim.ca_pem()),
+        allowed_hosts: uc_operator::databricks::AllowedHosts::parse("localhost").unwrap(),
         retry: RetryPolicy {
             total_budget: Duration::from_secs(10),
             per_request_timeout: Duration::from_secs(10),
             base_backoff: Duration::from_millis(20),
+            max_retry_after: Duration::from_secs(1),
             max_backoff: Duration::from_millis(100),
         },
         poll: PollPolicy {
@@ -75,6 +77,7 @@ fn integration(id: &IntegrationId) -> Integration<'_> {
         audit: false,
         check_lockdown: false,
         adopt: false,
+        storage_root: None,
         after_setup: false,
     }
 }

@@ -270,6 +270,7 @@ fn admin_client(env: &Env) -> uc_operator::databricks::WorkspaceClient {
     };
     let settings = ClientSettings {
         ca_bundle_pem: Some(env.sim.ca_pem()),
+        allowed_hosts: uc_operator::databricks::AllowedHosts::parse("localhost").unwrap(),
         ..Default::default()
     };
     uc_operator::databricks::WorkspaceClient::new(config, &settings).unwrap()

@@ -252,6 +252,8 @@ impl Operator {
             .args(["--retry-base", "500ms", "--retry-max", "3s"])
             .args(["--manual-setup-poll", "1s", "--statement-poll", "50ms"])
             .args(["--request-retry-budget", "2s"])
+            // The simulator serves on localhost, which the default allow-list refuses.
+            .args(["--allowed-hosts", "localhost"])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env(

@@ -8,6 +8,7 @@ mod checks;
 mod client;
 mod controller;
 mod crd;
+mod hostile;
 mod import;
 mod reconcile;
 mod setup_plan;

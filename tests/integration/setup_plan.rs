@@ -186,6 +186,7 @@ async fn connect(sim: &Simulator, token: &str) -> WorkspaceClient {
     };
     let settings = ClientSettings {
         ca_bundle_pem: Some(sim.ca_pem()),
+        allowed_hosts: uc_operator::databricks::AllowedHosts::parse("localhost").unwrap(),
         poll: PollPolicy {
             base: Duration::from_millis(10),
             max: Duration::from_millis(50),

@@ -79,6 +79,7 @@ async fn validate(sim: &Simulator, kubeconfig: Option<&Path>, args: &[&str]) -> 
         .args(args)
         .arg("--ca-bundle")
         .arg(sim.ca_path())
+        .args(["--allowed-hosts", "localhost"])
         .env("RUST_LOG", "trace")
         .env_remove("UC_OPERATOR_INSTALLATION_ID")
         .env(
@@ -97,6 +98,7 @@ async fn validate_stdin(sim: &Simulator, manifest: &str, args: &[&str]) -> Outpu
         .args(args)
         .arg("--ca-bundle")
         .arg(sim.ca_path())
+        .args(["--allowed-hosts", "localhost"])
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
