@@ -19,6 +19,8 @@ pub struct Metastore {
     pub cloud: String,
     pub region: String,
     pub owner: String,
+    /// Root storage; without one, every catalog needs a managed location.
+    pub storage_root: Option<String>,
     /// Direct metastore grants (e.g. `CREATE_CATALOG`).
     pub grants: Grants,
     pub catalogs: BTreeMap<String, Catalog>,
@@ -80,6 +82,9 @@ pub struct Function {
 pub struct Caller {
     /// Application id (or email).
     pub principal: String,
+    /// Account groups it belongs to (`account users` is implied).
+    pub groups: Vec<String>,
+    /// The metastore owner, directly or through a group.
     pub metastore_admin: bool,
     pub system_tables_access: bool,
     pub workspace_id: i64,
@@ -180,6 +185,20 @@ impl UcError {
             format!("Could not find principal with name {name}."),
         )
     }
+    /// 400 INVALID_STATE: a catalog without a location on a metastore without root storage.
+    pub fn no_storage_root() -> Self {
+        Self::new(
+            400,
+            "INVALID_STATE",
+            "INVALID_STATE",
+            "55000",
+            "Metastore storage root URL does not exist. Please provide a storage location for \
+             the catalog (for example 'CREATE CATALOG myCatalog MANAGED LOCATION \
+             '<location-path>'). Alternatively set up a metastore root storage location to \
+             provide a storage location for all catalogs in the metastore."
+                .into(),
+        )
+    }
     /// The Databricks SQL error text: `[CLASS] message SQLSTATE: xxxxx`.
     pub fn sql_message(&self) -> String {
         format!(
@@ -199,22 +218,21 @@ pub fn normalize_privilege(p: &str) -> String {
     }
 }
 
-fn grants_have(grants: &Grants, who: &str, privilege: &str) -> bool {
+/// Whether a grant to the caller, one of its groups or `account users` holds `privilege`.
+fn grants_have(grants: &Grants, who: &Caller, privilege: &str) -> bool {
     grants.iter().any(|(p, privs)| {
-        (p.eq_ignore_ascii_case(who) || p == ACCOUNT_USERS)
+        (who.is(p) || p == ACCOUNT_USERS)
             && (privs.contains(privilege)
                 || (privs.contains("ALL_PRIVILEGES") && privilege != "MANAGE"))
     })
 }
 
-fn grants_any(grants: &Grants, who: &str) -> bool {
-    grants
-        .iter()
-        .any(|(p, privs)| (p.eq_ignore_ascii_case(who) || p == ACCOUNT_USERS) && !privs.is_empty())
-}
-
-fn is(who: &str, owner: &str) -> bool {
-    who.eq_ignore_ascii_case(owner)
+impl Caller {
+    /// Whether `name` (a grantee or owner) is the caller or one of its groups.
+    pub fn is(&self, name: &str) -> bool {
+        self.principal.eq_ignore_ascii_case(name)
+            || self.groups.iter().any(|g| g.eq_ignore_ascii_case(name))
+    }
 }
 
 impl Catalog {
@@ -302,24 +320,34 @@ impl Metastore {
     /// Whether the caller holds `privilege` on the catalog (owner, admin, grant).
     pub fn catalog_priv(&self, caller: &Caller, c: &Catalog, privilege: &str) -> bool {
         caller.metastore_admin
-            || is(&caller.principal, &c.owner)
-            || grants_have(&c.grants, &caller.principal, privilege)
+            || caller.is(&c.owner)
+            || grants_have(&c.grants, caller, privilege)
     }
 
     fn schema_priv(&self, caller: &Caller, c: &Catalog, s: &Schema, privilege: &str) -> bool {
         self.catalog_priv(caller, c, privilege)
-            || is(&caller.principal, &s.owner)
-            || grants_have(&s.grants, &caller.principal, privilege)
+            || caller.is(&s.owner)
+            || grants_have(&s.grants, caller, privilege)
     }
 
-    /// Whether the caller can see the catalog at all (any privilege on it).
+    /// Whether the caller may see the catalog at all: metastore admin, owner (or a group that
+    /// owns it), or `USE CATALOG` / `BROWSE` (directly, through a group, `account users` or
+    /// `ALL PRIVILEGES`). Privileges on schemas inside do not make a catalog visible.
+    /// Source: docs.databricks.com data-governance/unity-catalog/manage-privileges/privileges
+    /// (BROWSE, USE CATALOG); dbdemos#74 for the refusal's text.
     pub fn can_browse(&self, caller: &Caller, c: &Catalog) -> bool {
         caller.metastore_admin
-            || is(&caller.principal, &c.owner)
-            || grants_any(&c.grants, &caller.principal)
-            || c.schemas.values().any(|s| {
-                is(&caller.principal, &s.owner) || grants_any(&s.grants, &caller.principal)
-            })
+            || caller.is(&c.owner)
+            || grants_have(&c.grants, caller, "USE_CATALOG")
+            || grants_have(&c.grants, caller, "BROWSE")
+    }
+
+    /// Whether the caller sees the catalog only through `BROWSE` (CatalogInfo `browse_only`).
+    pub fn browse_only(&self, caller: &Caller, c: &Catalog) -> bool {
+        !(caller.metastore_admin
+            || caller.is(&c.owner)
+            || grants_have(&c.grants, caller, "USE_CATALOG"))
+            && grants_have(&c.grants, caller, "BROWSE")
     }
 
     fn require_use_catalog(&self, caller: &Caller, c: &Catalog) -> Result<(), UcError> {
@@ -332,7 +360,7 @@ impl Metastore {
 
     /// Whether the caller may create catalogs.
     pub fn can_create_catalog(&self, caller: &Caller) -> bool {
-        caller.metastore_admin || grants_have(&self.grants, &caller.principal, "CREATE_CATALOG")
+        caller.metastore_admin || grants_have(&self.grants, caller, "CREATE_CATALOG")
     }
 
     /// CREATE CATALOG / POST /catalogs. Returns false when it existed and `if_not_exists`.
@@ -349,6 +377,12 @@ impl Metastore {
             return Err(UcError::lacks("CREATE_CATALOG", "Metastore", &self.name));
         }
         validate_name(name)?;
+        // Checked before IF NOT EXISTS: the statement fails even when the catalog exists.
+        // Sources: dbdemos#139 (text), databricks/cli#5695 (400 INVALID_STATE),
+        // lakehouse-industry-data-models PR #5 (order).
+        if self.storage_root.is_none() && storage_root.is_none() {
+            return Err(UcError::no_storage_root());
+        }
         if self.catalogs.contains_key(name) {
             if if_not_exists {
                 return Ok(false);
@@ -382,8 +416,8 @@ impl Metastore {
             Err(e) => return Err(e),
         };
         if !(caller.metastore_admin
-            || is(&caller.principal, &c.owner)
-            || grants_have(&c.grants, &caller.principal, "MANAGE"))
+            || caller.is(&c.owner)
+            || grants_have(&c.grants, caller, "MANAGE"))
         {
             return Err(UcError::denied(format!(
                 "Insufficient privileges: User is not an owner of Catalog '{name}'."
@@ -412,8 +446,8 @@ impl Metastore {
         let admin = caller.metastore_admin;
         let c = self.catalog_mut(caller, name)?;
         if !(admin
-            || is(&caller.principal, &c.owner)
-            || grants_have(&c.grants, &caller.principal, "MANAGE"))
+            || caller.is(&c.owner)
+            || grants_have(&c.grants, caller, "MANAGE"))
         {
             return Err(UcError::denied(format!(
                 "Insufficient privileges: User is not an owner of Catalog '{name}'."
@@ -427,8 +461,8 @@ impl Metastore {
         let admin = caller.metastore_admin;
         let c = self.catalog_mut(caller, name)?;
         if admin
-            || is(&caller.principal, &c.owner)
-            || grants_have(&c.grants, &caller.principal, "MANAGE")
+            || caller.is(&c.owner)
+            || grants_have(&c.grants, caller, "MANAGE")
         {
             Ok(c)
         } else {
@@ -556,7 +590,7 @@ impl Metastore {
             .schemas
             .get(schema)
             .ok_or_else(|| UcError::no_schema(catalog, schema))?;
-        if !self.schema_priv(caller, c, s, "USE_CATALOG") && !is(&caller.principal, &s.owner) {
+        if !self.schema_priv(caller, c, s, "USE_CATALOG") && !caller.is(&s.owner) {
             return Err(UcError::lacks("USE_CATALOG", "Catalog", catalog));
         }
         if !self.schema_priv(caller, c, s, "USE_SCHEMA") {
@@ -587,8 +621,8 @@ impl Metastore {
             };
         };
         if !(caller.metastore_admin
-            || is(&caller.principal, &c.owner)
-            || is(&caller.principal, &s.owner))
+            || caller.is(&c.owner)
+            || caller.is(&s.owner))
         {
             return Err(UcError::denied(format!(
                 "Insufficient privileges: User is not an owner of Schema '{catalog}.{schema}'."
@@ -607,7 +641,18 @@ impl Metastore {
         Ok(())
     }
 
-    /// ALTER SCHEMA OWNER (schema/catalog owner or admin).
+    /// Whether the caller may manage the schema: its or its catalog's owner, MANAGE on
+    /// either, or a metastore admin (docs.databricks.com data-governance/unity-catalog/
+    /// manage-privileges/ownership: who can transfer ownership).
+    fn manages_schema(&self, caller: &Caller, c: &Catalog, s: &Schema) -> bool {
+        caller.metastore_admin
+            || caller.is(&c.owner)
+            || caller.is(&s.owner)
+            || grants_have(&c.grants, caller, "MANAGE")
+            || grants_have(&s.grants, caller, "MANAGE")
+    }
+
+    /// ALTER SCHEMA OWNER / PATCH /schemas/{full} {owner}.
     pub fn set_schema_owner(
         &mut self,
         caller: &Caller,
@@ -615,21 +660,96 @@ impl Metastore {
         schema: &str,
         owner: &str,
     ) -> Result<(), UcError> {
+        self.with_managed_schema(caller, catalog, schema, |s| s.owner = owner.into())
+    }
+
+    /// COMMENT ON SCHEMA / PATCH /schemas/{full} {comment}.
+    pub fn set_schema_comment(
+        &mut self,
+        caller: &Caller,
+        catalog: &str,
+        schema: &str,
+        comment: &str,
+    ) -> Result<(), UcError> {
+        self.with_managed_schema(caller, catalog, schema, |s| {
+            s.comment = Some(comment.into())
+        })
+    }
+
+    fn with_managed_schema(
+        &mut self,
+        caller: &Caller,
+        catalog: &str,
+        schema: &str,
+        change: impl FnOnce(&mut Schema),
+    ) -> Result<(), UcError> {
         let c = self.catalog(caller, catalog)?;
         let s = c
             .schemas
             .get(schema)
             .ok_or_else(|| UcError::no_schema(catalog, schema))?;
-        if !(caller.metastore_admin
-            || is(&caller.principal, &c.owner)
-            || is(&caller.principal, &s.owner))
-        {
+        if !self.manages_schema(caller, c, s) {
             return Err(UcError::denied(format!(
                 "Insufficient privileges: User is not an owner of Schema '{catalog}.{schema}'."
             )));
         }
         let c = self.catalog_mut(caller, catalog)?;
-        c.schemas.get_mut(schema).expect("checked").owner = owner.into();
+        change(c.schemas.get_mut(schema).expect("checked"));
+        Ok(())
+    }
+
+    /// ALTER TABLE|VIEW|FUNCTION ... OWNER TO / PATCH /tables/{full} {owner}: by the object's
+    /// owner, MANAGE on it, whoever manages its schema, or a metastore admin. `kind: None`
+    /// accepts a table or a view.
+    pub fn set_object_owner(
+        &mut self,
+        caller: &Caller,
+        kind: Option<ObjectKind>,
+        catalog: &str,
+        schema: &str,
+        name: &str,
+        owner: &str,
+    ) -> Result<(), UcError> {
+        let full = format!("{catalog}.{schema}.{name}");
+        let c = self.catalog(caller, catalog)?;
+        let s = c
+            .schemas
+            .get(schema)
+            .ok_or_else(|| UcError::no_schema(catalog, schema))?;
+        let found = match kind {
+            Some(ObjectKind::Function) => s.functions.get(name).map(|f| (&f.owner, &f.grants)),
+            Some(ObjectKind::View) => s.views.get(name).map(|t| (&t.owner, &t.grants)),
+            Some(ObjectKind::Table) => s.tables.get(name).map(|t| (&t.owner, &t.grants)),
+            None => s
+                .tables
+                .get(name)
+                .or_else(|| s.views.get(name))
+                .map(|t| (&t.owner, &t.grants)),
+        };
+        let Some((current, grants)) = found else {
+            return Err(UcError::no_table(&full));
+        };
+        if !(self.manages_schema(caller, c, s)
+            || caller.is(current)
+            || grants_have(grants, caller, "MANAGE"))
+        {
+            return Err(UcError::denied(format!(
+                "Insufficient privileges: User is not an owner of {full}."
+            )));
+        }
+        let s = self
+            .catalog_mut(caller, catalog)?
+            .schemas
+            .get_mut(schema)
+            .expect("checked");
+        let slot = match kind {
+            Some(ObjectKind::Function) => s.functions.get_mut(name).map(|f| &mut f.owner),
+            _ => match s.tables.get_mut(name) {
+                Some(t) => Some(&mut t.owner),
+                None => s.views.get_mut(name).map(|t| &mut t.owner),
+            },
+        };
+        *slot.expect("checked") = owner.into();
         Ok(())
     }
 
@@ -750,9 +870,9 @@ impl Metastore {
         };
         let c = &self.catalogs[catalog];
         if !(caller.metastore_admin
-            || is(&caller.principal, &owner)
-            || is(&caller.principal, &s.owner)
-            || is(&caller.principal, &c.owner))
+            || caller.is(&owner)
+            || caller.is(&s.owner)
+            || caller.is(&c.owner))
         {
             return Err(UcError::denied(format!(
                 "Insufficient privileges: User is not an owner of {full}."
@@ -798,8 +918,8 @@ impl Metastore {
             .ok_or_else(|| UcError::no_table(&full))?;
         self.schema(caller, catalog, schema)?;
         let ok = self.schema_priv(caller, c, s, "SELECT")
-            || is(&caller.principal, &t.owner)
-            || grants_have(&t.grants, &caller.principal, "SELECT");
+            || caller.is(&t.owner)
+            || grants_have(&t.grants, caller, "SELECT");
         if !ok {
             return Err(UcError::lacks(
                 "SELECT",
@@ -876,12 +996,12 @@ impl Metastore {
         }
         let parts: Vec<&str> = full_name.split('.').collect();
         let c = self.catalog(caller, parts[0])?;
-        if is(&caller.principal, &c.owner) || grants_have(&c.grants, &caller.principal, "MANAGE") {
+        if caller.is(&c.owner) || grants_have(&c.grants, caller, "MANAGE") {
             return Ok(true);
         }
         if let Some(s) = parts.get(1).and_then(|s| c.schemas.get(*s)) {
-            if is(&caller.principal, &s.owner)
-                || grants_have(&s.grants, &caller.principal, "MANAGE")
+            if caller.is(&s.owner)
+                || grants_have(&s.grants, caller, "MANAGE")
             {
                 return Ok(true);
             }
@@ -893,7 +1013,7 @@ impl Metastore {
                     .map(|t| (&t.owner, &t.grants))
                     .or_else(|| s.functions.get(*t).map(|f| (&f.owner, &f.grants)));
                 if let Some((o, g)) = owner
-                    && (is(&caller.principal, o) || grants_have(g, &caller.principal, "MANAGE"))
+                    && (caller.is(o) || grants_have(g, caller, "MANAGE"))
                 {
                     return Ok(true);
                 }

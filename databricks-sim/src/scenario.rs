@@ -4,7 +4,13 @@
 //!
 //! ```yaml
 //! metastore_id: 8f4b5a1e-0c2d-4e6f-9a8b-7c6d5e4f3a2b   # omit for "no metastore anywhere"
+//! metastore_storage_root: s3://bucket/root   # null: no root storage (Default Storage accounts)
+//! metastore_owner: metastore-admins          # omit: the only metastore_admin, else this group
 //! token_lifetime_secs: 3600
+//! cluster_start_polls: 1                     # clusters/get polls a PENDING cluster needs
+//! statement_polls_past_wait: 0               # polls a statement stays RUNNING after its wait
+//! result_chunk_rows: 10000                   # rows per result chunk
+//! generated_workspaces: {count: 1000}        # ws-0001.. each with wh1 and its own principal
 //! statement_polls_before_done: 1
 //! warehouse_start_polls: 1
 //! workspaces:
@@ -20,6 +26,7 @@
 //!     oauth: {client_id: sp-client, client_secret: sp-secret, certificate_pem: null}
 //!     metastore_admin: false
 //!     metastore_privileges: [CREATE_CATALOG]
+//!     groups: [data-engineers]            # account groups (grants and ownership may name them)
 //!     system_tables_access: true
 //!     workspaces: [main]                  # omit for all workspaces
 //! catalogs:
@@ -61,6 +68,10 @@ pub const MAIN_WORKSPACE_ID: i64 = 1001;
 pub const WAREHOUSE_ID: &str = "wh1";
 /// Id of the default cluster.
 pub const CLUSTER_ID: &str = "0000-00000-abc123";
+/// Root storage of the metastore unless the scenario says otherwise.
+pub const DEFAULT_STORAGE_ROOT: &str = "s3://databricks-sim-metastore/root";
+/// The group that owns the metastore when no single admin principal does.
+pub const METASTORE_ADMINS_GROUP: &str = "metastore-admins";
 
 /// The whole simulated account.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -74,12 +85,26 @@ pub struct Scenario {
     /// Cloud and region, as `current_metastore()` reports them (`cloud:region:uuid`).
     pub cloud: String,
     pub region: String,
+    /// The metastore's root storage; `None` = none (CREATE CATALOG then needs MANAGED LOCATION).
+    pub metastore_storage_root: Option<String>,
+    /// The metastore owner (user, service principal or group): its members are metastore admins.
+    /// `None`: the only principal with `metastore_admin`, else [`METASTORE_ADMINS_GROUP`].
+    pub metastore_owner: Option<String>,
     /// OAuth access token lifetime.
     pub token_lifetime_secs: u64,
     /// How many GETs a statement stays PENDING/RUNNING.
     pub statement_polls_before_done: u32,
-    /// Polls a STARTING warehouse (or PENDING cluster) needs before it runs.
+    /// Polls a STARTING warehouse needs before it runs.
     pub warehouse_start_polls: u32,
+    /// `clusters/get` polls a PENDING cluster (after `clusters/start`) needs before it runs.
+    pub cluster_start_polls: u32,
+    /// GETs a statement submitted with a `wait_timeout` stays RUNNING after the wait ran out
+    /// (0: it finishes within the wait).
+    pub statement_polls_past_wait: u32,
+    /// Rows per result chunk; larger results come in several (`next_chunk_index`).
+    pub result_chunk_rows: usize,
+    /// Many generated workspaces (`ws-0001`...), for benchmarks.
+    pub generated_workspaces: Option<GeneratedWorkspaces>,
     /// Faults active from the start.
     pub faults: Vec<ScenarioFault>,
 }
@@ -91,6 +116,46 @@ pub struct ScenarioFault {
     pub workspace: Option<String>,
     #[serde(flatten)]
     pub rule: FaultRule,
+}
+
+/// `count` workspaces named `{name_prefix}0001`..., ids from `first_workspace_id`, each with a
+/// warehouse and (unless `principal_per_workspace` is false) a service principal of its own:
+/// application id `00000000-0000-4000-8000-<12-digit index>`, token `dapi-<workspace name>`,
+/// `CREATE_CATALOG` on the metastore, usable only in its workspace.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GeneratedWorkspaces {
+    pub count: usize,
+    pub name_prefix: String,
+    pub first_workspace_id: i64,
+    pub warehouse_id: String,
+    pub warehouse_state: String,
+    pub principal_per_workspace: bool,
+}
+
+impl Default for GeneratedWorkspaces {
+    fn default() -> Self {
+        GeneratedWorkspaces {
+            count: 0,
+            name_prefix: "ws-".into(),
+            first_workspace_id: 100_001,
+            warehouse_id: WAREHOUSE_ID.into(),
+            warehouse_state: "RUNNING".into(),
+            principal_per_workspace: true,
+        }
+    }
+}
+
+impl GeneratedWorkspaces {
+    /// The name of the `i`th (from 1) generated workspace.
+    pub fn name(&self, i: usize) -> String {
+        let width = self.count.to_string().len().max(4);
+        format!("{}{i:0width$}", self.name_prefix)
+    }
+    /// The application id of the `i`th generated principal.
+    pub fn application_id(i: usize) -> String {
+        format!("00000000-0000-4000-8000-{i:012}")
+    }
 }
 
 /// One workspace: its own HTTPS port and id, sharing the metastore.
@@ -142,6 +207,8 @@ pub struct PrincipalSpec {
     pub system_tables_access: bool,
     /// Workspace names it may use; `None` = all.
     pub workspaces: Option<Vec<String>>,
+    /// Account groups it belongs to (besides `account users`).
+    pub groups: Vec<String>,
 }
 
 /// OAuth M2M credentials of a principal: a secret, a certificate (Entra JWT assertion), or both.
@@ -194,9 +261,15 @@ impl Default for Scenario {
             metastore_id: None,
             cloud: "aws".into(),
             region: "us-west-2".into(),
+            metastore_storage_root: Some(DEFAULT_STORAGE_ROOT.into()),
+            metastore_owner: None,
             token_lifetime_secs: 3600,
             statement_polls_before_done: 1,
             warehouse_start_polls: 1,
+            cluster_start_polls: 1,
+            statement_polls_past_wait: 0,
+            result_chunk_rows: 10_000,
+            generated_workspaces: None,
             faults: Vec::new(),
         }
     }
@@ -262,6 +335,66 @@ impl Scenario {
     pub fn without_metastore(mut self) -> Self {
         self.metastore_id = None;
         self
+    }
+    /// A metastore without root storage: catalogs need a managed location.
+    pub fn without_storage_root(mut self) -> Self {
+        self.metastore_storage_root = None;
+        self
+    }
+    /// Sets the metastore owner (a user, service principal or group).
+    pub fn with_metastore_owner(mut self, owner: &str) -> Self {
+        self.metastore_owner = Some(owner.into());
+        self
+    }
+    /// Sets how many `clusters/get` polls a started cluster stays PENDING.
+    pub fn with_cluster_start_polls(mut self, polls: u32) -> Self {
+        self.cluster_start_polls = polls;
+        self
+    }
+    /// Makes statements stay RUNNING for `polls` GETs after their `wait_timeout`.
+    pub fn with_statement_polls_past_wait(mut self, polls: u32) -> Self {
+        self.statement_polls_past_wait = polls;
+        self
+    }
+    /// Sets the rows per result chunk.
+    pub fn with_result_chunk_rows(mut self, rows: usize) -> Self {
+        self.result_chunk_rows = rows.max(1);
+        self
+    }
+    /// Adds `count` generated workspaces (see [`GeneratedWorkspaces`]).
+    pub fn with_generated_workspaces(mut self, count: usize) -> Self {
+        self.generated_workspaces = Some(GeneratedWorkspaces {
+            count,
+            ..Default::default()
+        });
+        self
+    }
+    /// The scenario with generated workspaces and principals written out.
+    pub fn expanded(&self) -> Scenario {
+        let mut s = self.clone();
+        let Some(g) = s.generated_workspaces.take() else {
+            return s;
+        };
+        s.workspaces.reserve(g.count);
+        for i in 1..=g.count {
+            let name = g.name(i);
+            s.workspaces.push(
+                WorkspaceSpec::new(&name, g.first_workspace_id + i as i64 - 1)
+                    .with_warehouse(&g.warehouse_id, &g.warehouse_state),
+            );
+            if g.principal_per_workspace {
+                s.principals.push(
+                    PrincipalSpec::service_principal(
+                        &GeneratedWorkspaces::application_id(i),
+                        &format!("sp-{name}"),
+                    )
+                    .with_token(&format!("dapi-{name}"))
+                    .with_metastore_privilege("CREATE_CATALOG")
+                    .only_in(&[&name]),
+                );
+            }
+        }
+        s
     }
     /// Mutable access to a principal by application id (panics when absent: a test bug).
     pub fn principal_mut(&mut self, application_id: &str) -> &mut PrincipalSpec {
@@ -364,6 +497,11 @@ impl PrincipalSpec {
     /// Gives read access to the system tables.
     pub fn with_system_tables_access(mut self) -> Self {
         self.system_tables_access = true;
+        self
+    }
+    /// Adds it to an account group.
+    pub fn in_group(mut self, group: &str) -> Self {
+        self.groups.push(group.into());
         self
     }
     /// Restricts it to the named workspaces.

@@ -16,6 +16,62 @@ fn legacy_error(status: StatusCode, message: &str) -> Response<Body> {
     respond(status, json!({"error": message}))
 }
 
+/// Whether a cluster in `state` runs commands: RUNNING and RESIZING do
+/// (terraform-provider-databricks#218: "A cluster can execute commands while it is resizing").
+pub(crate) fn runs_commands(state: &str) -> bool {
+    matches!(state, "RUNNING" | "RESIZING")
+}
+
+/// Command Execution 1.2 never starts a cluster: on one that is not running it answers 500
+/// naming `ClusterNotReadyException` (terraform-provider-databricks#217; the SDKs retry on that
+/// name: databricks-sdk-go apierr/errors.go, databricks-sdk-py _base_client.py).
+fn not_ready(ctx: &Ctx, cluster: &str) -> Option<Response<Body>> {
+    let world = ctx.shared.world.lock().expect("world lock");
+    let state = world.compute_state(&ctx.workspace, &Target::Cluster(cluster.into()))?;
+    if runs_commands(&state) {
+        return None;
+    }
+    Some(legacy_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!(
+            "com.databricks.backend.manager.util.ClusterNotReadyException: Cluster {cluster} \
+             is not running (state {state}); start it with /api/2.0/clusters/start first."
+        ),
+    ))
+}
+
+fn no_cluster(id: &str) -> Response<Body> {
+    // The SDKs map exactly this (400, INVALID_PARAMETER_VALUE, "Cluster .* does not exist") to
+    // not-found: databricks-sdk-go apierr/error_overrides.go.
+    super::error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        &format!("Cluster {id} does not exist"),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct StartCluster {
+    cluster_id: Option<String>,
+}
+
+/// `POST /api/2.0/clusters/start {cluster_id}` (see [`crate::state::World::start_cluster`]).
+pub(super) async fn start(State(ctx): State<Ctx>, _auth: Authed, body: Bytes) -> Response<Body> {
+    let req: StartCluster = match parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let Some(id) = req.cluster_id.filter(|c| !c.is_empty()) else {
+        return super::bad_request("Missing required field: cluster_id");
+    };
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    match world.start_cluster(&ctx.workspace, &id) {
+        None => no_cluster(&id),
+        Some(Err(m)) => super::error(StatusCode::BAD_REQUEST, "INVALID_STATE", &m),
+        Some(Ok(())) => respond(StatusCode::OK, json!({})),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Ids {
@@ -53,11 +109,7 @@ pub(super) async fn cluster(
                 "data_security_mode": "USER_ISOLATION",
             }),
         ),
-        None => super::error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER_VALUE",
-            &format!("Cluster {} does not exist", q.cluster_id),
-        ),
+        None => no_cluster(&q.cluster_id),
     }
 }
 
@@ -84,9 +136,10 @@ pub(super) async fn create_context(
             "Cluster not found or not specified",
         );
     };
+    if let Some(refusal) = not_ready(&ctx, &cluster) {
+        return refusal;
+    }
     let mut world = ctx.shared.world.lock().expect("world lock");
-    // A context on a terminated cluster starts it, as the real API does.
-    world.ensure_started(&ctx.workspace, &Target::Cluster(cluster.clone()));
     let id = (rand::random::<u64>() >> 2).to_string();
     world.contexts.insert(id.clone(), cluster);
     respond(StatusCode::OK, json!({"id": id}))
@@ -116,10 +169,10 @@ pub(super) async fn context_status(
     };
     let target = Target::Cluster(cluster);
     world.tick_compute(&ctx.workspace, &target);
-    let status = if world.compute_state(&ctx.workspace, &target).as_deref() == Some("RUNNING") {
-        "Running"
-    } else {
-        "Pending"
+    let status = match world.compute_state(&ctx.workspace, &target) {
+        Some(s) if runs_commands(&s) => "Running",
+        Some(s) if s == "PENDING" => "Pending",
+        _ => "Error",
     };
     respond(
         StatusCode::OK,
@@ -157,13 +210,14 @@ pub(super) async fn execute(State(ctx): State<Ctx>, auth: Authed, body: Bytes) -
             "databricks-sim only runs language sql",
         );
     }
-    let mut world = ctx.shared.world.lock().expect("world lock");
-    let Some(cluster) = ids
-        .context_id
-        .as_ref()
-        .and_then(|c| world.contexts.get(c))
-        .cloned()
-    else {
+    let cluster = {
+        let world = ctx.shared.world.lock().expect("world lock");
+        ids.context_id
+            .as_ref()
+            .and_then(|c| world.contexts.get(c))
+            .cloned()
+    };
+    let Some(cluster) = cluster else {
         return legacy_error(StatusCode::BAD_REQUEST, "Context not found");
     };
     if ids.cluster_id.as_deref().is_some_and(|c| c != cluster) {
@@ -172,8 +226,12 @@ pub(super) async fn execute(State(ctx): State<Ctx>, auth: Authed, body: Bytes) -
             "Context does not belong to this cluster",
         );
     }
+    if let Some(refusal) = not_ready(&ctx, &cluster) {
+        return refusal;
+    }
+    auth.note_sql(ids.command.as_deref());
+    let mut world = ctx.shared.world.lock().expect("world lock");
     let target = Target::Cluster(cluster);
-    world.ensure_started(&ctx.workspace, &target);
     let id = uuid::Uuid::new_v4().simple().to_string();
     let polls = world.statement_polls;
     world.jobs.insert(
