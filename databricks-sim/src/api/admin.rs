@@ -21,6 +21,50 @@ pub(super) fn router() -> Router<Ctx> {
         .route("/_sim/requests", get(requests).delete(clear_requests))
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
         .route("/_sim/warehouses/{id}/state", post(warehouse_state))
+        .route("/_sim/clusters/{id}/state", post(cluster_state))
+        .route("/_sim/requests/counts", get(request_counts))
+}
+
+/// Sets (or creates) a cluster in a state (e.g. `TERMINATED`, `RESIZING`).
+pub(crate) fn set_cluster_state(world: &mut World, workspace: &str, id: &str, state: &str) {
+    if let Some(ws) = world.workspaces.get_mut(workspace) {
+        let c = ws.clusters.entry(id.into()).or_insert_with(|| Compute {
+            name: id.into(),
+            state: String::new(),
+            start_polls_left: 0,
+        });
+        c.state = state.to_uppercase();
+        c.start_polls_left = 0;
+    }
+}
+
+/// Requests counted by `"<workspace> <METHOD> <path>"`.
+pub(crate) fn count_requests(world: &World) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in &world.requests {
+        *out.entry(format!("{} {} {}", r.workspace, r.method, r.path))
+            .or_insert(0) += 1;
+    }
+    out
+}
+
+async fn request_counts(State(ctx): State<Ctx>) -> Response<Body> {
+    let counts = count_requests(&ctx.shared.world.lock().expect("world lock"));
+    respond(StatusCode::OK, json!(counts))
+}
+
+async fn cluster_state(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response<Body> {
+    let req: SetState = match parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    set_cluster_state(&mut world, &ctx.workspace, &id, &req.state);
+    respond(StatusCode::OK, json!({}))
 }
 
 /// Sets (or creates) a warehouse in a state.

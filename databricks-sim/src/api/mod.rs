@@ -31,6 +31,7 @@ pub(crate) fn router() -> Router<Ctx> {
         )
         .route("/oidc/v1/token", post(oauth::token))
         .route("/{tenant}/oauth2/v2.0/token", post(oauth::entra_token))
+        .route("/{tenant}/oauth2/token", post(oauth::entra_v1_token))
         .route("/api/2.0/preview/scim/v2/Me", get(me))
         .route("/api/2.0/sql/statements", post(statements::submit))
         .route("/api/2.0/sql/statements/", post(statements::submit))

@@ -17,8 +17,9 @@ use super::respond;
 use crate::scenario::PrincipalSpec;
 use crate::server::Ctx;
 
-/// The Azure Databricks resource id Entra tokens must be scoped to.
-const AZURE_DATABRICKS_SCOPE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default";
+/// The AzureDatabricks first-party application id: the resource Entra tokens must be for
+/// (learn.microsoft.com azure/databricks/dev-tools/auth/oauth-m2m and .../aad/service-prin-aad-token).
+const AZURE_DATABRICKS_RESOURCE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d";
 
 pub(super) async fn discovery(State(ctx): State<Ctx>) -> Response<Body> {
     let base = format!("https://localhost:{}/oidc", ctx.port);
@@ -144,12 +145,83 @@ struct AssertionClaims {
     exp: i64,
 }
 
+/// Entra v2 (`scope=<resource>/.default`) or v1 (`resource=<resource>`): only the
+/// AzureDatabricks resource gets a token Databricks accepts. Refusals as Entra words them:
+/// AADSTS1002012 (a client-credentials scope without `/.default`), AADSTS500011 (a resource
+/// not in the tenant), AADSTS900144 (a required parameter missing) — learn.microsoft.com
+/// entra/identity-platform/reference-error-codes.
+fn check_resource(
+    f: &HashMap<String, String>,
+    v1: bool,
+    tenant: &str,
+) -> Result<(), Response<Body>> {
+    let bad = |error: &str, msg: String| Err(oauth_error(StatusCode::BAD_REQUEST, error, &msg));
+    let resource = if v1 {
+        match f.get("resource") {
+            Some(r) => r.clone(),
+            None => {
+                return bad(
+                    "invalid_request",
+                    "AADSTS900144: The request body must contain the following parameter: 'resource'.".into(),
+                );
+            }
+        }
+    } else {
+        let scope = f.get("scope").cloned().unwrap_or_default();
+        match scope.strip_suffix("/.default") {
+            Some(r) if !r.contains(' ') => r.to_string(),
+            _ => {
+                return bad(
+                    "invalid_scope",
+                    format!(
+                        "AADSTS1002012: The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                    ),
+                );
+            }
+        }
+    };
+    let id = resource
+        .trim_start_matches("api://")
+        .trim_end_matches('/');
+    if id != AZURE_DATABRICKS_RESOURCE {
+        return bad(
+            "invalid_resource",
+            format!(
+                "AADSTS500011: The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// `POST /{tenant}/oauth2/v2.0/token`, as Microsoft Entra ID answers it.
 pub(super) async fn entra_token(
+    state: State<Ctx>,
+    tenant: Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response<Body> {
+    entra(state, tenant, headers, body, false).await
+}
+
+/// `POST /{tenant}/oauth2/token`: Entra's v1 endpoint, which takes `resource=` instead of
+/// `scope=`.
+pub(super) async fn entra_v1_token(
+    state: State<Ctx>,
+    tenant: Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response<Body> {
+    entra(state, tenant, headers, body, true).await
+}
+
+// One flow for both endpoint versions: checks in Entra's order, each refusal its own code.
+async fn entra(
     State(ctx): State<Ctx>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
+    v1: bool,
 ) -> Response<Body> {
     let f = form(&body);
     let invalid = |code: &str, msg: &str| {
@@ -173,15 +245,8 @@ pub(super) async fn entra_token(
             "AADSTS900144: The request body must contain the following parameter: 'client_id'.",
         );
     };
-    let scope = f.get("scope").cloned().unwrap_or_default();
-    if !scope.ends_with("/.default") {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            &format!(
-                "AADSTS70011: The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
-            ),
-        );
+    if let Err(refusal) = check_resource(&f, v1, &tenant) {
+        return refusal;
     }
     let Some(principal) = find_client(&ctx, &client_id) else {
         return oauth_error(
@@ -215,7 +280,11 @@ pub(super) async fn entra_token(
             .and_then(|h| h.to_str().ok())
             .unwrap_or("localhost")
             .to_string();
-        let path = format!("/{tenant}/oauth2/v2.0/token");
+        let path = if v1 {
+            format!("/{tenant}/oauth2/token")
+        } else {
+            format!("/{tenant}/oauth2/v2.0/token")
+        };
         let audiences = [
             format!("https://{host}{path}"),
             format!("https://localhost:{}{path}", ctx.port),
@@ -236,7 +305,14 @@ pub(super) async fn entra_token(
         );
     }
     let (token, lifetime) = issue(&ctx, &principal);
-    let _ = AZURE_DATABRICKS_SCOPE;
+    if v1 {
+        // v1 answers numbers as strings and names the resource.
+        let now = crate::state::now_millis() / 1000;
+        return respond(
+            StatusCode::OK,
+            json!({"token_type": "Bearer", "expires_in": lifetime.to_string(), "ext_expires_in": lifetime.to_string(), "expires_on": (now + lifetime as i64).to_string(), "not_before": now.to_string(), "resource": AZURE_DATABRICKS_RESOURCE, "access_token": token}),
+        );
+    }
     respond(
         StatusCode::OK,
         json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}),

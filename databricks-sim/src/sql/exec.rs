@@ -150,10 +150,24 @@ pub(crate) fn execute(stmt: &SqlStatement, ctx: &mut ExecContext) -> Result<Quer
         SqlStatement::CreateSchema {
             name,
             if_not_exists,
+            comment,
+            managed_location: _,
         } => {
             let (c, s) = schema_name(ctx, name)?;
             ctx.metastore
-                .create_schema(&caller, &c, &s, None, *if_not_exists)?;
+                .create_schema(&caller, &c, &s, comment.clone(), *if_not_exists)?;
+            ok
+        }
+        SqlStatement::AlterObjectOwner { kind, name, owner } => {
+            check_principal(ctx, owner)?;
+            let (c, s, t) = object_name(ctx, name)?;
+            let kind = match kind {
+                SecurableKind::View => ObjectKind::View,
+                SecurableKind::Function => ObjectKind::Function,
+                _ => ObjectKind::Table,
+            };
+            ctx.metastore
+                .set_object_owner(&caller, Some(kind), &c, &s, &t, owner)?;
             ok
         }
         SqlStatement::DropSchema {
@@ -339,12 +353,20 @@ fn select(q: &Query, ctx: &mut ExecContext) -> Result<QueryResult, SqlError> {
     if sel.from.len() > 1 || sel.from.iter().any(|f| !f.joins.is_empty()) {
         return Err(unsupported("joins"));
     }
+    // Rows of a table-valued function; stored tables hold no data.
+    let mut source_rows: Option<Vec<Vec<Json>>> = None;
     if let Some(from) = sel.from.first() {
-        let TableFactor::Table { name, .. } = &from.relation else {
+        let TableFactor::Table { name, args, .. } = &from.relation else {
             return Err(unsupported("this FROM clause"));
         };
         let (c, s, t) = object_name(ctx, &name_parts(name))?;
-        if c == "system" {
+        if let Some(args) = args {
+            if name_parts(name) != ["range"] {
+                return Err(unsupported("table-valued functions other than range()"));
+            }
+            table_columns = Some(vec![("id".into(), "BIGINT".into())]);
+            source_rows = Some(range_rows(&args.args, ctx)?);
+        } else if c == "system" {
             if !ctx.caller.system_tables_access && !ctx.caller.metastore_admin {
                 return Err(UcError::denied(
                     "Insufficient privileges: User does not have USE CATALOG on Catalog 'system'."
@@ -359,43 +381,95 @@ fn select(q: &Query, ctx: &mut ExecContext) -> Result<QueryResult, SqlError> {
             table_columns = Some(ctx.metastore.select_from(&ctx.caller, &c, &s, &t)?);
         }
     }
+    let limit = limit_of(q);
+    let Some(source) = source_rows else {
+        // A SELECT without FROM yields one row; a stored table none.
+        let (columns, row) = project(sel, ctx, table_columns.as_deref(), &[])?;
+        let rows = if table_columns.is_some() { vec![] } else { vec![row] };
+        return Ok(QueryResult { columns, rows });
+    };
+    let mut columns = Vec::new();
+    let mut rows = Vec::new();
+    for r in source.iter().take(limit.unwrap_or(usize::MAX)) {
+        let (cols, row) = project(sel, ctx, table_columns.as_deref(), r)?;
+        columns = cols;
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        columns = project(sel, ctx, table_columns.as_deref(), &[Json::Null])?.0;
+    }
+    Ok(QueryResult { columns, rows })
+}
+
+/// `LIMIT n` when it is a plain number.
+fn limit_of(q: &Query) -> Option<usize> {
+    let text = q.limit_clause.as_ref()?.to_string();
+    text.split_whitespace()
+        .skip_while(|w| !w.eq_ignore_ascii_case("LIMIT"))
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// `range(end)` or `range(start, end)`: ids `start..end` (at most a million, to stay small).
+fn range_rows(args: &[sqlparser::ast::FunctionArg], ctx: &ExecContext) -> Result<Vec<Vec<Json>>, SqlError> {
+    let mut nums = Vec::new();
+    for a in args {
+        let sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(e)) = a else {
+            return Err(unsupported("this range() argument"));
+        };
+        let (v, _) = eval(e, ctx, None, &[])?;
+        nums.push(v.as_i64().ok_or_else(|| unsupported("a non-integer range() bound"))?);
+    }
+    let (start, end) = match nums.as_slice() {
+        [end] => (0, *end),
+        [start, end] => (*start, *end),
+        _ => return Err(unsupported("range() with a step")),
+    };
+    if end.saturating_sub(start) > 1_000_000 {
+        return Err(unsupported("range() over a million rows"));
+    }
+    Ok((start..end).map(|i| vec![Json::from(i)]).collect())
+}
+
+/// Evaluates the projection over one source row.
+fn project(
+    sel: &sqlparser::ast::Select,
+    ctx: &ExecContext,
+    table_columns: Option<&[(String, String)]>,
+    source: &[Json],
+) -> Result<(Vec<(String, String)>, Vec<Json>), SqlError> {
     let mut columns = Vec::new();
     let mut row = Vec::new();
     for item in &sel.projection {
         match item {
             SelectItem::UnnamedExpr(e) => {
-                let (v, ty) = eval(e, ctx, table_columns.as_deref())?;
+                let (v, ty) = eval(e, ctx, table_columns, source)?;
                 columns.push((column_name(e), ty));
                 row.push(v);
             }
             SelectItem::ExprWithAlias { expr, alias } => {
-                let (v, ty) = eval(expr, ctx, table_columns.as_deref())?;
+                let (v, ty) = eval(expr, ctx, table_columns, source)?;
                 columns.push((alias.value.clone(), ty));
                 row.push(v);
             }
             SelectItem::ExprWithAliases { .. } => return Err(unsupported("multiple aliases")),
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
-                let Some(cols) = &table_columns else {
+                let Some(cols) = table_columns else {
                     return Err(SqlError {
                         error_code: "BAD_REQUEST".into(),
                         message: "[INVALID_USAGE_OF_STAR_OR_REGEX] Invalid usage of '*' in SELECT without FROM. SQLSTATE: 42000".into(),
                         sql_state: "42000".into(),
                     });
                 };
-                for c in cols {
+                for (i, c) in cols.iter().enumerate() {
                     columns.push(c.clone());
-                    row.push(Json::Null);
+                    row.push(source.get(i).cloned().unwrap_or(Json::Null));
                 }
             }
         }
     }
-    // Tables hold no data; a SELECT without FROM yields one row.
-    let rows = if table_columns.is_some() {
-        vec![]
-    } else {
-        vec![row]
-    };
-    Ok(QueryResult { columns, rows })
+    Ok((columns, row))
 }
 
 fn column_name(e: &Expr) -> String {
@@ -418,6 +492,7 @@ fn eval(
     e: &Expr,
     ctx: &ExecContext,
     table: Option<&[(String, String)]>,
+    row: &[Json],
 ) -> Result<(Json, String), SqlError> {
     match e {
         Expr::Value(v) => Ok(match &v.value {
@@ -447,13 +522,13 @@ fn eval(
             op: UnaryOperator::Minus,
             expr,
         } => {
-            let (v, ty) = eval(expr, ctx, table)?;
+            let (v, ty) = eval(expr, ctx, table, row)?;
             match v.as_i64() {
                 Some(i) => Ok((Json::from(-i), ty)),
                 None => Err(unsupported("this expression")),
             }
         }
-        Expr::Nested(inner) => eval(inner, ctx, table),
+        Expr::Nested(inner) => eval(inner, ctx, table, row),
         Expr::Function(f) => {
             let name = f.name.to_string().to_lowercase();
             let s = match name.as_str() {
@@ -482,11 +557,12 @@ fn eval(
         }
         Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
             let name = column_name(e).to_lowercase();
-            let ty = table
-                .and_then(|cols| cols.iter().find(|(c, _)| *c == name))
-                .map(|(_, t)| t.clone());
-            match ty {
-                Some(t) => Ok((Json::Null, t)),
+            let found = table.and_then(|cols| cols.iter().position(|(c, _)| *c == name));
+            match found {
+                Some(i) => Ok((
+                    row.get(i).cloned().unwrap_or(Json::Null),
+                    table.expect("found")[i].1.clone(),
+                )),
                 None => Err(SqlError {
                     error_code: "BAD_REQUEST".into(),
                     message: format!(

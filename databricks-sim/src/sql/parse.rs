@@ -57,10 +57,18 @@ pub enum SqlStatement {
         securable: Securable,
         principal: String,
     },
-    /// `CREATE SCHEMA [IF NOT EXISTS] [c.]s [COMMENT '..']`
+    /// `CREATE SCHEMA [IF NOT EXISTS] [c.]s [COMMENT '..'] [MANAGED LOCATION '..']`
     CreateSchema {
         name: Vec<String>,
         if_not_exists: bool,
+        comment: Option<String>,
+        managed_location: Option<String>,
+    },
+    /// `ALTER TABLE|VIEW|FUNCTION name [SET] OWNER TO p`
+    AlterObjectOwner {
+        kind: SecurableKind,
+        name: Vec<String>,
+        owner: String,
     },
     /// `DROP SCHEMA [IF EXISTS] [c.]s [CASCADE]`
     DropSchema {
@@ -309,6 +317,11 @@ fn parse_uc_statement(p: &mut Parser) -> Result<Option<SqlStatement>, ParserErro
             comment,
         }));
     }
+    if p.parse_keywords(&[Keyword::CREATE, Keyword::SCHEMA])
+        || p.parse_keywords(&[Keyword::CREATE, Keyword::DATABASE])
+    {
+        return create_schema(p).map(Some);
+    }
     if p.parse_keyword(Keyword::CREATE) {
         let or_replace = p.parse_keywords(&[Keyword::OR, Keyword::REPLACE]);
         let _ = p.parse_keyword(Keyword::TEMPORARY);
@@ -381,6 +394,19 @@ fn parse_uc_statement(p: &mut Parser) -> Result<Option<SqlStatement>, ParserErro
         let owner = principal(p)?;
         return Ok(Some(SqlStatement::AlterCatalogOwner { name, owner }));
     }
+    for (kw, kind) in [
+        (Keyword::TABLE, SecurableKind::Table),
+        (Keyword::VIEW, SecurableKind::View),
+        (Keyword::FUNCTION, SecurableKind::Function),
+    ] {
+        if p.parse_keywords(&[Keyword::ALTER, kw]) {
+            let name = object_name(p)?;
+            let _ = p.parse_keyword(Keyword::SET);
+            p.expect_keywords(&[Keyword::OWNER, Keyword::TO])?;
+            let owner = principal(p)?;
+            return Ok(Some(SqlStatement::AlterObjectOwner { kind, name, owner }));
+        }
+    }
     if p.parse_keywords(&[Keyword::ALTER, Keyword::SCHEMA])
         || p.parse_keywords(&[Keyword::ALTER, Keyword::DATABASE])
     {
@@ -426,6 +452,39 @@ fn parse_uc_statement(p: &mut Parser) -> Result<Option<SqlStatement>, ParserErro
     }
     // Not ours: the caller starts afresh with the dialect's parser.
     Ok(None)
+}
+
+/// After `CREATE SCHEMA`: `[IF NOT EXISTS] name` and, in any order, `COMMENT '..'`,
+/// `MANAGED LOCATION '..'`, `WITH DBPROPERTIES (..)` (docs.databricks.com
+/// sql/language-manual/sql-ref-syntax-ddl-create-schema).
+fn create_schema(p: &mut Parser) -> Result<SqlStatement, ParserError> {
+    let if_not_exists = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+    let name = object_name(p)?;
+    let (mut comment, mut managed_location) = (None, None);
+    loop {
+        if p.parse_keyword(Keyword::COMMENT) {
+            comment = Some(literal(p)?);
+        } else if p.parse_keywords(&[Keyword::MANAGED, Keyword::LOCATION]) {
+            managed_location = Some(literal(p)?);
+        } else if p.parse_keyword(Keyword::WITH) {
+            expect_word(p, "DBPROPERTIES")?;
+            p.expect_token(&Token::LParen)?;
+            p.parse_comma_separated(|p| {
+                literal(p)?;
+                p.expect_token(&Token::Eq)?;
+                literal(p)
+            })?;
+            p.expect_token(&Token::RParen)?;
+        } else {
+            break;
+        }
+    }
+    Ok(SqlStatement::CreateSchema {
+        name,
+        if_not_exists,
+        comment,
+        managed_location,
+    })
 }
 
 /// Privilege names in SQL (`USE CATALOG`, `ALL PRIVILEGES`), returned in REST spelling.
@@ -601,6 +660,8 @@ fn convert(stmt: Statement) -> SqlStatement {
             SqlStatement::CreateSchema {
                 name,
                 if_not_exists,
+                comment: None,
+                managed_location: None,
             }
         }
         Statement::CreateTable(t) => SqlStatement::CreateTable {
@@ -766,8 +827,32 @@ mod tests {
     fn dialect_statements() {
         assert!(matches!(
             one("CREATE SCHEMA IF NOT EXISTS c.s"),
-            SqlStatement::CreateSchema { if_not_exists: true, ref name } if name == &["c", "s"]
+            SqlStatement::CreateSchema { if_not_exists: true, ref name, .. } if name == &["c", "s"]
         ));
+        assert_eq!(
+            one("CREATE SCHEMA IF NOT EXISTS `c`.`s` COMMENT 'it\\'s' MANAGED LOCATION 's3://b/s'"),
+            SqlStatement::CreateSchema {
+                name: vec!["c".into(), "s".into()],
+                if_not_exists: true,
+                comment: Some("it's".into()),
+                managed_location: Some("s3://b/s".into()),
+            }
+        );
+        for (sql, kind) in [
+            ("ALTER TABLE c.s.t OWNER TO `p`", SecurableKind::Table),
+            ("ALTER VIEW c.s.v SET OWNER TO `p`", SecurableKind::View),
+            ("ALTER FUNCTION c.s.f OWNER TO `p`", SecurableKind::Function),
+        ] {
+            assert_eq!(
+                one(sql),
+                SqlStatement::AlterObjectOwner {
+                    kind,
+                    name: vec!["c".into(), "s".into(), sql.split(' ').nth(2).unwrap().rsplit('.').next().unwrap().into()],
+                    owner: "p".into()
+                },
+                "{sql}"
+            );
+        }
         assert!(matches!(
             one("CREATE TABLE IF NOT EXISTS `c`.`s`.`Profiles` (user_name STRING, profile STRING)"),
             SqlStatement::CreateTable { ref name, ref columns, .. } if name[2] == "profiles" && columns.len() == 2
