@@ -319,9 +319,7 @@ impl Metastore {
 
     /// Whether the caller holds `privilege` on the catalog (owner, admin, grant).
     pub fn catalog_priv(&self, caller: &Caller, c: &Catalog, privilege: &str) -> bool {
-        caller.metastore_admin
-            || caller.is(&c.owner)
-            || grants_have(&c.grants, caller, privilege)
+        caller.metastore_admin || caller.is(&c.owner) || grants_have(&c.grants, caller, privilege)
     }
 
     fn schema_priv(&self, caller: &Caller, c: &Catalog, s: &Schema, privilege: &str) -> bool {
@@ -445,10 +443,7 @@ impl Metastore {
     ) -> Result<(), UcError> {
         let admin = caller.metastore_admin;
         let c = self.catalog_mut(caller, name)?;
-        if !(admin
-            || caller.is(&c.owner)
-            || grants_have(&c.grants, caller, "MANAGE"))
-        {
+        if !(admin || caller.is(&c.owner) || grants_have(&c.grants, caller, "MANAGE")) {
             return Err(UcError::denied(format!(
                 "Insufficient privileges: User is not an owner of Catalog '{name}'."
             )));
@@ -460,10 +455,7 @@ impl Metastore {
     fn require_owner(&mut self, caller: &Caller, name: &str) -> Result<&mut Catalog, UcError> {
         let admin = caller.metastore_admin;
         let c = self.catalog_mut(caller, name)?;
-        if admin
-            || caller.is(&c.owner)
-            || grants_have(&c.grants, caller, "MANAGE")
-        {
+        if admin || caller.is(&c.owner) || grants_have(&c.grants, caller, "MANAGE") {
             Ok(c)
         } else {
             Err(UcError::denied(format!(
@@ -620,10 +612,7 @@ impl Metastore {
                 Err(UcError::no_schema(catalog, schema))
             };
         };
-        if !(caller.metastore_admin
-            || caller.is(&c.owner)
-            || caller.is(&s.owner))
-        {
+        if !(caller.metastore_admin || caller.is(&c.owner) || caller.is(&s.owner)) {
             return Err(UcError::denied(format!(
                 "Insufficient privileges: User is not an owner of Schema '{catalog}.{schema}'."
             )));
@@ -1000,9 +989,7 @@ impl Metastore {
             return Ok(true);
         }
         if let Some(s) = parts.get(1).and_then(|s| c.schemas.get(*s)) {
-            if caller.is(&s.owner)
-                || grants_have(&s.grants, caller, "MANAGE")
-            {
+            if caller.is(&s.owner) || grants_have(&s.grants, caller, "MANAGE") {
                 return Ok(true);
             }
             if let Some(t) = parts.get(2) {

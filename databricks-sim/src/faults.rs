@@ -125,7 +125,9 @@ impl FaultRule {
             "/api/2.0/sql/statements",
             FaultKind::StatementFailed {
                 error_code: error_code.into(),
-                message: format!("{error_code}: the service is temporarily unable to run the statement. Please retry."),
+                message: format!(
+                    "{error_code}: the service is temporarily unable to run the statement. Please retry."
+                ),
             },
         )
     }

@@ -172,10 +172,12 @@ async fn handle(
         Some(FaultKind::StatementFailed {
             error_code,
             message,
-        }) => injected = Some(InjectedFailure {
-            error_code,
-            message,
-        }),
+        }) => {
+            injected = Some(InjectedFailure {
+                error_code,
+                message,
+            })
+        }
         None => {}
     }
     let slot = PrincipalSlot::default();

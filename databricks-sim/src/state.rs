@@ -297,9 +297,7 @@ impl World {
             if let Some(first) = state.get_mut(0..1) {
                 first.make_ascii_uppercase();
             }
-            return Some(Err(format!(
-                "Cluster {id} is in unexpected state {state}."
-            )));
+            return Some(Err(format!("Cluster {id} is in unexpected state {state}.")));
         }
         *self.cluster_starts.entry(id.to_string()).or_default() += 1;
         c.state = if polls == 0 { "RUNNING" } else { "PENDING" }.into();

@@ -394,8 +394,18 @@ async fn isolation_bindings_and_paging() {
         .await;
     assert_eq!(p2["catalogs"][0]["name"], "cc_open");
     assert!(p2.get("next_page_token").is_none());
+    // Bindings are for the owner and metastore admins only.
+    assert_eq!(
+        t.get(SP_TOKEN, "/api/2.1/unity-catalog/bindings/catalog/bb_iso")
+            .await
+            .0,
+        403
+    );
     let (_, b) = t
-        .get(SP_TOKEN, "/api/2.1/unity-catalog/bindings/catalog/bb_iso")
+        .get(
+            ADMIN_TOKEN,
+            "/api/2.1/unity-catalog/bindings/catalog/bb_iso",
+        )
         .await;
     assert_eq!(
         b["bindings"],
@@ -498,6 +508,18 @@ async fn setup_statements_and_privileges() {
 async fn cluster_commands_and_metastore() {
     let t = start(Scenario::default_for_tests()).await;
     t.sim.set_cluster_state("main", CLUSTER_ID, "TERMINATED");
+    // Command Execution never starts a cluster: clusters/start does, then one poll runs it.
+    t.post(
+        SP_TOKEN,
+        "/api/2.0/clusters/start",
+        json!({"cluster_id": CLUSTER_ID}),
+    )
+    .await;
+    t.get(
+        SP_TOKEN,
+        &format!("/api/2.0/clusters/get?cluster_id={CLUSTER_ID}"),
+    )
+    .await;
     let (_, c) = t
         .post(
             SP_TOKEN,

@@ -216,10 +216,14 @@ fn scim_id(name: &str) -> String {
 async fn me(auth: Authed) -> Response<Body> {
     let p = &auth.principal;
     let service_principal = !p.application_id.contains('@');
-    let mut groups = vec![json!({"display": "users", "type": "direct", "value": scim_id("users"), "$ref": format!("Groups/{}", scim_id("users"))})];
+    let mut groups = vec![
+        json!({"display": "users", "type": "direct", "value": scim_id("users"), "$ref": format!("Groups/{}", scim_id("users"))}),
+    ];
     for g in &auth.caller.groups {
         let id = scim_id(g);
-        groups.push(json!({"display": g, "type": "direct", "value": id, "$ref": format!("Groups/{id}")}));
+        groups.push(
+            json!({"display": g, "type": "direct", "value": id, "$ref": format!("Groups/{id}")}),
+        );
     }
     let mut body = json!({
         "id": scim_id(&p.application_id),

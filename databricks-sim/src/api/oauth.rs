@@ -180,9 +180,7 @@ fn check_resource(
             }
         }
     };
-    let id = resource
-        .trim_start_matches("api://")
-        .trim_end_matches('/');
+    let id = resource.trim_start_matches("api://").trim_end_matches('/');
     if id != AZURE_DATABRICKS_RESOURCE {
         return bad(
             "invalid_resource",

@@ -75,8 +75,10 @@ fn chunk(id: &str, r: &QueryResult, i: usize, per: usize) -> Value {
     }
     if i + 1 < chunk_count(all.len(), per) {
         v["next_chunk_index"] = json!(i + 1);
-        v["next_chunk_internal_link"] =
-            json!(format!("/api/2.0/sql/statements/{id}/result/chunks/{}", i + 1));
+        v["next_chunk_internal_link"] = json!(format!(
+            "/api/2.0/sql/statements/{id}/result/chunks/{}",
+            i + 1
+        ));
     }
     v
 }
@@ -136,7 +138,9 @@ pub(super) async fn get_chunk(
     };
     let per = world.result_chunk_rows;
     match i.parse::<usize>() {
-        Ok(i) if i < chunk_count(r.rows.len(), per) => respond(StatusCode::OK, chunk(&id, r, i, per)),
+        Ok(i) if i < chunk_count(r.rows.len(), per) => {
+            respond(StatusCode::OK, chunk(&id, r, i, per))
+        }
         _ => error(
             StatusCode::BAD_REQUEST,
             "INVALID_PARAMETER_VALUE",

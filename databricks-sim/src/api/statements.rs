@@ -274,7 +274,11 @@ pub(super) async fn cancel(
     let Some(job) = world.jobs.get_mut(&id) else {
         return no_statement(&id);
     };
-    if !job.caller.principal.eq_ignore_ascii_case(&auth.caller.principal) {
+    if !job
+        .caller
+        .principal
+        .eq_ignore_ascii_case(&auth.caller.principal)
+    {
         return error(
             StatusCode::FORBIDDEN,
             "PERMISSION_DENIED",

@@ -385,7 +385,11 @@ fn select(q: &Query, ctx: &mut ExecContext) -> Result<QueryResult, SqlError> {
     let Some(source) = source_rows else {
         // A SELECT without FROM yields one row; a stored table none.
         let (columns, row) = project(sel, ctx, table_columns.as_deref(), &[])?;
-        let rows = if table_columns.is_some() { vec![] } else { vec![row] };
+        let rows = if table_columns.is_some() {
+            vec![]
+        } else {
+            vec![row]
+        };
         return Ok(QueryResult { columns, rows });
     };
     let mut columns = Vec::new();
@@ -412,14 +416,21 @@ fn limit_of(q: &Query) -> Option<usize> {
 }
 
 /// `range(end)` or `range(start, end)`: ids `start..end` (at most a million, to stay small).
-fn range_rows(args: &[sqlparser::ast::FunctionArg], ctx: &ExecContext) -> Result<Vec<Vec<Json>>, SqlError> {
+fn range_rows(
+    args: &[sqlparser::ast::FunctionArg],
+    ctx: &ExecContext,
+) -> Result<Vec<Vec<Json>>, SqlError> {
     let mut nums = Vec::new();
     for a in args {
-        let sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(e)) = a else {
+        let sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(e)) = a
+        else {
             return Err(unsupported("this range() argument"));
         };
         let (v, _) = eval(e, ctx, None, &[])?;
-        nums.push(v.as_i64().ok_or_else(|| unsupported("a non-integer range() bound"))?);
+        nums.push(
+            v.as_i64()
+                .ok_or_else(|| unsupported("a non-integer range() bound"))?,
+        );
     }
     let (start, end) = match nums.as_slice() {
         [end] => (0, *end),

@@ -847,7 +847,17 @@ mod tests {
                 one(sql),
                 SqlStatement::AlterObjectOwner {
                     kind,
-                    name: vec!["c".into(), "s".into(), sql.split(' ').nth(2).unwrap().rsplit('.').next().unwrap().into()],
+                    name: vec![
+                        "c".into(),
+                        "s".into(),
+                        sql.split(' ')
+                            .nth(2)
+                            .unwrap()
+                            .rsplit('.')
+                            .next()
+                            .unwrap()
+                            .into()
+                    ],
                     owner: "p".into()
                 },
                 "{sql}"

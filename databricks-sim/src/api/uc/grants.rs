@@ -162,7 +162,9 @@ fn grantees(w: &World, caller: &Caller, k: &str, name: &str) -> Result<Vec<Strin
                 2 => "schema",
                 _ => k,
             };
-            let g = w.metastore.grants_of(caller, level, &parts[..i].join("."))?;
+            let g = w
+                .metastore
+                .grants_of(caller, level, &parts[..i].join("."))?;
             who.extend(g.keys().cloned());
         }
     }
@@ -202,7 +204,9 @@ async fn effective(
         let list: Vec<Value> = privs
             .iter()
             .map(|(pr, from)| match from {
-                Some((t, n)) => json!({"privilege": pr, "inherited_from_type": t, "inherited_from_name": n}),
+                Some((t, n)) => {
+                    json!({"privilege": pr, "inherited_from_type": t, "inherited_from_name": n})
+                }
                 None => json!({"privilege": pr}),
             })
             .collect();

@@ -203,7 +203,10 @@ async fn get_catalog(State(ctx): State<Ctx>, auth: Authed, Path(name): Path<Stri
     let w = tryr!(world(&ctx));
     let m = &w.metastore;
     let c = tryr!(visible(m, &auth.caller, &name.to_lowercase()));
-    respond(StatusCode::OK, catalog_info(m, c, m.browse_only(&auth.caller, c)))
+    respond(
+        StatusCode::OK,
+        catalog_info(m, c, m.browse_only(&auth.caller, c)),
+    )
 }
 
 #[derive(Deserialize)]
@@ -299,4 +302,3 @@ async fn delete_catalog(
         Err(e) => uc_error(e),
     }
 }
-

@@ -84,13 +84,7 @@ async fn list_tables(State(ctx): State<Ctx>, auth: Authed, Query(q): Q) -> Resp 
     respond(StatusCode::OK, body)
 }
 
-fn lookup(
-    m: &Metastore,
-    auth: &Authed,
-    c: &str,
-    s: &str,
-    t: &str,
-) -> Result<Value, UcError> {
+fn lookup(m: &Metastore, auth: &Authed, c: &str, s: &str, t: &str) -> Result<Value, UcError> {
     let sch = m.schema(&auth.caller, c, s)?;
     let full = format!("{c}.{s}.{t}");
     match (sch.tables.get(t), sch.views.get(t)) {
