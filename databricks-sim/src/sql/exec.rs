@@ -443,13 +443,16 @@ fn range_rows(
     Ok((start..end).map(|i| vec![Json::from(i)]).collect())
 }
 
+/// (name, type) of each result column.
+type Columns = Vec<(String, String)>;
+
 /// Evaluates the projection over one source row.
 fn project(
     sel: &sqlparser::ast::Select,
     ctx: &ExecContext,
     table_columns: Option<&[(String, String)]>,
     source: &[Json],
-) -> Result<(Vec<(String, String)>, Vec<Json>), SqlError> {
+) -> Result<(Columns, Vec<Json>), SqlError> {
     let mut columns = Vec::new();
     let mut row = Vec::new();
     for item in &sel.projection {

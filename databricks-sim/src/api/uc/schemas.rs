@@ -142,10 +142,10 @@ async fn update_schema(
             return uc_error(e);
         }
     }
-    if let Some(comment) = &req.comment {
-        if let Err(e) = m.set_schema_comment(caller, &c, &s, comment) {
-            return uc_error(e);
-        }
+    if let Some(comment) = &req.comment
+        && let Err(e) = m.set_schema_comment(caller, &c, &s, comment)
+    {
+        return uc_error(e);
     }
     match m.schema(caller, &c, &s) {
         Ok(sch) => respond(StatusCode::OK, schema_info(m, &c, sch)),
