@@ -312,6 +312,9 @@ impl Simulator {
                 .or_default()
                 .insert(catalog::normalize_privilege(privilege));
         }
+        if p.system_tables_access {
+            catalog::grant_read_access(&mut w.metastore.system, &p.application_id);
+        }
         w.principals
             .retain(|x| x.application_id != p.application_id);
         w.principals.push(p);

@@ -107,7 +107,11 @@ impl World {
             storage_root: s.metastore_storage_root.clone(),
             grants: Grants::new(),
             catalogs: BTreeMap::new(),
+            system: crate::catalog::system_catalog(),
         };
+        for p in s.principals.iter().filter(|p| p.system_tables_access) {
+            crate::catalog::grant_read_access(&mut metastore.system, &p.application_id);
+        }
         for p in &s.principals {
             for privilege in &p.metastore_privileges {
                 metastore

@@ -368,3 +368,66 @@ async fn sql_owner_transfers_and_schema_options() {
         "FAILED"
     );
 }
+
+#[tokio::test]
+async fn system_tables_need_grants_only_a_metastore_admin_gives() {
+    let mut s = Scenario::default_for_tests().with_principal(user("u@example.com", "dapi-u"));
+    s.principal_mut(SP_APP_ID).system_tables_access = false;
+    s.principal_mut("u@example.com").metastore_privileges = vec!["CREATE_CATALOG".into()];
+    let t = start(s).await;
+    let read = "SELECT 1 FROM system.access.audit LIMIT 1";
+    assert_eq!(
+        t.submit(SP_TOKEN, read).await["status"]["sql_state"],
+        "42501"
+    );
+    let grants = [
+        format!("GRANT USE CATALOG ON CATALOG `system` TO `{SP_APP_ID}`"),
+        format!("GRANT USE SCHEMA ON SCHEMA `system`.`access` TO `{SP_APP_ID}`"),
+        format!("GRANT SELECT ON TABLE `system`.`access`.`audit` TO `{SP_APP_ID}`"),
+    ];
+    // A runner who may only create catalogs cannot grant on the system catalog.
+    let v = t.submit("dapi-u", &grants[0]).await;
+    assert_eq!(v["status"]["sql_state"], "42501", "{v}");
+    for g in &grants {
+        assert_eq!(
+            t.submit(ADMIN_TOKEN, g).await["status"]["state"],
+            "SUCCEEDED",
+            "{g}"
+        );
+    }
+    assert_eq!(
+        t.submit(SP_TOKEN, read).await["status"]["state"],
+        "SUCCEEDED"
+    );
+    let (_, e) = t
+        .get(
+            SP_TOKEN,
+            &format!("/api/2.1/unity-catalog/effective-permissions/table/system.access.audit?principal={SP_APP_ID}"),
+        )
+        .await;
+    assert_eq!(
+        e["privilege_assignments"][0]["privileges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "{e}"
+    );
+    // The system catalog is neither listed, created nor dropped.
+    let (_, list) = t.get(ADMIN_TOKEN, "/api/2.1/unity-catalog/catalogs").await;
+    assert!(
+        list["catalogs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "system")
+    );
+    assert_eq!(
+        t.submit(ADMIN_TOKEN, "DROP CATALOG system CASCADE").await["status"]["state"],
+        "FAILED"
+    );
+    assert_eq!(
+        t.submit(ADMIN_TOKEN, "CREATE CATALOG system").await["status"]["state"],
+        "FAILED"
+    );
+}

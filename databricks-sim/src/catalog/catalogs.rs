@@ -23,7 +23,7 @@ impl Metastore {
         if self.storage_root.is_none() && storage_root.is_none() {
             return Err(UcError::no_storage_root());
         }
-        if self.catalogs.contains_key(name) {
+        if self.catalogs.contains_key(name) || name == "system" {
             if if_not_exists {
                 return Ok(false);
             }
@@ -62,6 +62,11 @@ impl Metastore {
             return Err(UcError::denied(format!(
                 "Insufficient privileges: User is not an owner of Catalog '{name}'."
             )));
+        }
+        if name == "system" {
+            return Err(UcError::denied(
+                "Insufficient privileges: the system catalog cannot be dropped.".into(),
+            ));
         }
         if !cascade && !c.is_empty() {
             return Err(UcError::new(

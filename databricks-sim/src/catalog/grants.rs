@@ -140,10 +140,10 @@ impl Metastore {
         let parts: Vec<&str> = full_name.split('.').collect();
         match (kind, parts.as_slice()) {
             ("metastore", _) => Some(&mut self.grants),
-            ("catalog", [c]) => Some(&mut self.catalogs.get_mut(*c)?.grants),
-            ("schema", [c, s]) => Some(&mut self.catalogs.get_mut(*c)?.schemas.get_mut(*s)?.grants),
+            ("catalog", [c]) => Some(&mut self.lookup_mut(c)?.grants),
+            ("schema", [c, s]) => Some(&mut self.lookup_mut(c)?.schemas.get_mut(*s)?.grants),
             ("table" | "view", [c, s, t]) => {
-                let sch = self.catalogs.get_mut(*c)?.schemas.get_mut(*s)?;
+                let sch = self.lookup_mut(c)?.schemas.get_mut(*s)?;
                 if sch.tables.contains_key(*t) {
                     Some(&mut sch.tables.get_mut(*t)?.grants)
                 } else {

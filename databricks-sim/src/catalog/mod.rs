@@ -9,8 +9,10 @@ mod catalogs;
 mod error;
 mod grants;
 mod schemas;
+mod system;
 
 pub use error::UcError;
+pub use system::{SYSTEM_OWNER, grant_read_access, system_catalog};
 
 /// principal → privileges (REST spelling, `ALL_PRIVILEGES` for ALL PRIVILEGES).
 pub type Grants = BTreeMap<String, BTreeSet<String>>;
@@ -31,6 +33,9 @@ pub struct Metastore {
     /// Direct metastore grants (e.g. `CREATE_CATALOG`).
     pub grants: Grants,
     pub catalogs: BTreeMap<String, Catalog>,
+    /// The `system` catalog, kept apart: it is not listed and cannot be created or dropped.
+    #[serde(default = "system_catalog")]
+    pub system: Catalog,
 }
 
 /// A catalog.
@@ -180,12 +185,24 @@ impl Schema {
 }
 
 impl Metastore {
+    /// A catalog by name, `system` included.
+    pub fn lookup(&self, name: &str) -> Option<&Catalog> {
+        if name == "system" {
+            return Some(&self.system);
+        }
+        self.catalogs.get(name)
+    }
+
+    fn lookup_mut(&mut self, name: &str) -> Option<&mut Catalog> {
+        if name == "system" {
+            return Some(&mut self.system);
+        }
+        self.catalogs.get_mut(name)
+    }
+
     /// Looks up a catalog the caller's workspace may use.
     pub fn catalog(&self, caller: &Caller, name: &str) -> Result<&Catalog, UcError> {
-        let c = self
-            .catalogs
-            .get(name)
-            .ok_or_else(|| UcError::no_catalog(name))?;
+        let c = self.lookup(name).ok_or_else(|| UcError::no_catalog(name))?;
         if !c.accessible_from(caller.workspace_id) {
             return Err(UcError::not_accessible(name));
         }
@@ -194,7 +211,7 @@ impl Metastore {
 
     fn catalog_mut(&mut self, caller: &Caller, name: &str) -> Result<&mut Catalog, UcError> {
         self.catalog(caller, name)?;
-        let c = self.catalogs.get_mut(name).expect("checked above");
+        let c = self.lookup_mut(name).expect("checked above");
         if c.bindings.get(&caller.workspace_id).map(String::as_str)
             == Some("BINDING_TYPE_READ_ONLY")
             && c.isolation_mode == "ISOLATED"

@@ -222,7 +222,7 @@ impl Metastore {
         or_replace: bool,
     ) -> Result<bool, UcError> {
         let s = self.schema(caller, catalog, schema)?;
-        let c = &self.catalogs[catalog];
+        let c = self.lookup(catalog).expect("checked");
         let privilege = match kind {
             ObjectKind::Function => "CREATE_FUNCTION",
             _ => "CREATE_TABLE",
@@ -322,7 +322,7 @@ impl Metastore {
                 Err(UcError::no_table(&full))
             };
         };
-        let c = &self.catalogs[catalog];
+        let c = self.lookup(catalog).expect("checked");
         if !(caller.metastore_admin
             || caller.is(&owner)
             || caller.is(&s.owner)
@@ -355,8 +355,7 @@ impl Metastore {
     ) -> Result<Vec<(String, String)>, UcError> {
         let full = format!("`{catalog}`.`{schema}`.`{name}`");
         let c = self
-            .catalogs
-            .get(catalog)
+            .lookup(catalog)
             .ok_or_else(|| UcError::no_table(&full))?;
         if !c.accessible_from(caller.workspace_id) {
             return Err(UcError::not_accessible(catalog));

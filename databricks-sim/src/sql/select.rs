@@ -6,40 +6,6 @@ use sqlparser::ast::{Expr, Query, SelectItem, SetExpr, TableFactor, UnaryOperato
 
 use super::exec::{ExecContext, QueryResult, SqlError, current_catalog, object_name, unsupported};
 use super::parse::name_parts;
-use crate::catalog::UcError;
-
-/// System tables the simulator knows, with a few of their columns.
-fn system_table(schema: &str, table: &str) -> Option<Vec<(String, String)>> {
-    let cols: &[(&str, &str)] = match (schema, table) {
-        ("access", "audit") => &[
-            ("event_time", "TIMESTAMP"),
-            ("workspace_id", "BIGINT"),
-            ("service_name", "STRING"),
-            ("action_name", "STRING"),
-        ],
-        ("access", "table_lineage") => &[
-            ("event_time", "TIMESTAMP"),
-            ("source_table_full_name", "STRING"),
-            ("target_table_full_name", "STRING"),
-        ],
-        ("access", "column_lineage") => &[
-            ("event_time", "TIMESTAMP"),
-            ("source_column_name", "STRING"),
-            ("target_column_name", "STRING"),
-        ],
-        ("query", "history") => &[
-            ("statement_id", "STRING"),
-            ("executed_by", "STRING"),
-            ("statement_text", "STRING"),
-        ],
-        _ => return None,
-    };
-    Some(
-        cols.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect(),
-    )
-}
 
 pub(super) fn select(q: &Query, ctx: &mut ExecContext) -> Result<QueryResult, SqlError> {
     let SetExpr::Select(sel) = q.body.as_ref() else {
@@ -63,17 +29,6 @@ pub(super) fn select(q: &Query, ctx: &mut ExecContext) -> Result<QueryResult, Sq
             }
             table_columns = Some(vec![("id".into(), "BIGINT".into())]);
             source_rows = Some(range_rows(&args.args, ctx)?);
-        } else if c == "system" {
-            if !ctx.caller.system_tables_access && !ctx.caller.metastore_admin {
-                return Err(UcError::denied(
-                    "Insufficient privileges: User does not have USE CATALOG on Catalog 'system'."
-                        .into(),
-                )
-                .into());
-            }
-            let cols = system_table(&s, &t)
-                .ok_or_else(|| UcError::no_table(&format!("`{c}`.`{s}`.`{t}`")))?;
-            table_columns = Some(cols);
         } else {
             table_columns = Some(ctx.metastore.select_from(&ctx.caller, &c, &s, &t)?);
         }
