@@ -7,8 +7,15 @@ use super::{Catalog, Grants, Schema, Table};
 /// The owner Databricks shows for the system catalog.
 pub const SYSTEM_OWNER: &str = "System user";
 
+/// (schema, table, [(column, type)]).
+type TableSpec = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
 /// Tables of the `system` catalog, with a few of their columns.
-const TABLES: &[(&str, &str, &[(&str, &str)])] = &[
+const TABLES: &[TableSpec] = &[
     (
         "access",
         "audit",
