@@ -93,6 +93,7 @@ pub(crate) async fn serve(
     }
 }
 
+// Long: faults, routing and logging of one request belong together, in request order.
 async fn handle(
     ctx: Ctx,
     router: Router,

@@ -96,6 +96,7 @@ pub(crate) struct World {
 }
 
 impl World {
+    // Long: one pass from the scenario to the whole world, field by field.
     pub fn new(s: &Scenario) -> World {
         let now = now_millis();
         let mut metastore = Metastore {

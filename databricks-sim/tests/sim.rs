@@ -345,6 +345,7 @@ async fn faults_status_and_dropped_connections() {
 }
 
 #[tokio::test]
+// Long: one scenario walked through isolation, listing, paging and bindings.
 async fn isolation_bindings_and_paging() {
     let s = Scenario::default_for_tests()
         .with_workspace(WorkspaceSpec::new("b", 1002).with_warehouse("wh-b", "RUNNING"))
@@ -430,6 +431,7 @@ async fn isolation_bindings_and_paging() {
 }
 
 #[tokio::test]
+// Long: the setup statements in order, then what a non-owner is refused.
 async fn setup_statements_and_privileges() {
     let t =
         start(Scenario::default_for_tests().with_catalog(CatalogSpec::new("sales", ADMIN_USER)))
@@ -505,6 +507,7 @@ async fn setup_statements_and_privileges() {
 }
 
 #[tokio::test]
+// Long: a cluster's life from terminated to a finished command, in order.
 async fn cluster_commands_and_metastore() {
     let t = start(Scenario::default_for_tests()).await;
     t.sim.set_cluster_state("main", CLUSTER_ID, "TERMINATED");

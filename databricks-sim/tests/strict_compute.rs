@@ -8,6 +8,7 @@ use databricks_sim::*;
 use serde_json::{Value, json};
 
 #[tokio::test]
+// Long: a cluster's states in order, each with what 1.2 and clusters/start answer.
 async fn clusters_must_run_and_start_only_when_terminated() {
     let t = start(Scenario::default_for_tests().with_cluster_start_polls(2)).await;
     let ctx_body = json!({"clusterId": CLUSTER_ID, "language": "sql"});
@@ -156,6 +157,7 @@ async fn statements_past_wait_chunks_and_cancel() {
 }
 
 #[tokio::test]
+// Long: one fault of each transient kind, each followed by a success.
 async fn transient_faults_then_success() {
     let t = start(Scenario::default_for_tests()).await;
     for code in [

@@ -233,6 +233,7 @@ async fn catalogs_are_visible_only_with_use_catalog_browse_or_ownership() {
 }
 
 #[tokio::test]
+// Long: one scenario walked through grants, paging and ownership in order.
 async fn grants_and_ownership_over_rest() {
     let s = Scenario::default_for_tests()
         .with_principal(user("u@example.com", "dapi-u"))
@@ -370,6 +371,7 @@ async fn sql_owner_transfers_and_schema_options() {
 }
 
 #[tokio::test]
+// Long: refused, granted by an admin, then read, in order.
 async fn system_tables_need_grants_only_a_metastore_admin_gives() {
     let mut s = Scenario::default_for_tests().with_principal(user("u@example.com", "dapi-u"));
     s.principal_mut(SP_APP_ID).system_tables_access = false;

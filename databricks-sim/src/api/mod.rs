@@ -132,6 +132,7 @@ impl Authed {
 impl FromRequestParts<Ctx> for Authed {
     type Rejection = Response<Body>;
 
+    // Long: each way authentication fails has its own Databricks answer.
     async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers

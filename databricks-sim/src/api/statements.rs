@@ -53,6 +53,7 @@ fn wait_secs(w: Option<&str>) -> Result<u64, String> {
 /// `POST /api/2.0/sql/statements`. The wait is not slept: a statement finishes within it
 /// unless the scenario's `statement_polls_past_wait` keeps it RUNNING past it (then
 /// `on_wait_timeout: CANCEL` cancels it, as Databricks does).
+// Long: the API's request checks, in the order Databricks applies them, then the wait.
 pub(super) async fn submit(
     State(ctx): State<Ctx>,
     auth: Authed,

@@ -209,6 +209,7 @@ impl Metastore {
 
     /// Creates a table, view or function in a schema; checks USE + CREATE_* privileges.
     #[allow(clippy::too_many_arguments)]
+    // Long: tables, views and functions share the checks; one place keeps them the same.
     pub fn create_object(
         &mut self,
         caller: &Caller,

@@ -306,6 +306,7 @@ pub fn name_parts(name: &ObjectName) -> Vec<String> {
         .collect()
 }
 
+// Long: one arm per dialect statement the simulator models.
 fn convert(stmt: Statement) -> SqlStatement {
     if let Statement::Drop {
         object_type,

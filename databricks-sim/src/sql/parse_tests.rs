@@ -118,6 +118,7 @@ fn grants() {
 }
 
 #[test]
+// Long: a table of statements and what each parses to.
 fn dialect_statements() {
     assert!(matches!(
         one("CREATE SCHEMA IF NOT EXISTS c.s"),

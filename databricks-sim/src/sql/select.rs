@@ -154,6 +154,7 @@ fn column_name(e: &Expr) -> String {
     }
 }
 
+// Long: one arm per expression kind the simulator evaluates.
 fn eval(
     e: &Expr,
     ctx: &ExecContext,

@@ -20,6 +20,7 @@ struct AssertionClaims {
 
 /// Checks a client assertion like Entra: signature against the registered certificate, its
 /// thumbprint header, audience, issuer, subject, lifetime and jti.
+// Long: each assertion check has its own AADSTS code, in Entra's order.
 pub(super) fn verify_assertion(
     assertion: &str,
     client_id: &str,

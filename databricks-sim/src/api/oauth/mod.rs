@@ -201,7 +201,7 @@ pub(super) async fn entra_v1_token(
     entra(state, tenant, headers, body, true).await
 }
 
-// One flow for both endpoint versions: checks in Entra's order, each refusal its own code.
+// Long: one flow for both endpoint versions, checks in Entra's order, each refusal its own code.
 async fn entra(
     State(ctx): State<Ctx>,
     Path(tenant): Path<String>,
