@@ -118,6 +118,9 @@ impl Simulator {
         let (tx, rx) = watch::channel(false);
         let mut workspaces = Vec::new();
         let mut tasks = Vec::new();
+        // One router for every workspace (the request carries which one it is): a thousand
+        // workspaces cost a thousand listeners, not a thousand route tables.
+        let router = api::router();
         for w in &scenario.workspaces {
             let listener =
                 tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
@@ -137,6 +140,7 @@ impl Simulator {
             tasks.push(tokio::spawn(server::serve(
                 listener,
                 ctx,
+                router.clone(),
                 tls.server_config.clone(),
                 rx.clone(),
             )));

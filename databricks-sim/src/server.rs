@@ -56,11 +56,11 @@ impl std::error::Error for DropConnection {}
 pub(crate) async fn serve(
     listener: TcpListener,
     ctx: Ctx,
+    router: Router,
     tls: Arc<rustls::ServerConfig>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let router = crate::api::router().with_state(ctx.clone());
     loop {
         let (stream, _) = tokio::select! {
             r = listener.accept() => match r {
@@ -184,6 +184,7 @@ async fn handle(
     let slot = PrincipalSlot::default();
     let mut req = req.map(Body::new);
     req.extensions_mut().insert(slot.clone());
+    req.extensions_mut().insert(ctx.clone());
     if let Some(f) = injected {
         req.extensions_mut().insert(f);
     }

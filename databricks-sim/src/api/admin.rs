@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{Response, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -15,7 +16,7 @@ use crate::faults::FaultRule;
 use crate::server::Ctx;
 use crate::state::{Compute, World};
 
-pub(super) fn router() -> Router<Ctx> {
+pub(super) fn router() -> Router {
     Router::new()
         .route("/_sim/state", get(state))
         .route("/_sim/requests", get(requests).delete(clear_requests))
@@ -48,13 +49,13 @@ pub(crate) fn count_requests(world: &World) -> std::collections::BTreeMap<String
     out
 }
 
-async fn request_counts(State(ctx): State<Ctx>) -> Response<Body> {
+async fn request_counts(Extension(ctx): Extension<Ctx>) -> Response<Body> {
     let counts = count_requests(&ctx.shared.world.lock().expect("world lock"));
     respond(StatusCode::OK, json!(counts))
 }
 
 async fn cluster_state(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response<Body> {
@@ -80,7 +81,7 @@ pub(crate) fn set_warehouse_state(world: &mut World, workspace: &str, id: &str, 
     }
 }
 
-async fn state(State(ctx): State<Ctx>) -> Response<Body> {
+async fn state(Extension(ctx): Extension<Ctx>) -> Response<Body> {
     let snap = ctx.shared.world.lock().expect("world lock").snapshot();
     respond(
         StatusCode::OK,
@@ -88,7 +89,7 @@ async fn state(State(ctx): State<Ctx>) -> Response<Body> {
     )
 }
 
-async fn requests(State(ctx): State<Ctx>) -> Response<Body> {
+async fn requests(Extension(ctx): Extension<Ctx>) -> Response<Body> {
     let r = ctx
         .shared
         .world
@@ -99,7 +100,7 @@ async fn requests(State(ctx): State<Ctx>) -> Response<Body> {
     respond(StatusCode::OK, serde_json::to_value(r).unwrap_or_default())
 }
 
-async fn clear_requests(State(ctx): State<Ctx>) -> Response<Body> {
+async fn clear_requests(Extension(ctx): Extension<Ctx>) -> Response<Body> {
     ctx.shared
         .world
         .lock()
@@ -110,7 +111,7 @@ async fn clear_requests(State(ctx): State<Ctx>) -> Response<Body> {
 }
 
 async fn add_fault(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response<Body> {
@@ -129,7 +130,7 @@ async fn add_fault(
     }
 }
 
-async fn clear_faults(State(ctx): State<Ctx>) -> Response<Body> {
+async fn clear_faults(Extension(ctx): Extension<Ctx>) -> Response<Body> {
     for w in ctx
         .shared
         .world
@@ -149,7 +150,7 @@ struct SetState {
 }
 
 async fn warehouse_state(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response<Body> {

@@ -1,7 +1,8 @@
 //! Command Execution API 1.2 (camelCase) and cluster state, for all-purpose clusters.
 
+use axum::Extension;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -56,7 +57,11 @@ pub(super) struct StartCluster {
 }
 
 /// `POST /api/2.0/clusters/start {cluster_id}` (see [`crate::state::World::start_cluster`]).
-pub(super) async fn start(State(ctx): State<Ctx>, _auth: Authed, body: Bytes) -> Response<Body> {
+pub(super) async fn start(
+    Extension(ctx): Extension<Ctx>,
+    _auth: Authed,
+    body: Bytes,
+) -> Response<Body> {
     let req: StartCluster = match parse_body(&body) {
         Ok(r) => r,
         Err(e) => return e,
@@ -88,7 +93,7 @@ pub(super) struct ClusterQuery {
 }
 
 pub(super) async fn cluster(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     _auth: Authed,
     Query(q): Query<ClusterQuery>,
 ) -> Response<Body> {
@@ -122,7 +127,7 @@ fn cluster_known(ctx: &Ctx, id: &str) -> bool {
 }
 
 pub(super) async fn create_context(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     _auth: Authed,
     body: Bytes,
 ) -> Response<Body> {
@@ -154,7 +159,7 @@ pub(super) struct StatusQuery {
 }
 
 pub(super) async fn context_status(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     _auth: Authed,
     Query(q): Query<StatusQuery>,
 ) -> Response<Body> {
@@ -181,7 +186,7 @@ pub(super) async fn context_status(
 }
 
 pub(super) async fn destroy_context(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     _auth: Authed,
     body: Bytes,
 ) -> Response<Body> {
@@ -195,7 +200,11 @@ pub(super) async fn destroy_context(
     respond(StatusCode::OK, json!({"id": id}))
 }
 
-pub(super) async fn execute(State(ctx): State<Ctx>, auth: Authed, body: Bytes) -> Response<Body> {
+pub(super) async fn execute(
+    Extension(ctx): Extension<Ctx>,
+    auth: Authed,
+    body: Bytes,
+) -> Response<Body> {
     let ids: Ids = match parse_body(&body) {
         Ok(i) => i,
         Err(e) => return e,
@@ -264,7 +273,7 @@ fn spark_type(ty: &str) -> &'static str {
 }
 
 pub(super) async fn status(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     _auth: Authed,
     Query(q): Query<StatusQuery>,
 ) -> Response<Body> {
@@ -311,7 +320,11 @@ pub(super) async fn status(
     respond(StatusCode::OK, body)
 }
 
-pub(super) async fn cancel(State(ctx): State<Ctx>, _auth: Authed, body: Bytes) -> Response<Body> {
+pub(super) async fn cancel(
+    Extension(ctx): Extension<Ctx>,
+    _auth: Authed,
+    body: Bytes,
+) -> Response<Body> {
     let ids: Ids = match parse_body(&body) {
         Ok(i) => i,
         Err(e) => return e,

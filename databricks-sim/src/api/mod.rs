@@ -23,7 +23,7 @@ use crate::catalog::{Caller, UcError};
 use crate::scenario::PrincipalSpec;
 use crate::server::{Ctx, PrincipalSlot};
 
-pub(crate) fn router() -> Router<Ctx> {
+pub(crate) fn router() -> Router {
     Router::new()
         .route(
             "/oidc/.well-known/oauth-authorization-server",
@@ -129,11 +129,16 @@ impl Authed {
     }
 }
 
-impl FromRequestParts<Ctx> for Authed {
+impl<S: Send + Sync> FromRequestParts<S> for Authed {
     type Rejection = Response<Body>;
 
     // Long: each way authentication fails has its own Databricks answer.
-    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ctx = parts
+            .extensions
+            .get::<Ctx>()
+            .cloned()
+            .expect("the server adds the workspace context to every request");
         let token = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -2,8 +2,9 @@
 //! `GET /api/2.0/sql/statements/{id}/result/chunks/{i}`), as the Statement Execution API
 //! returns them (databricks-sdk-go service/sql model.go: ResultManifest, ResultData).
 
+use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -119,7 +120,7 @@ fn succeeded(id: &str, r: &QueryResult, per: usize) -> Value {
 
 /// `GET /api/2.0/sql/statements/{id}/result/chunks/{i}`: by the statement's principal only.
 pub(super) async fn get_chunk(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path((id, i)): Path<(String, String)>,
 ) -> Response<Body> {

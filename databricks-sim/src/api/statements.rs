@@ -1,7 +1,7 @@
 //! Statement Execution API 2.0 and warehouse state.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -55,7 +55,7 @@ fn wait_secs(w: Option<&str>) -> Result<u64, String> {
 /// `on_wait_timeout: CANCEL` cancels it, as Databricks does).
 // Long: the API's request checks, in the order Databricks applies them, then the wait.
 pub(super) async fn submit(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     injected: Option<Extension<InjectedFailure>>,
     body: Bytes,
@@ -248,7 +248,7 @@ pub(super) fn no_statement(id: &str) -> Response<Body> {
 }
 
 pub(super) async fn get(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(id): Path<String>,
 ) -> Response<Body> {
@@ -267,7 +267,7 @@ pub(super) async fn get(
 /// 403 PERMISSION_DENIED (docs.databricks.com api/workspace/statementexecution: statements are
 /// visible to and cancellable by their submitter).
 pub(super) async fn cancel(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(id): Path<String>,
 ) -> Response<Body> {
@@ -296,7 +296,7 @@ pub(super) async fn cancel(
 }
 
 pub(super) async fn warehouse(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     _auth: Authed,
     Path(id): Path<String>,
 ) -> Response<Body> {

@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, Response, StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -22,7 +23,7 @@ use assertion::verify_assertion;
 /// (learn.microsoft.com azure/databricks/dev-tools/auth/oauth-m2m and .../aad/service-prin-aad-token).
 const AZURE_DATABRICKS_RESOURCE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d";
 
-pub(super) async fn discovery(State(ctx): State<Ctx>) -> Response<Body> {
+pub(super) async fn discovery(Extension(ctx): Extension<Ctx>) -> Response<Body> {
     let base = format!("https://localhost:{}/oidc", ctx.port);
     respond(
         StatusCode::OK,
@@ -76,7 +77,7 @@ fn find_client(ctx: &Ctx, client_id: &str) -> Option<PrincipalSpec> {
 
 /// `POST /oidc/v1/token`: client credentials via HTTP Basic (or the form).
 pub(super) async fn token(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response<Body> {
@@ -182,7 +183,7 @@ fn check_resource(
 
 /// `POST /{tenant}/oauth2/v2.0/token`, as Microsoft Entra ID answers it.
 pub(super) async fn entra_token(
-    state: State<Ctx>,
+    state: Extension<Ctx>,
     tenant: Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -193,7 +194,7 @@ pub(super) async fn entra_token(
 /// `POST /{tenant}/oauth2/token`: Entra's v1 endpoint, which takes `resource=` instead of
 /// `scope=`.
 pub(super) async fn entra_v1_token(
-    state: State<Ctx>,
+    state: Extension<Ctx>,
     tenant: Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -203,7 +204,7 @@ pub(super) async fn entra_v1_token(
 
 // Long: one flow for both endpoint versions, checks in Entra's order, each refusal its own code.
 async fn entra(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeSet;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
@@ -16,7 +17,7 @@ use crate::catalog::{Caller, Catalog, Grants, UcError, normalize_privilege};
 use crate::server::Ctx;
 use crate::state::World;
 
-pub(super) fn router() -> Router<Ctx> {
+pub(super) fn router() -> Router {
     Router::new()
         .route(
             "/permissions/{kind}/{name}",
@@ -77,7 +78,7 @@ fn assignments(grants: &Grants, q: &std::collections::HashMap<String, String>) -
 }
 
 async fn get_permissions(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path((k, name)): Path<(String, String)>,
     Query(q): Q,
@@ -112,7 +113,7 @@ struct Change {
 /// admin may change grants (docs.databricks.com manage-privileges: "who can manage
 /// privileges"); every change is checked before any is applied.
 async fn update_permissions(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path((k, name)): Path<(String, String)>,
     body: Bytes,
@@ -177,7 +178,7 @@ fn grantees(w: &World, caller: &Caller, k: &str, name: &str) -> Result<Vec<Strin
 /// api/workspace/grants/geteffective: "If provided, only the effective permissions for the
 /// specified principal (user or group) are returned"; `inherited_from_*` name securables).
 async fn effective(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path((k, name)): Path<(String, String)>,
     Query(q): Q,
@@ -240,7 +241,7 @@ fn owned_catalog<'a>(w: &'a World, caller: &Caller, name: &str) -> Result<&'a Ca
 }
 
 async fn get_bindings(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(name): Path<String>,
     Query(q): Q,
@@ -300,7 +301,7 @@ fn change_bindings(
 }
 
 async fn update_bindings(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(name): Path<String>,
     body: Bytes,
@@ -322,7 +323,7 @@ async fn update_bindings(
 
 /// The deprecated form: `GET /workspace-bindings/catalogs/{name}` → `{workspaces: [ids]}`.
 async fn get_workspace_bindings(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(name): Path<String>,
 ) -> Resp {
@@ -343,7 +344,7 @@ struct WorkspaceChanges {
 }
 
 async fn update_workspace_bindings(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(name): Path<String>,
     body: Bytes,

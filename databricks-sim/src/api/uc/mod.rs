@@ -7,9 +7,10 @@ mod tags;
 
 use std::collections::{BTreeMap, HashMap};
 
+use axum::Extension;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{Response, StatusCode};
 use axum::routing::get;
 use serde::Deserialize;
@@ -23,7 +24,7 @@ use crate::state::{World, now_millis};
 type Q = Query<HashMap<String, String>>;
 type Resp = Response<Body>;
 
-pub(super) fn router() -> Router<Ctx> {
+pub(super) fn router() -> Router {
     Router::new()
         .route("/current-metastore-assignment", get(assignment))
         .route("/metastore_summary", get(summary))
@@ -63,7 +64,7 @@ macro_rules! tryr {
 }
 use tryr;
 
-async fn assignment(State(ctx): State<Ctx>, auth: Authed) -> Resp {
+async fn assignment(Extension(ctx): Extension<Ctx>, auth: Authed) -> Resp {
     let w = tryr!(world(&ctx));
     respond(
         StatusCode::OK,
@@ -71,7 +72,7 @@ async fn assignment(State(ctx): State<Ctx>, auth: Authed) -> Resp {
     )
 }
 
-async fn summary(State(ctx): State<Ctx>, _auth: Authed) -> Resp {
+async fn summary(Extension(ctx): Extension<Ctx>, _auth: Authed) -> Resp {
     let w = tryr!(world(&ctx));
     let m = &w.metastore;
     let mut v = json!({
@@ -159,7 +160,7 @@ pub(super) fn page<T>(
 /// Lists the catalogs the caller may see from this workspace; BROWSE-only ones only with
 /// `include_browse=true` and ones not bound here only with `include_unbound=true`
 /// (docs.databricks.com api/workspace/catalogs/list; open-metadata/OpenMetadata#33505).
-async fn list_catalogs(State(ctx): State<Ctx>, auth: Authed, Query(q): Q) -> Resp {
+async fn list_catalogs(Extension(ctx): Extension<Ctx>, auth: Authed, Query(q): Q) -> Resp {
     let w = tryr!(world(&ctx));
     let m = &w.metastore;
     let flag = |k: &str| q.get(k).is_some_and(|v| v == "true");
@@ -199,7 +200,11 @@ pub(super) fn visible<'a>(
     Ok(c)
 }
 
-async fn get_catalog(State(ctx): State<Ctx>, auth: Authed, Path(name): Path<String>) -> Resp {
+async fn get_catalog(
+    Extension(ctx): Extension<Ctx>,
+    auth: Authed,
+    Path(name): Path<String>,
+) -> Resp {
     let w = tryr!(world(&ctx));
     let m = &w.metastore;
     let c = tryr!(visible(m, &auth.caller, &name.to_lowercase()));
@@ -218,7 +223,7 @@ struct CreateCatalog {
     properties: BTreeMap<String, String>,
 }
 
-async fn create_catalog(State(ctx): State<Ctx>, auth: Authed, body: Bytes) -> Resp {
+async fn create_catalog(Extension(ctx): Extension<Ctx>, auth: Authed, body: Bytes) -> Resp {
     let req: CreateCatalog = tryr!(parse_body(&body));
     let mut w = tryr!(world(&ctx));
     let name = req.name.to_lowercase();
@@ -246,7 +251,7 @@ struct UpdateCatalog {
 }
 
 async fn update_catalog(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(name): Path<String>,
     body: Bytes,
@@ -287,7 +292,7 @@ async fn update_catalog(
 }
 
 async fn delete_catalog(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(name): Path<String>,
     Query(q): Q,

@@ -1,8 +1,9 @@
 //! Schemas (`/schemas`): list, create, get, owner and comment changes, delete.
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
@@ -13,7 +14,7 @@ use crate::api::{Authed, parse_body, respond, uc_error};
 use crate::catalog::{Metastore, UcError};
 use crate::server::Ctx;
 
-pub(super) fn router() -> Router<Ctx> {
+pub(super) fn router() -> Router {
     Router::new()
         .route("/schemas", get(list_schemas).post(create_schema))
         .route(
@@ -39,7 +40,7 @@ pub(super) fn schema_info(m: &Metastore, catalog: &str, s: &crate::catalog::Sche
     v
 }
 
-async fn list_schemas(State(ctx): State<Ctx>, auth: Authed, Query(q): Q) -> Resp {
+async fn list_schemas(Extension(ctx): Extension<Ctx>, auth: Authed, Query(q): Q) -> Resp {
     let w = tryr!(world(&ctx));
     let m = &w.metastore;
     let Some(cat) = q.get("catalog_name").map(|c| c.to_lowercase()) else {
@@ -63,7 +64,7 @@ struct CreateSchema {
     comment: Option<String>,
 }
 
-async fn create_schema(State(ctx): State<Ctx>, auth: Authed, body: Bytes) -> Resp {
+async fn create_schema(Extension(ctx): Extension<Ctx>, auth: Authed, body: Bytes) -> Resp {
     let req: CreateSchema = tryr!(parse_body(&body));
     let mut w = tryr!(world(&ctx));
     let (cat, name) = (req.catalog_name.to_lowercase(), req.name.to_lowercase());
@@ -89,7 +90,11 @@ pub(super) fn split_schema(full: &str) -> Result<(String, String), Resp> {
     }
 }
 
-async fn get_schema(State(ctx): State<Ctx>, auth: Authed, Path(full): Path<String>) -> Resp {
+async fn get_schema(
+    Extension(ctx): Extension<Ctx>,
+    auth: Authed,
+    Path(full): Path<String>,
+) -> Resp {
     let w = tryr!(world(&ctx));
     let (c, s) = tryr!(split_schema(&full));
     match w.metastore.schema(&auth.caller, &c, &s) {
@@ -99,7 +104,7 @@ async fn get_schema(State(ctx): State<Ctx>, auth: Authed, Path(full): Path<Strin
 }
 
 async fn delete_schema(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(full): Path<String>,
     Query(q): Q,
@@ -123,7 +128,7 @@ struct UpdateSchema {
 /// owner, a MANAGE holder or a metastore admin (docs.databricks.com
 /// data-governance/unity-catalog/manage-privileges/ownership).
 async fn update_schema(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(full): Path<String>,
     body: Bytes,

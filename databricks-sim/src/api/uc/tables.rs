@@ -1,9 +1,10 @@
 //! Tables and views (`/tables`): list, get and owner changes, so ownership can be read and
 //! repaired without compute. A view is a table with `table_type: VIEW`, as in Unity Catalog.
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
@@ -14,7 +15,7 @@ use crate::api::{Authed, bad_request, parse_body, respond, uc_error};
 use crate::catalog::{Metastore, Table, UcError};
 use crate::server::Ctx;
 
-pub(super) fn router() -> Router<Ctx> {
+pub(super) fn router() -> Router {
     Router::new()
         .route("/tables", get(list_tables))
         .route("/tables/{full}", get(get_table).patch(update_table))
@@ -55,7 +56,7 @@ fn split_table(full: &str) -> Result<(String, String, String), Resp> {
 }
 
 /// `GET /tables?catalog_name=&schema_name=` (both required), paged like every UC list.
-async fn list_tables(State(ctx): State<Ctx>, auth: Authed, Query(q): Q) -> Resp {
+async fn list_tables(Extension(ctx): Extension<Ctx>, auth: Authed, Query(q): Q) -> Resp {
     let w = tryr!(world(&ctx));
     let m = &w.metastore;
     let (Some(c), Some(s)) = (q.get("catalog_name"), q.get("schema_name")) else {
@@ -94,7 +95,7 @@ fn lookup(m: &Metastore, auth: &Authed, c: &str, s: &str, t: &str) -> Result<Val
     }
 }
 
-async fn get_table(State(ctx): State<Ctx>, auth: Authed, Path(full): Path<String>) -> Resp {
+async fn get_table(Extension(ctx): Extension<Ctx>, auth: Authed, Path(full): Path<String>) -> Resp {
     let w = tryr!(world(&ctx));
     let (c, s, t) = tryr!(split_table(&full));
     match lookup(&w.metastore, &auth, &c, &s, &t) {
@@ -110,7 +111,7 @@ struct UpdateTable {
 
 /// `PATCH /tables/{full} {owner}` (see [`Metastore::set_object_owner`] for who may).
 async fn update_table(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(full): Path<String>,
     body: Bytes,

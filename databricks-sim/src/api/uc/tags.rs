@@ -1,7 +1,8 @@
 //! Entity tag assignments on catalogs.
 
+use axum::Extension;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::json;
@@ -12,7 +13,7 @@ use crate::catalog::{Caller, Catalog};
 use crate::server::Ctx;
 use crate::state::World;
 
-pub(super) fn router() -> Router<Ctx> {
+pub(super) fn router() -> Router {
     Router::new()
         .route("/entity-tag-assignments/{kind}/{name}/tags", get(list_tags))
         .route(
@@ -36,7 +37,7 @@ fn tag_catalog<'a>(
 }
 
 async fn list_tags(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path((k, name)): Path<(String, String)>,
 ) -> Resp {
@@ -51,7 +52,7 @@ async fn list_tags(
 }
 
 async fn get_tag(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path((k, name, key)): Path<(String, String, String)>,
 ) -> Resp {
