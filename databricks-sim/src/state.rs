@@ -347,6 +347,8 @@ impl World {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             metastore_id: self.has_metastore.then(|| self.metastore.id.clone()),
+            metastore_owner: self.metastore.owner.clone(),
+            metastore_storage_root: self.metastore.storage_root.clone(),
             metastore_grants: self.metastore.grants.clone(),
             catalogs: self.metastore.catalogs.clone(),
             workspaces: self
@@ -388,6 +390,10 @@ impl World {
 pub struct Snapshot {
     /// `None` when the scenario has no metastore.
     pub metastore_id: Option<String>,
+    /// The metastore owner (its members are metastore admins).
+    pub metastore_owner: String,
+    /// The metastore's root storage, if it has one.
+    pub metastore_storage_root: Option<String>,
     /// Direct grants on the metastore (e.g. CREATE_CATALOG).
     pub metastore_grants: Grants,
     /// Catalogs by name, with owners, grants, tags, bindings, schemas, tables and views.

@@ -237,3 +237,22 @@ fn substitutes_parameters() {
     );
     assert!(parse_with_params("SELECT :missing", &params).is_err());
 }
+
+#[test]
+fn what_a_setup_plan_may_emit() {
+    for sql in [
+        "CREATE CATALOG IF NOT EXISTS `c` MANAGED LOCATION 'abfss://x@y.dfs.core.windows.net/p' COMMENT 'm'",
+        "CREATE SCHEMA IF NOT EXISTS `c`.`s` COMMENT 'internal'",
+        "CREATE TABLE IF NOT EXISTS `c`.`s`.`t` (user_name STRING NOT NULL, profile STRING, updated_at TIMESTAMP) COMMENT 'x'",
+        "CREATE VIEW IF NOT EXISTS `c`.`s`.`v` COMMENT 'x' AS SELECT user_name FROM `c`.`s`.`t` WHERE user_name = current_user()",
+        "ALTER CATALOG `c` SET OWNER TO `p`",
+        "ALTER TABLE `c`.`s`.`t` SET OWNER TO `p`",
+        "GRANT USE SCHEMA, SELECT ON SCHEMA `c`.`s` TO `p`",
+        "REVOKE ALL PRIVILEGES ON CATALOG `c` FROM `account users`",
+        "GRANT SELECT ON TABLE `system`.`access`.`audit` TO `p`",
+    ] {
+        let v = parse(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(v.len(), 1, "{sql}");
+        assert!(!matches!(v[0], SqlStatement::Other(_)), "{sql}: {:?}", v[0]);
+    }
+}

@@ -19,7 +19,7 @@ pub(super) fn parse_uc_statement(p: &mut Parser) -> Result<Option<SqlStatement>,
         return create_schema(p).map(Some);
     }
     if p.parse_keyword(Keyword::CREATE) {
-        return create_function(p);
+        return create_function_or_view(p);
     }
     if p.parse_keywords(&[Keyword::DROP, Keyword::CATALOG]) {
         let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
@@ -79,9 +79,13 @@ fn create_catalog(p: &mut Parser) -> Result<SqlStatement, ParserError> {
     })
 }
 
-/// After `CREATE`: `[OR REPLACE] [TEMPORARY] FUNCTION ...`; `None` for anything else.
-fn create_function(p: &mut Parser) -> Result<Option<SqlStatement>, ParserError> {
+/// After `CREATE`: `[OR REPLACE] [TEMPORARY] FUNCTION ...` or `[OR REPLACE] VIEW ...`;
+/// `None` for anything else.
+fn create_function_or_view(p: &mut Parser) -> Result<Option<SqlStatement>, ParserError> {
     let or_replace = p.parse_keywords(&[Keyword::OR, Keyword::REPLACE]);
+    if p.parse_keyword(Keyword::VIEW) {
+        return create_view(p, or_replace).map(Some);
+    }
     let _ = p.parse_keyword(Keyword::TEMPORARY);
     if !p.parse_keyword(Keyword::FUNCTION) {
         return Ok(None);
@@ -113,6 +117,37 @@ fn create_function(p: &mut Parser) -> Result<Option<SqlStatement>, ParserError> 
         if_not_exists,
         or_replace,
     }))
+}
+
+/// After `CREATE [OR REPLACE] VIEW`: `[IF NOT EXISTS] name [COMMENT '..'] [TBLPROPERTIES (..)]
+/// AS query` (docs.databricks.com sql/language-manual/sql-ref-syntax-ddl-create-view; the
+/// dialect parser refuses the COMMENT).
+fn create_view(p: &mut Parser, or_replace: bool) -> Result<SqlStatement, ParserError> {
+    let if_not_exists = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+    let name = object_name(p)?;
+    loop {
+        if p.parse_keyword(Keyword::COMMENT) {
+            literal(p)?;
+        } else if p.parse_keyword(Keyword::TBLPROPERTIES) {
+            p.expect_token(&Token::LParen)?;
+            p.parse_comma_separated(|p| {
+                literal(p)?;
+                p.expect_token(&Token::Eq)?;
+                literal(p)
+            })?;
+            p.expect_token(&Token::RParen)?;
+        } else {
+            break;
+        }
+    }
+    p.expect_keyword(Keyword::AS)?;
+    let query = p.parse_query()?;
+    Ok(SqlStatement::CreateView {
+        name,
+        if_not_exists,
+        or_replace,
+        query,
+    })
 }
 
 /// After `ALTER CATALOG`: `c UNSET TAGS (..)`, `c SET TAGS (..)` or `c [SET] OWNER TO p`.
