@@ -33,6 +33,36 @@ pub enum FaultKind {
     },
     /// Close the connection without answering.
     DropConnection,
+    /// Answer with this status and raw JSON body, e.g. the 1.2 API's legacy
+    /// `{"error": "...ClusterNotReadyException..."}`, for message-matched transient errors.
+    Body {
+        status: u16,
+        #[serde(default)]
+        retry_after: Option<String>,
+        body: serde_json::Value,
+    },
+    /// Only on statement submissions (`POST /api/2.0/sql/statements`): the statement is
+    /// accepted and ends `FAILED` with this `status.error.error_code` (the SDKs retry
+    /// `TEMPORARILY_UNAVAILABLE`, `WORKSPACE_TEMPORARILY_UNAVAILABLE`,
+    /// `SERVICE_UNDER_MAINTENANCE`, `RESOURCE_EXHAUSTED`, `DEADLINE_EXCEEDED`).
+    StatementFailed {
+        error_code: String,
+        #[serde(default)]
+        message: String,
+    },
+}
+
+impl FaultKind {
+    /// Whether this kind of fault can apply to the request at all.
+    fn applies(&self, method: &str, path: &str) -> bool {
+        match self {
+            FaultKind::StatementFailed { .. } => {
+                method.eq_ignore_ascii_case("POST")
+                    && matches!(path, "/api/2.0/sql/statements" | "/api/2.0/sql/statements/")
+            }
+            _ => true,
+        }
+    }
 }
 
 impl FaultRule {
@@ -67,6 +97,40 @@ impl FaultRule {
             },
         )
     }
+    /// `503 TEMPORARILY_UNAVAILABLE` with `Retry-After: secs`.
+    pub fn unavailable_retry_after(path_prefix: &str, retry_after_secs: u64) -> Self {
+        let mut r = FaultRule::unavailable(path_prefix);
+        if let FaultKind::Status { retry_after, .. } = &mut r.kind {
+            *retry_after = Some(retry_after_secs.to_string());
+        }
+        r
+    }
+    /// A Databricks error body whose message the SDKs match as transient (for example
+    /// `ClusterNotReadyException`, `Timed out after `, `deadline exceeded`:
+    /// databricks-sdk-go apierr/errors.go `transientErrorStringMatches`).
+    pub fn transient_message(path_prefix: &str, status: u16, message: &str) -> Self {
+        FaultRule::new(
+            path_prefix,
+            FaultKind::Status {
+                status,
+                retry_after: None,
+                error_code: String::new(),
+                message: message.into(),
+            },
+        )
+    }
+    /// Statements submitted end FAILED with `error_code` (see [`FaultKind::StatementFailed`]).
+    pub fn statement_failed(error_code: &str) -> Self {
+        FaultRule::new(
+            "/api/2.0/sql/statements",
+            FaultKind::StatementFailed {
+                error_code: error_code.into(),
+                message: format!(
+                    "{error_code}: the service is temporarily unable to run the statement. Please retry."
+                ),
+            },
+        )
+    }
     /// `503 TEMPORARILY_UNAVAILABLE`.
     pub fn unavailable(path_prefix: &str) -> Self {
         FaultRule::new(
@@ -82,6 +146,7 @@ impl FaultRule {
 
     pub(crate) fn matches(&self, method: &str, path: &str) -> bool {
         path.starts_with(&self.path_prefix)
+            && self.kind.applies(method, path)
             && self
                 .method
                 .as_deref()

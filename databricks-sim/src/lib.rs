@@ -9,7 +9,13 @@
 //! - `GET /_sim/requests` → `[RequestRecord]`; `DELETE /_sim/requests` clears the log
 //! - `POST /_sim/faults` body [`FaultRule`] (JSON) → adds it to this port's workspace
 //!   (`?workspace=NAME` for another one); `DELETE /_sim/faults` clears all faults
+//! - `GET /_sim/requests/counts` → `{"<workspace> <METHOD> <path>": n}`
 //! - `POST /_sim/warehouses/{id}/state` body `{"state": "STOPPED"}` → sets a warehouse's state
+//! - `POST /_sim/clusters/{id}/state` body `{"state": "TERMINATED"}` → sets a cluster's state
+//!
+//! `/_sim/state` carries `warehouse_starts` and `cluster_starts` (successful
+//! `clusters/start` calls) per id. The strictness rules and their sources are listed in
+//! `docs/simulator.md`.
 
 mod api;
 pub mod catalog;
@@ -97,6 +103,7 @@ impl Simulator {
     }
 
     async fn start_inner(scenario: Scenario, dir: &Path, owned: bool) -> anyhow::Result<Simulator> {
+        let scenario = scenario.expanded();
         anyhow::ensure!(
             !scenario.workspaces.is_empty(),
             "the scenario has no workspaces"
@@ -111,6 +118,9 @@ impl Simulator {
         let (tx, rx) = watch::channel(false);
         let mut workspaces = Vec::new();
         let mut tasks = Vec::new();
+        // One router for every workspace (the request carries which one it is): a thousand
+        // workspaces cost a thousand listeners, not a thousand route tables.
+        let router = api::router();
         for w in &scenario.workspaces {
             let listener =
                 tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
@@ -130,6 +140,7 @@ impl Simulator {
             tasks.push(tokio::spawn(server::serve(
                 listener,
                 ctx,
+                router.clone(),
                 tls.server_config.clone(),
                 rx.clone(),
             )));
@@ -200,7 +211,29 @@ impl Simulator {
             .unwrap_or(0)
     }
 
-    /// How often the cluster was started by a command.
+    /// Requests counted by `"<workspace> <METHOD> <path>"` (admin endpoints excluded).
+    pub fn request_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        api::admin::count_requests(&self.world())
+    }
+
+    /// Sets the metastore owner (user, service principal or group).
+    pub fn set_metastore_owner(&self, owner: &str) {
+        self.world().metastore.owner = owner.into();
+    }
+
+    /// Adds a principal to an account group.
+    pub fn add_to_group(&self, principal: &str, group: &str) {
+        if let Some(p) = self
+            .world()
+            .principals
+            .iter_mut()
+            .find(|p| p.application_id.eq_ignore_ascii_case(principal))
+        {
+            p.groups.push(group.into());
+        }
+    }
+
+    /// How often the cluster was started with `clusters/start`.
     pub fn cluster_starts(&self, cluster_id: &str) -> u64 {
         self.world()
             .cluster_starts
@@ -214,20 +247,9 @@ impl Simulator {
         api::admin::set_warehouse_state(&mut self.world(), workspace, id, state);
     }
 
-    /// Sets a cluster's state (e.g. `TERMINATED`), creating the cluster if needed.
+    /// Sets a cluster's state (e.g. `TERMINATED`, `RESIZING`), creating the cluster if needed.
     pub fn set_cluster_state(&self, workspace: &str, id: &str, state: &str) {
-        let mut w = self.world();
-        if let Some(ws) = w.workspaces.get_mut(workspace) {
-            let c = ws
-                .clusters
-                .entry(id.into())
-                .or_insert_with(|| state::Compute {
-                    name: id.into(),
-                    state: String::new(),
-                    start_polls_left: 0,
-                });
-            c.state = state.to_uppercase();
-        }
+        api::admin::set_cluster_state(&mut self.world(), workspace, id, state);
     }
 
     /// Adds a fault rule to a workspace.
@@ -293,6 +315,9 @@ impl Simulator {
                 .entry(p.application_id.clone())
                 .or_default()
                 .insert(catalog::normalize_privilege(privilege));
+        }
+        if p.system_tables_access {
+            catalog::grant_read_access(&mut w.metastore.system, &p.application_id);
         }
         w.principals
             .retain(|x| x.application_id != p.application_id);

@@ -24,9 +24,22 @@ pub(crate) struct Ctx {
     pub port: u16,
 }
 
-/// Filled in by authentication so the request log can name the principal.
+/// Filled in by handlers so the request log can name the principal and the SQL.
 #[derive(Clone, Default)]
-pub(crate) struct PrincipalSlot(pub Arc<Mutex<Option<String>>>);
+pub(crate) struct PrincipalSlot(pub Arc<Mutex<Notes>>);
+
+#[derive(Default)]
+pub(crate) struct Notes {
+    pub principal: Option<String>,
+    pub sql: Option<String>,
+}
+
+/// A statement failure injected by a fault, for the statement handler to apply.
+#[derive(Clone, Debug)]
+pub(crate) struct InjectedFailure {
+    pub error_code: String,
+    pub message: String,
+}
 
 /// Signals the connection to be dropped without a response.
 #[derive(Debug)]
@@ -43,11 +56,11 @@ impl std::error::Error for DropConnection {}
 pub(crate) async fn serve(
     listener: TcpListener,
     ctx: Ctx,
+    router: Router,
     tls: Arc<rustls::ServerConfig>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let router = crate::api::router().with_state(ctx.clone());
     loop {
         let (stream, _) = tokio::select! {
             r = listener.accept() => match r {
@@ -80,6 +93,7 @@ pub(crate) async fn serve(
     }
 }
 
+// Long: faults, routing and logging of one request belong together, in request order.
 async fn handle(
     ctx: Ctx,
     router: Router,
@@ -97,7 +111,7 @@ async fn handle(
             .get_mut(&ctx.workspace)
             .and_then(|w| take_fault(&mut w.faults, &method, &path))
     };
-    let record = |status: u16, principal: Option<String>| {
+    let record = |status: u16, notes: Notes| {
         if admin {
             return;
         }
@@ -112,9 +126,11 @@ async fn handle(
                 method: method.clone(),
                 path: path.clone(),
                 status,
-                principal,
+                principal: notes.principal,
+                sql: notes.sql,
             });
     };
+    let mut injected = None;
     match fault {
         Some(FaultKind::Latency { millis }) => {
             tokio::time::sleep(Duration::from_millis(millis)).await;
@@ -132,21 +148,49 @@ async fn handle(
             {
                 resp.headers_mut().insert("retry-after", v);
             }
-            record(status.as_u16(), None);
+            record(status.as_u16(), Notes::default());
+            return Ok(resp);
+        }
+        Some(FaultKind::Body {
+            status,
+            retry_after,
+            body,
+        }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut resp = crate::api::respond(status, body);
+            if let Some(ra) = retry_after
+                && let Ok(v) = HeaderValue::from_str(&ra)
+            {
+                resp.headers_mut().insert("retry-after", v);
+            }
+            record(status.as_u16(), Notes::default());
             return Ok(resp);
         }
         Some(FaultKind::DropConnection) => {
-            record(0, None);
+            record(0, Notes::default());
             return Err(DropConnection);
+        }
+        Some(FaultKind::StatementFailed {
+            error_code,
+            message,
+        }) => {
+            injected = Some(InjectedFailure {
+                error_code,
+                message,
+            })
         }
         None => {}
     }
     let slot = PrincipalSlot::default();
     let mut req = req.map(Body::new);
     req.extensions_mut().insert(slot.clone());
+    req.extensions_mut().insert(ctx.clone());
+    if let Some(f) = injected {
+        req.extensions_mut().insert(f);
+    }
     let resp: Result<Response<Body>, Infallible> = router.oneshot(req).await;
     let resp = resp.unwrap_or_else(|never| match never {});
-    let principal = slot.0.lock().expect("slot lock").clone();
-    record(resp.status().as_u16(), principal);
+    let notes = std::mem::take(&mut *slot.0.lock().expect("slot lock"));
+    record(resp.status().as_u16(), notes);
     Ok(resp)
 }

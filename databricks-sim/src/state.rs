@@ -68,6 +68,9 @@ pub struct RequestRecord {
     pub status: u16,
     /// The authenticated principal, when authentication succeeded.
     pub principal: Option<String>,
+    /// The SQL of a statement or command submission (so a test can tell reads from writes).
+    #[serde(default)]
+    pub sql: Option<String>,
 }
 
 /// Everything mutable.
@@ -75,6 +78,9 @@ pub(crate) struct World {
     pub token_lifetime_secs: u64,
     pub statement_polls: u32,
     pub warehouse_start_polls: u32,
+    pub cluster_start_polls: u32,
+    pub statement_polls_past_wait: u32,
+    pub result_chunk_rows: usize,
     pub has_metastore: bool,
     pub metastore: Metastore,
     pub principals: Vec<PrincipalSpec>,
@@ -90,6 +96,7 @@ pub(crate) struct World {
 }
 
 impl World {
+    // Long: one pass from the scenario to the whole world, field by field.
     pub fn new(s: &Scenario) -> World {
         let now = now_millis();
         let mut metastore = Metastore {
@@ -97,15 +104,15 @@ impl World {
             name: "metastore".into(),
             cloud: s.cloud.clone(),
             region: s.region.clone(),
-            owner: s
-                .principals
-                .iter()
-                .find(|p| p.metastore_admin)
-                .map(|p| p.application_id.clone())
-                .unwrap_or_else(|| "metastore-admins".into()),
+            owner: metastore_owner(s),
+            storage_root: s.metastore_storage_root.clone(),
             grants: Grants::new(),
             catalogs: BTreeMap::new(),
+            system: crate::catalog::system_catalog(),
         };
+        for p in s.principals.iter().filter(|p| p.system_tables_access) {
+            crate::catalog::grant_read_access(&mut metastore.system, &p.application_id);
+        }
         for p in &s.principals {
             for privilege in &p.metastore_privileges {
                 metastore
@@ -179,6 +186,9 @@ impl World {
             token_lifetime_secs: s.token_lifetime_secs,
             statement_polls: s.statement_polls_before_done,
             warehouse_start_polls: s.warehouse_start_polls,
+            cluster_start_polls: s.cluster_start_polls,
+            statement_polls_past_wait: s.statement_polls_past_wait,
+            result_chunk_rows: s.result_chunk_rows.max(1),
             has_metastore: s.metastore_id.is_some(),
             metastore,
             principals: s.principals.clone(),
@@ -208,22 +218,50 @@ impl World {
             .find(|p| p.application_id.eq_ignore_ascii_case(id))
     }
 
-    /// Lower-cased names grants may name.
+    /// Lower-cased names grants and owners may name: principals and groups.
     pub fn principal_names(&self) -> BTreeSet<String> {
         let mut s: BTreeSet<String> = self
             .principals
             .iter()
             .map(|p| p.application_id.to_lowercase())
             .collect();
+        for p in &self.principals {
+            s.extend(p.groups.iter().map(|g| g.to_lowercase()));
+        }
+        s.insert(self.metastore.owner.to_lowercase());
+        s.insert(crate::catalog::ACCOUNT_USERS.into());
         s.insert("users".into());
         s.insert("admins".into());
         s
     }
 
+    /// The principal's account groups; a `metastore_admin` principal is a member of the
+    /// metastore's owning group (that is what makes it an admin).
+    pub fn groups_of(&self, p: &PrincipalSpec) -> Vec<String> {
+        let mut groups = p.groups.clone();
+        let owner = &self.metastore.owner;
+        if p.metastore_admin
+            && !owner.eq_ignore_ascii_case(&p.application_id)
+            && self.principal(owner).is_none()
+            && !groups.iter().any(|g| g.eq_ignore_ascii_case(owner))
+        {
+            groups.push(owner.clone());
+        }
+        groups
+    }
+
+    /// Metastore admin = the metastore owner, directly or through a group
+    /// (docs.databricks.com data-governance/unity-catalog/manage-privileges/admin-privileges).
     pub fn caller(&self, p: &PrincipalSpec, ws: &str) -> Caller {
+        let groups = self.groups_of(p);
+        let owner = &self.metastore.owner;
+        let metastore_admin = p.metastore_admin
+            || owner.eq_ignore_ascii_case(&p.application_id)
+            || groups.iter().any(|g| g.eq_ignore_ascii_case(owner));
         Caller {
             principal: p.application_id.clone(),
-            metastore_admin: p.metastore_admin,
+            groups,
+            metastore_admin,
             system_tables_access: p.system_tables_access,
             workspace_id: self.workspaces.get(ws).map(|w| w.workspace_id).unwrap_or(0),
         }
@@ -250,6 +288,26 @@ impl World {
                 }
             }
         }
+    }
+
+    /// `POST /api/2.0/clusters/start`: a TERMINATED cluster goes PENDING (then RUNNING after
+    /// `cluster_start_polls` polls) and the start is counted; any other state is refused with
+    /// INVALID_STATE "Cluster <id> is in unexpected state <State>." (databricks/cli#1372 and
+    /// #6288, databricks-sdk-py#283). `None` when the cluster does not exist.
+    pub fn start_cluster(&mut self, ws: &str, id: &str) -> Option<Result<(), String>> {
+        let polls = self.cluster_start_polls;
+        let c = self.workspaces.get_mut(ws)?.clusters.get_mut(id)?;
+        if c.state != "TERMINATED" {
+            let mut state = c.state.to_lowercase();
+            if let Some(first) = state.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            return Some(Err(format!("Cluster {id} is in unexpected state {state}.")));
+        }
+        *self.cluster_starts.entry(id.to_string()).or_default() += 1;
+        c.state = if polls == 0 { "RUNNING" } else { "PENDING" }.into();
+        c.start_polls_left = polls;
+        Some(Ok(()))
     }
 
     /// Starts stopped compute (counting the start); returns its state afterwards.
@@ -289,6 +347,8 @@ impl World {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             metastore_id: self.has_metastore.then(|| self.metastore.id.clone()),
+            metastore_owner: self.metastore.owner.clone(),
+            metastore_storage_root: self.metastore.storage_root.clone(),
             metastore_grants: self.metastore.grants.clone(),
             catalogs: self.metastore.catalogs.clone(),
             workspaces: self
@@ -330,6 +390,10 @@ impl World {
 pub struct Snapshot {
     /// `None` when the scenario has no metastore.
     pub metastore_id: Option<String>,
+    /// The metastore owner (its members are metastore admins).
+    pub metastore_owner: String,
+    /// The metastore's root storage, if it has one.
+    pub metastore_storage_root: Option<String>,
     /// Direct grants on the metastore (e.g. CREATE_CATALOG).
     pub metastore_grants: Grants,
     /// Catalogs by name, with owners, grants, tags, bindings, schemas, tables and views.
@@ -352,6 +416,18 @@ pub struct WorkspaceSnapshot {
     pub warehouses: BTreeMap<String, String>,
     /// id → state
     pub clusters: BTreeMap<String, String>,
+}
+
+/// The scenario's metastore owner, else its only admin principal, else the admins group.
+fn metastore_owner(s: &Scenario) -> String {
+    if let Some(o) = &s.metastore_owner {
+        return o.clone();
+    }
+    let mut admins = s.principals.iter().filter(|p| p.metastore_admin);
+    match (admins.next(), admins.next()) {
+        (Some(only), None) => only.application_id.clone(),
+        _ => crate::scenario::METASTORE_ADMINS_GROUP.into(),
+    }
 }
 
 /// Milliseconds since the epoch.

@@ -345,6 +345,7 @@ async fn faults_status_and_dropped_connections() {
 }
 
 #[tokio::test]
+// Long: one scenario walked through isolation, listing, paging and bindings.
 async fn isolation_bindings_and_paging() {
     let s = Scenario::default_for_tests()
         .with_workspace(WorkspaceSpec::new("b", 1002).with_warehouse("wh-b", "RUNNING"))
@@ -394,8 +395,18 @@ async fn isolation_bindings_and_paging() {
         .await;
     assert_eq!(p2["catalogs"][0]["name"], "cc_open");
     assert!(p2.get("next_page_token").is_none());
+    // Bindings are for the owner and metastore admins only.
+    assert_eq!(
+        t.get(SP_TOKEN, "/api/2.1/unity-catalog/bindings/catalog/bb_iso")
+            .await
+            .0,
+        403
+    );
     let (_, b) = t
-        .get(SP_TOKEN, "/api/2.1/unity-catalog/bindings/catalog/bb_iso")
+        .get(
+            ADMIN_TOKEN,
+            "/api/2.1/unity-catalog/bindings/catalog/bb_iso",
+        )
         .await;
     assert_eq!(
         b["bindings"],
@@ -420,6 +431,7 @@ async fn isolation_bindings_and_paging() {
 }
 
 #[tokio::test]
+// Long: the setup statements in order, then what a non-owner is refused.
 async fn setup_statements_and_privileges() {
     let t =
         start(Scenario::default_for_tests().with_catalog(CatalogSpec::new("sales", ADMIN_USER)))
@@ -495,9 +507,22 @@ async fn setup_statements_and_privileges() {
 }
 
 #[tokio::test]
+// Long: a cluster's life from terminated to a finished command, in order.
 async fn cluster_commands_and_metastore() {
     let t = start(Scenario::default_for_tests()).await;
     t.sim.set_cluster_state("main", CLUSTER_ID, "TERMINATED");
+    // Command Execution never starts a cluster: clusters/start does, then one poll runs it.
+    t.post(
+        SP_TOKEN,
+        "/api/2.0/clusters/start",
+        json!({"cluster_id": CLUSTER_ID}),
+    )
+    .await;
+    t.get(
+        SP_TOKEN,
+        &format!("/api/2.0/clusters/get?cluster_id={CLUSTER_ID}"),
+    )
+    .await;
     let (_, c) = t
         .post(
             SP_TOKEN,

@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{Response, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -15,12 +16,56 @@ use crate::faults::FaultRule;
 use crate::server::Ctx;
 use crate::state::{Compute, World};
 
-pub(super) fn router() -> Router<Ctx> {
+pub(super) fn router() -> Router {
     Router::new()
         .route("/_sim/state", get(state))
         .route("/_sim/requests", get(requests).delete(clear_requests))
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
         .route("/_sim/warehouses/{id}/state", post(warehouse_state))
+        .route("/_sim/clusters/{id}/state", post(cluster_state))
+        .route("/_sim/requests/counts", get(request_counts))
+}
+
+/// Sets (or creates) a cluster in a state (e.g. `TERMINATED`, `RESIZING`).
+pub(crate) fn set_cluster_state(world: &mut World, workspace: &str, id: &str, state: &str) {
+    if let Some(ws) = world.workspaces.get_mut(workspace) {
+        let c = ws.clusters.entry(id.into()).or_insert_with(|| Compute {
+            name: id.into(),
+            state: String::new(),
+            start_polls_left: 0,
+        });
+        c.state = state.to_uppercase();
+        c.start_polls_left = 0;
+    }
+}
+
+/// Requests counted by `"<workspace> <METHOD> <path>"`.
+pub(crate) fn count_requests(world: &World) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in &world.requests {
+        *out.entry(format!("{} {} {}", r.workspace, r.method, r.path))
+            .or_insert(0) += 1;
+    }
+    out
+}
+
+async fn request_counts(Extension(ctx): Extension<Ctx>) -> Response<Body> {
+    let counts = count_requests(&ctx.shared.world.lock().expect("world lock"));
+    respond(StatusCode::OK, json!(counts))
+}
+
+async fn cluster_state(
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response<Body> {
+    let req: SetState = match parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    set_cluster_state(&mut world, &ctx.workspace, &id, &req.state);
+    respond(StatusCode::OK, json!({}))
 }
 
 /// Sets (or creates) a warehouse in a state.
@@ -36,7 +81,7 @@ pub(crate) fn set_warehouse_state(world: &mut World, workspace: &str, id: &str, 
     }
 }
 
-async fn state(State(ctx): State<Ctx>) -> Response<Body> {
+async fn state(Extension(ctx): Extension<Ctx>) -> Response<Body> {
     let snap = ctx.shared.world.lock().expect("world lock").snapshot();
     respond(
         StatusCode::OK,
@@ -44,7 +89,7 @@ async fn state(State(ctx): State<Ctx>) -> Response<Body> {
     )
 }
 
-async fn requests(State(ctx): State<Ctx>) -> Response<Body> {
+async fn requests(Extension(ctx): Extension<Ctx>) -> Response<Body> {
     let r = ctx
         .shared
         .world
@@ -55,7 +100,7 @@ async fn requests(State(ctx): State<Ctx>) -> Response<Body> {
     respond(StatusCode::OK, serde_json::to_value(r).unwrap_or_default())
 }
 
-async fn clear_requests(State(ctx): State<Ctx>) -> Response<Body> {
+async fn clear_requests(Extension(ctx): Extension<Ctx>) -> Response<Body> {
     ctx.shared
         .world
         .lock()
@@ -66,7 +111,7 @@ async fn clear_requests(State(ctx): State<Ctx>) -> Response<Body> {
 }
 
 async fn add_fault(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response<Body> {
@@ -85,7 +130,7 @@ async fn add_fault(
     }
 }
 
-async fn clear_faults(State(ctx): State<Ctx>) -> Response<Body> {
+async fn clear_faults(Extension(ctx): Extension<Ctx>) -> Response<Body> {
     for w in ctx
         .shared
         .world
@@ -105,7 +150,7 @@ struct SetState {
 }
 
 async fn warehouse_state(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response<Body> {

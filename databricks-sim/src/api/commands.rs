@@ -1,7 +1,8 @@
 //! Command Execution API 1.2 (camelCase) and cluster state, for all-purpose clusters.
 
+use axum::Extension;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,6 +15,66 @@ use crate::state::{Job, Outcome, Target};
 /// The 1.2 API's legacy error shape.
 fn legacy_error(status: StatusCode, message: &str) -> Response<Body> {
     respond(status, json!({"error": message}))
+}
+
+/// Whether a cluster in `state` runs commands: RUNNING and RESIZING do
+/// (terraform-provider-databricks#218: "A cluster can execute commands while it is resizing").
+pub(crate) fn runs_commands(state: &str) -> bool {
+    matches!(state, "RUNNING" | "RESIZING")
+}
+
+/// Command Execution 1.2 never starts a cluster: on one that is not running it answers 500
+/// naming `ClusterNotReadyException` (terraform-provider-databricks#217; the SDKs retry on that
+/// name: databricks-sdk-go apierr/errors.go, databricks-sdk-py _base_client.py).
+fn not_ready(ctx: &Ctx, cluster: &str) -> Option<Response<Body>> {
+    let world = ctx.shared.world.lock().expect("world lock");
+    let state = world.compute_state(&ctx.workspace, &Target::Cluster(cluster.into()))?;
+    if runs_commands(&state) {
+        return None;
+    }
+    Some(legacy_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!(
+            "com.databricks.backend.manager.util.ClusterNotReadyException: Cluster {cluster} \
+             is not running (state {state}); start it with /api/2.0/clusters/start first."
+        ),
+    ))
+}
+
+fn no_cluster(id: &str) -> Response<Body> {
+    // The SDKs map exactly this (400, INVALID_PARAMETER_VALUE, "Cluster .* does not exist") to
+    // not-found: databricks-sdk-go apierr/error_overrides.go.
+    super::error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        &format!("Cluster {id} does not exist"),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct StartCluster {
+    cluster_id: Option<String>,
+}
+
+/// `POST /api/2.0/clusters/start {cluster_id}` (see [`crate::state::World::start_cluster`]).
+pub(super) async fn start(
+    Extension(ctx): Extension<Ctx>,
+    _auth: Authed,
+    body: Bytes,
+) -> Response<Body> {
+    let req: StartCluster = match parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let Some(id) = req.cluster_id.filter(|c| !c.is_empty()) else {
+        return super::bad_request("Missing required field: cluster_id");
+    };
+    let mut world = ctx.shared.world.lock().expect("world lock");
+    match world.start_cluster(&ctx.workspace, &id) {
+        None => no_cluster(&id),
+        Some(Err(m)) => super::error(StatusCode::BAD_REQUEST, "INVALID_STATE", &m),
+        Some(Ok(())) => respond(StatusCode::OK, json!({})),
+    }
 }
 
 #[derive(Deserialize)]
@@ -32,7 +93,7 @@ pub(super) struct ClusterQuery {
 }
 
 pub(super) async fn cluster(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     _auth: Authed,
     Query(q): Query<ClusterQuery>,
 ) -> Response<Body> {
@@ -53,11 +114,7 @@ pub(super) async fn cluster(
                 "data_security_mode": "USER_ISOLATION",
             }),
         ),
-        None => super::error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER_VALUE",
-            &format!("Cluster {} does not exist", q.cluster_id),
-        ),
+        None => no_cluster(&q.cluster_id),
     }
 }
 
@@ -70,7 +127,7 @@ fn cluster_known(ctx: &Ctx, id: &str) -> bool {
 }
 
 pub(super) async fn create_context(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     _auth: Authed,
     body: Bytes,
 ) -> Response<Body> {
@@ -84,9 +141,10 @@ pub(super) async fn create_context(
             "Cluster not found or not specified",
         );
     };
+    if let Some(refusal) = not_ready(&ctx, &cluster) {
+        return refusal;
+    }
     let mut world = ctx.shared.world.lock().expect("world lock");
-    // A context on a terminated cluster starts it, as the real API does.
-    world.ensure_started(&ctx.workspace, &Target::Cluster(cluster.clone()));
     let id = (rand::random::<u64>() >> 2).to_string();
     world.contexts.insert(id.clone(), cluster);
     respond(StatusCode::OK, json!({"id": id}))
@@ -101,7 +159,7 @@ pub(super) struct StatusQuery {
 }
 
 pub(super) async fn context_status(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     _auth: Authed,
     Query(q): Query<StatusQuery>,
 ) -> Response<Body> {
@@ -116,10 +174,10 @@ pub(super) async fn context_status(
     };
     let target = Target::Cluster(cluster);
     world.tick_compute(&ctx.workspace, &target);
-    let status = if world.compute_state(&ctx.workspace, &target).as_deref() == Some("RUNNING") {
-        "Running"
-    } else {
-        "Pending"
+    let status = match world.compute_state(&ctx.workspace, &target) {
+        Some(s) if runs_commands(&s) => "Running",
+        Some(s) if s == "PENDING" => "Pending",
+        _ => "Error",
     };
     respond(
         StatusCode::OK,
@@ -128,7 +186,7 @@ pub(super) async fn context_status(
 }
 
 pub(super) async fn destroy_context(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     _auth: Authed,
     body: Bytes,
 ) -> Response<Body> {
@@ -142,7 +200,11 @@ pub(super) async fn destroy_context(
     respond(StatusCode::OK, json!({"id": id}))
 }
 
-pub(super) async fn execute(State(ctx): State<Ctx>, auth: Authed, body: Bytes) -> Response<Body> {
+pub(super) async fn execute(
+    Extension(ctx): Extension<Ctx>,
+    auth: Authed,
+    body: Bytes,
+) -> Response<Body> {
     let ids: Ids = match parse_body(&body) {
         Ok(i) => i,
         Err(e) => return e,
@@ -157,13 +219,14 @@ pub(super) async fn execute(State(ctx): State<Ctx>, auth: Authed, body: Bytes) -
             "databricks-sim only runs language sql",
         );
     }
-    let mut world = ctx.shared.world.lock().expect("world lock");
-    let Some(cluster) = ids
-        .context_id
-        .as_ref()
-        .and_then(|c| world.contexts.get(c))
-        .cloned()
-    else {
+    let cluster = {
+        let world = ctx.shared.world.lock().expect("world lock");
+        ids.context_id
+            .as_ref()
+            .and_then(|c| world.contexts.get(c))
+            .cloned()
+    };
+    let Some(cluster) = cluster else {
         return legacy_error(StatusCode::BAD_REQUEST, "Context not found");
     };
     if ids.cluster_id.as_deref().is_some_and(|c| c != cluster) {
@@ -172,8 +235,12 @@ pub(super) async fn execute(State(ctx): State<Ctx>, auth: Authed, body: Bytes) -
             "Context does not belong to this cluster",
         );
     }
+    if let Some(refusal) = not_ready(&ctx, &cluster) {
+        return refusal;
+    }
+    auth.note_sql(ids.command.as_deref());
+    let mut world = ctx.shared.world.lock().expect("world lock");
     let target = Target::Cluster(cluster);
-    world.ensure_started(&ctx.workspace, &target);
     let id = uuid::Uuid::new_v4().simple().to_string();
     let polls = world.statement_polls;
     world.jobs.insert(
@@ -206,7 +273,7 @@ fn spark_type(ty: &str) -> &'static str {
 }
 
 pub(super) async fn status(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     _auth: Authed,
     Query(q): Query<StatusQuery>,
 ) -> Response<Body> {
@@ -253,7 +320,11 @@ pub(super) async fn status(
     respond(StatusCode::OK, body)
 }
 
-pub(super) async fn cancel(State(ctx): State<Ctx>, _auth: Authed, body: Bytes) -> Response<Body> {
+pub(super) async fn cancel(
+    Extension(ctx): Extension<Ctx>,
+    _auth: Authed,
+    body: Bytes,
+) -> Response<Body> {
     let ids: Ids = match parse_body(&body) {
         Ok(i) => i,
         Err(e) => return e,

@@ -6,6 +6,7 @@
 pub(crate) mod admin;
 mod commands;
 mod oauth;
+mod results;
 mod statements;
 mod uc;
 
@@ -22,7 +23,7 @@ use crate::catalog::{Caller, UcError};
 use crate::scenario::PrincipalSpec;
 use crate::server::{Ctx, PrincipalSlot};
 
-pub(crate) fn router() -> Router<Ctx> {
+pub(crate) fn router() -> Router {
     Router::new()
         .route(
             "/oidc/.well-known/oauth-authorization-server",
@@ -30,6 +31,7 @@ pub(crate) fn router() -> Router<Ctx> {
         )
         .route("/oidc/v1/token", post(oauth::token))
         .route("/{tenant}/oauth2/v2.0/token", post(oauth::entra_token))
+        .route("/{tenant}/oauth2/token", post(oauth::entra_v1_token))
         .route("/api/2.0/preview/scim/v2/Me", get(me))
         .route("/api/2.0/sql/statements", post(statements::submit))
         .route("/api/2.0/sql/statements/", post(statements::submit))
@@ -38,8 +40,13 @@ pub(crate) fn router() -> Router<Ctx> {
             "/api/2.0/sql/statements/{id}/cancel",
             post(statements::cancel),
         )
+        .route(
+            "/api/2.0/sql/statements/{id}/result/chunks/{index}",
+            get(results::get_chunk),
+        )
         .route("/api/2.0/sql/warehouses/{id}", get(statements::warehouse))
         .route("/api/2.0/clusters/get", get(commands::cluster))
+        .route("/api/2.0/clusters/start", post(commands::start))
         .route("/api/1.2/contexts/create", post(commands::create_context))
         .route("/api/1.2/contexts/status", get(commands::context_status))
         .route("/api/1.2/contexts/destroy", post(commands::destroy_context))
@@ -110,12 +117,28 @@ pub(crate) fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, Respons
 pub(crate) struct Authed {
     pub principal: PrincipalSpec,
     pub caller: Caller,
+    notes: Option<PrincipalSlot>,
 }
 
-impl FromRequestParts<Ctx> for Authed {
+impl Authed {
+    /// Records the submitted SQL in this request's log entry.
+    pub fn note_sql(&self, sql: Option<&str>) {
+        if let (Some(n), Some(sql)) = (&self.notes, sql) {
+            n.0.lock().expect("slot lock").sql = Some(sql.to_string());
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Authed {
     type Rejection = Response<Body>;
 
-    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Self::Rejection> {
+    // Long: each way authentication fails has its own Databricks answer.
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ctx = parts
+            .extensions
+            .get::<Ctx>()
+            .cloned()
+            .expect("the server adds the workspace context to every request");
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -161,8 +184,9 @@ impl FromRequestParts<Ctx> for Authed {
         } else {
             return Err(invalid());
         };
-        if let Some(slot) = parts.extensions.get::<PrincipalSlot>() {
-            *slot.0.lock().expect("slot lock") = Some(principal.application_id.clone());
+        let notes = parts.extensions.get::<PrincipalSlot>().cloned();
+        if let Some(slot) = &notes {
+            slot.0.lock().expect("slot lock").principal = Some(principal.application_id.clone());
         }
         if let Some(allowed) = &principal.workspaces
             && !allowed.contains(&ctx.workspace)
@@ -177,23 +201,38 @@ impl FromRequestParts<Ctx> for Authed {
             ));
         }
         let caller = world.caller(&principal, &ctx.workspace);
-        Ok(Authed { principal, caller })
+        Ok(Authed {
+            principal,
+            caller,
+            notes,
+        })
     }
 }
 
+/// A stable numeric SCIM id derived from a name (FNV-1a).
+fn scim_id(name: &str) -> String {
+    let h = name.bytes().fold(1469598103934665603u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(1099511628211)
+    });
+    (h % 10_000_000_000_000_000).to_string()
+}
+
+/// SCIM `Me`, with the principal's groups as SCIM lists them (`display`, `value` = group id,
+/// `$ref`, `type`): RFC 7643 section 4.1.2 and the Databricks SCIM API (`/preview/scim/v2/Me`).
 async fn me(auth: Authed) -> Response<Body> {
     let p = &auth.principal;
-    // A stable numeric SCIM id derived from the application id.
-    let id = p
-        .application_id
-        .bytes()
-        .fold(1469598103934665603u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(1099511628211)
-        })
-        % 10_000_000_000_000_000;
     let service_principal = !p.application_id.contains('@');
+    let mut groups = vec![
+        json!({"display": "users", "type": "direct", "value": scim_id("users"), "$ref": format!("Groups/{}", scim_id("users"))}),
+    ];
+    for g in &auth.caller.groups {
+        let id = scim_id(g);
+        groups.push(
+            json!({"display": g, "type": "direct", "value": id, "$ref": format!("Groups/{id}")}),
+        );
+    }
     let mut body = json!({
-        "id": id.to_string(),
+        "id": scim_id(&p.application_id),
         "userName": p.application_id,
         "displayName": p.display_name,
         "active": true,
@@ -201,7 +240,7 @@ async fn me(auth: Authed) -> Response<Body> {
             "urn:ietf:params:scim:schemas:core:2.0:User",
             "urn:ietf:params:scim:schemas:extension:workspace:2.0:User"
         ],
-        "groups": [{"display": "users", "type": "direct", "value": "users"}],
+        "groups": groups,
     });
     if !service_principal {
         body["emails"] = json!([{"type": "work", "value": p.application_id, "primary": true}]);

@@ -1,14 +1,17 @@
 //! Statement Execution API 2.0 and warehouse state.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{Response, StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use axum::Extension;
+
+use super::results::render;
 use super::{Authed, bad_request, error, parse_body, respond};
-use crate::server::Ctx;
-use crate::sql::{ExecContext, QueryResult, SqlError, SqlStatement, execute, parse_with_params};
+use crate::server::{Ctx, InjectedFailure};
+use crate::sql::{ExecContext, SqlError, SqlStatement, execute, parse_with_params};
 use crate::state::{Job, Outcome, Target, World, now_millis};
 
 #[derive(Deserialize)]
@@ -47,7 +50,16 @@ fn wait_secs(w: Option<&str>) -> Result<u64, String> {
     }
 }
 
-pub(super) async fn submit(State(ctx): State<Ctx>, auth: Authed, body: Bytes) -> Response<Body> {
+/// `POST /api/2.0/sql/statements`. The wait is not slept: a statement finishes within it
+/// unless the scenario's `statement_polls_past_wait` keeps it RUNNING past it (then
+/// `on_wait_timeout: CANCEL` cancels it, as Databricks does).
+// Long: the API's request checks, in the order Databricks applies them, then the wait.
+pub(super) async fn submit(
+    Extension(ctx): Extension<Ctx>,
+    auth: Authed,
+    injected: Option<Extension<InjectedFailure>>,
+    body: Bytes,
+) -> Response<Body> {
     let req: Submit = match parse_body(&body) {
         Ok(r) => r,
         Err(e) => return e,
@@ -68,6 +80,7 @@ pub(super) async fn submit(State(ctx): State<Ctx>, auth: Authed, body: Bytes) ->
     if req.disposition.as_deref().is_some_and(|d| d != "INLINE") {
         return bad_request("Only disposition INLINE is supported by databricks-sim.");
     }
+    auth.note_sql(Some(&sql));
     let mut world = ctx.shared.world.lock().expect("world lock");
     let target = Target::Warehouse(warehouse.clone());
     if world.ensure_started(&ctx.workspace, &target).is_none() {
@@ -95,10 +108,26 @@ pub(super) async fn submit(State(ctx): State<Ctx>, auth: Authed, body: Bytes) ->
             caller: auth.caller,
             polls_left: polls,
             polled: false,
-            outcome: None,
+            outcome: injected.map(|Extension(f)| {
+                Outcome::Failed(SqlError {
+                    error_code: f.error_code,
+                    message: f.message,
+                    sql_state: String::new(),
+                })
+            }),
         },
     );
-    if wait > 0 {
+    let past_wait = world.statement_polls_past_wait;
+    if wait > 0 && past_wait > 0 {
+        let job = world.jobs.get_mut(&id).expect("inserted");
+        if job.outcome.is_none() {
+            job.polls_left = past_wait;
+            job.polled = true;
+            if req.on_wait_timeout.as_deref() == Some("CANCEL") {
+                job.outcome = Some(Outcome::Canceled);
+            }
+        }
+    } else if wait > 0 {
         // Within the wait the statement finishes: advance it until terminal (bounded).
         for _ in 0..(world.warehouse_start_polls + polls + 2) {
             if advance(&mut world, &id) {
@@ -130,7 +159,10 @@ pub(crate) fn advance(world: &mut World, id: &str) -> bool {
         return true;
     }
     let (ws, target) = (job.workspace.clone(), job.target.clone());
-    if world.compute_state(&ws, &target).as_deref() != Some("RUNNING") {
+    let running = world
+        .compute_state(&ws, &target)
+        .is_some_and(|s| super::commands::runs_commands(&s));
+    if !running {
         world.tick_compute(&ws, &target);
         return false;
     }
@@ -187,11 +219,10 @@ pub(crate) fn run(world: &mut World, job: &Job) -> Outcome {
             sql_state: "56038".into(),
         });
     }
-    // Live principal settings (admin, system tables) may have changed since submission.
+    // Live principal settings (admin, groups, system tables) may have changed since submission.
     let mut caller = job.caller.clone();
-    if let Some(p) = world.principal(&caller.principal) {
-        caller.metastore_admin = p.metastore_admin;
-        caller.system_tables_access = p.system_tables_access;
+    if let Some(p) = world.principal(&caller.principal).cloned() {
+        caller = world.caller(&p, &job.workspace);
     }
     let principals = world.principal_names();
     let mut ctx = ExecContext {
@@ -208,75 +239,7 @@ pub(crate) fn run(world: &mut World, job: &Job) -> Outcome {
     }
 }
 
-/// The statement response body for the job's current state.
-fn render(world: &World, id: &str) -> Value {
-    let Some(job) = world.jobs.get(id) else {
-        return json!({});
-    };
-    match &job.outcome {
-        None => {
-            let state = if job.polled { "RUNNING" } else { "PENDING" };
-            json!({"statement_id": id, "status": {"state": state}})
-        }
-        Some(Outcome::Canceled) => json!({"statement_id": id, "status": {"state": "CANCELED"}}),
-        Some(Outcome::Failed(e)) => json!({
-            "statement_id": id,
-            "status": {
-                "state": "FAILED",
-                "error": {"error_code": e.error_code, "message": e.message},
-                "sql_state": e.sql_state,
-            },
-        }),
-        Some(Outcome::Succeeded(r)) => succeeded(id, r),
-    }
-}
-
-fn succeeded(id: &str, r: &QueryResult) -> Value {
-    let columns: Vec<Value> = r
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, (name, ty))| {
-            let type_name = ty.split('(').next().unwrap_or(ty).to_uppercase();
-            let type_name = if type_name == "VOID" { "NULL".to_string() } else { type_name };
-            json!({"name": name, "position": i, "type_name": type_name, "type_text": ty.to_uppercase()})
-        })
-        .collect();
-    let rows: Vec<Vec<Option<String>>> = r
-        .rows
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|v| match v {
-                    Value::Null => None,
-                    Value::String(s) => Some(s.clone()),
-                    other => Some(other.to_string()),
-                })
-                .collect()
-        })
-        .collect();
-    let n = rows.len();
-    let mut result = json!({"chunk_index": 0, "row_offset": 0, "row_count": n});
-    // Databricks leaves data_array out of empty results.
-    if n > 0 {
-        result["data_array"] = json!(rows);
-    }
-    json!({
-        "statement_id": id,
-        "status": {"state": "SUCCEEDED"},
-        "manifest": {
-            "format": "JSON_ARRAY",
-            "schema": {"column_count": columns.len(), "columns": columns},
-            "total_chunk_count": 1,
-            "chunks": [{"chunk_index": 0, "row_offset": 0, "row_count": n}],
-            "total_row_count": n,
-            "truncated": false,
-        },
-        "result": result,
-    })
-}
-
-fn no_statement(id: &str) -> Response<Body> {
+pub(super) fn no_statement(id: &str) -> Response<Body> {
     error(
         StatusCode::NOT_FOUND,
         "RESOURCE_DOES_NOT_EXIST",
@@ -285,7 +248,7 @@ fn no_statement(id: &str) -> Response<Body> {
 }
 
 pub(super) async fn get(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(id): Path<String>,
 ) -> Response<Body> {
@@ -300,15 +263,32 @@ pub(super) async fn get(
     respond(StatusCode::OK, render(&world, &id))
 }
 
+/// `POST /api/2.0/sql/statements/{id}/cancel`: only by the principal that ran it; others get
+/// 403 PERMISSION_DENIED (docs.databricks.com api/workspace/statementexecution: statements are
+/// visible to and cancellable by their submitter).
 pub(super) async fn cancel(
-    State(ctx): State<Ctx>,
-    _auth: Authed,
+    Extension(ctx): Extension<Ctx>,
+    auth: Authed,
     Path(id): Path<String>,
 ) -> Response<Body> {
     let mut world = ctx.shared.world.lock().expect("world lock");
     let Some(job) = world.jobs.get_mut(&id) else {
         return no_statement(&id);
     };
+    if !job
+        .caller
+        .principal
+        .eq_ignore_ascii_case(&auth.caller.principal)
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            "PERMISSION_DENIED",
+            &format!(
+                "User {} does not have permission to cancel statement {id}.",
+                auth.caller.principal
+            ),
+        );
+    }
     if job.outcome.is_none() {
         job.outcome = Some(Outcome::Canceled);
     }
@@ -316,7 +296,7 @@ pub(super) async fn cancel(
 }
 
 pub(super) async fn warehouse(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     _auth: Authed,
     Path(id): Path<String>,
 ) -> Response<Body> {

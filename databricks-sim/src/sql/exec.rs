@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value as Json;
-use sqlparser::ast::{Expr, Query, SelectItem, SetExpr, TableFactor, UnaryOperator, Value};
 
-use super::parse::{SecurableKind, SqlStatement, name_parts};
+use super::parse::{SecurableKind, SqlStatement};
+use super::select::select;
 use crate::catalog::{ACCOUNT_USERS, Caller, Metastore, ObjectKind, UcError, normalize_privilege};
 
 /// Everything a statement may consult or change.
@@ -48,7 +48,7 @@ impl From<UcError> for SqlError {
     }
 }
 
-fn unsupported(what: &str) -> SqlError {
+pub(super) fn unsupported(what: &str) -> SqlError {
     SqlError {
         error_code: "BAD_REQUEST".into(),
         message: format!(
@@ -59,6 +59,7 @@ fn unsupported(what: &str) -> SqlError {
 }
 
 /// Runs one statement.
+// One arm per statement kind: a dispatch table; splitting it would only scatter it.
 pub(crate) fn execute(stmt: &SqlStatement, ctx: &mut ExecContext) -> Result<QueryResult, SqlError> {
     let caller = ctx.caller.clone();
     let ok = Ok(QueryResult::default());
@@ -150,10 +151,24 @@ pub(crate) fn execute(stmt: &SqlStatement, ctx: &mut ExecContext) -> Result<Quer
         SqlStatement::CreateSchema {
             name,
             if_not_exists,
+            comment,
+            managed_location: _,
         } => {
             let (c, s) = schema_name(ctx, name)?;
             ctx.metastore
-                .create_schema(&caller, &c, &s, None, *if_not_exists)?;
+                .create_schema(&caller, &c, &s, comment.clone(), *if_not_exists)?;
+            ok
+        }
+        SqlStatement::AlterObjectOwner { kind, name, owner } => {
+            check_principal(ctx, owner)?;
+            let (c, s, t) = object_name(ctx, name)?;
+            let kind = match kind {
+                SecurableKind::View => ObjectKind::View,
+                SecurableKind::Function => ObjectKind::Function,
+                _ => ObjectKind::Table,
+            };
+            ctx.metastore
+                .set_object_owner(&caller, Some(kind), &c, &s, &t, owner)?;
             ok
         }
         SqlStatement::DropSchema {
@@ -270,7 +285,7 @@ fn one_name(name: &[String]) -> Result<String, SqlError> {
     }
 }
 
-fn current_catalog(ctx: &ExecContext) -> String {
+pub(super) fn current_catalog(ctx: &ExecContext) -> String {
     ctx.catalog
         .clone()
         .unwrap_or_else(|| "hive_metastore".into())
@@ -284,7 +299,10 @@ fn schema_name(ctx: &ExecContext, name: &[String]) -> Result<(String, String), S
     }
 }
 
-fn object_name(ctx: &ExecContext, name: &[String]) -> Result<(String, String, String), SqlError> {
+pub(super) fn object_name(
+    ctx: &ExecContext,
+    name: &[String],
+) -> Result<(String, String, String), SqlError> {
     match name {
         [t] => Ok((
             current_catalog(ctx),
@@ -294,208 +312,5 @@ fn object_name(ctx: &ExecContext, name: &[String]) -> Result<(String, String, St
         [s, t] => Ok((current_catalog(ctx), s.clone(), t.clone())),
         [c, s, t] => Ok((c.clone(), s.clone(), t.clone())),
         _ => Err(UcError::invalid(format!("Invalid name '{}'.", name.join("."))).into()),
-    }
-}
-
-/// System tables the simulator knows, with a few of their columns.
-fn system_table(schema: &str, table: &str) -> Option<Vec<(String, String)>> {
-    let cols: &[(&str, &str)] = match (schema, table) {
-        ("access", "audit") => &[
-            ("event_time", "TIMESTAMP"),
-            ("workspace_id", "BIGINT"),
-            ("service_name", "STRING"),
-            ("action_name", "STRING"),
-        ],
-        ("access", "table_lineage") => &[
-            ("event_time", "TIMESTAMP"),
-            ("source_table_full_name", "STRING"),
-            ("target_table_full_name", "STRING"),
-        ],
-        ("access", "column_lineage") => &[
-            ("event_time", "TIMESTAMP"),
-            ("source_column_name", "STRING"),
-            ("target_column_name", "STRING"),
-        ],
-        ("query", "history") => &[
-            ("statement_id", "STRING"),
-            ("executed_by", "STRING"),
-            ("statement_text", "STRING"),
-        ],
-        _ => return None,
-    };
-    Some(
-        cols.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect(),
-    )
-}
-
-fn select(q: &Query, ctx: &mut ExecContext) -> Result<QueryResult, SqlError> {
-    let SetExpr::Select(sel) = q.body.as_ref() else {
-        return Err(unsupported("this query form"));
-    };
-    // The relation (at most one, no joins), resolved and privilege-checked.
-    let mut table_columns: Option<Vec<(String, String)>> = None;
-    if sel.from.len() > 1 || sel.from.iter().any(|f| !f.joins.is_empty()) {
-        return Err(unsupported("joins"));
-    }
-    if let Some(from) = sel.from.first() {
-        let TableFactor::Table { name, .. } = &from.relation else {
-            return Err(unsupported("this FROM clause"));
-        };
-        let (c, s, t) = object_name(ctx, &name_parts(name))?;
-        if c == "system" {
-            if !ctx.caller.system_tables_access && !ctx.caller.metastore_admin {
-                return Err(UcError::denied(
-                    "Insufficient privileges: User does not have USE CATALOG on Catalog 'system'."
-                        .into(),
-                )
-                .into());
-            }
-            let cols = system_table(&s, &t)
-                .ok_or_else(|| UcError::no_table(&format!("`{c}`.`{s}`.`{t}`")))?;
-            table_columns = Some(cols);
-        } else {
-            table_columns = Some(ctx.metastore.select_from(&ctx.caller, &c, &s, &t)?);
-        }
-    }
-    let mut columns = Vec::new();
-    let mut row = Vec::new();
-    for item in &sel.projection {
-        match item {
-            SelectItem::UnnamedExpr(e) => {
-                let (v, ty) = eval(e, ctx, table_columns.as_deref())?;
-                columns.push((column_name(e), ty));
-                row.push(v);
-            }
-            SelectItem::ExprWithAlias { expr, alias } => {
-                let (v, ty) = eval(expr, ctx, table_columns.as_deref())?;
-                columns.push((alias.value.clone(), ty));
-                row.push(v);
-            }
-            SelectItem::ExprWithAliases { .. } => return Err(unsupported("multiple aliases")),
-            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
-                let Some(cols) = &table_columns else {
-                    return Err(SqlError {
-                        error_code: "BAD_REQUEST".into(),
-                        message: "[INVALID_USAGE_OF_STAR_OR_REGEX] Invalid usage of '*' in SELECT without FROM. SQLSTATE: 42000".into(),
-                        sql_state: "42000".into(),
-                    });
-                };
-                for c in cols {
-                    columns.push(c.clone());
-                    row.push(Json::Null);
-                }
-            }
-        }
-    }
-    // Tables hold no data; a SELECT without FROM yields one row.
-    let rows = if table_columns.is_some() {
-        vec![]
-    } else {
-        vec![row]
-    };
-    Ok(QueryResult { columns, rows })
-}
-
-fn column_name(e: &Expr) -> String {
-    match e {
-        Expr::Function(f) => format!("{}()", f.name.to_string().to_lowercase()),
-        Expr::Identifier(i) => i.value.clone(),
-        Expr::CompoundIdentifier(parts) => {
-            parts.last().map(|i| i.value.clone()).unwrap_or_default()
-        }
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) => s.clone(),
-            Value::Null => "NULL".into(),
-            other => other.to_string(),
-        },
-        other => other.to_string(),
-    }
-}
-
-fn eval(
-    e: &Expr,
-    ctx: &ExecContext,
-    table: Option<&[(String, String)]>,
-) -> Result<(Json, String), SqlError> {
-    match e {
-        Expr::Value(v) => Ok(match &v.value {
-            Value::Number(n, _) => {
-                if let Ok(i) = n.parse::<i64>() {
-                    let ty = if i32::try_from(i).is_ok() {
-                        "INT"
-                    } else {
-                        "BIGINT"
-                    };
-                    (Json::from(i), ty.into())
-                } else {
-                    (
-                        serde_json::from_str(n).unwrap_or(Json::String(n.clone())),
-                        "DECIMAL".into(),
-                    )
-                }
-            }
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
-                (Json::String(s.clone()), "STRING".into())
-            }
-            Value::Boolean(b) => (Json::Bool(*b), "BOOLEAN".into()),
-            Value::Null => (Json::Null, "VOID".into()),
-            other => return Err(unsupported(&format!("literal {other}"))),
-        }),
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => {
-            let (v, ty) = eval(expr, ctx, table)?;
-            match v.as_i64() {
-                Some(i) => Ok((Json::from(-i), ty)),
-                None => Err(unsupported("this expression")),
-            }
-        }
-        Expr::Nested(inner) => eval(inner, ctx, table),
-        Expr::Function(f) => {
-            let name = f.name.to_string().to_lowercase();
-            let s = match name.as_str() {
-                "current_user" | "session_user" | "user" => ctx.caller.principal.clone(),
-                "current_metastore" => format!(
-                    "{}:{}:{}",
-                    ctx.metastore.cloud, ctx.metastore.region, ctx.metastore.id
-                ),
-                "current_catalog" => current_catalog(ctx),
-                "current_schema" | "current_database" => {
-                    ctx.schema.clone().unwrap_or_else(|| "default".into())
-                }
-                "current_version" => "databricks-sim".into(),
-                "count" if table.is_some() => return Ok((Json::from(0), "BIGINT".into())),
-                _ => {
-                    return Err(SqlError {
-                        error_code: "BAD_REQUEST".into(),
-                        message: format!(
-                            "[UNRESOLVED_ROUTINE] Cannot resolve routine `{name}` on search path [`system`.`builtin`, `system`.`session`]. SQLSTATE: 42883"
-                        ),
-                        sql_state: "42883".into(),
-                    });
-                }
-            };
-            Ok((Json::String(s), "STRING".into()))
-        }
-        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
-            let name = column_name(e).to_lowercase();
-            let ty = table
-                .and_then(|cols| cols.iter().find(|(c, _)| *c == name))
-                .map(|(_, t)| t.clone());
-            match ty {
-                Some(t) => Ok((Json::Null, t)),
-                None => Err(SqlError {
-                    error_code: "BAD_REQUEST".into(),
-                    message: format!(
-                        "[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] A column, variable, or function parameter with name `{name}` cannot be resolved. SQLSTATE: 42703"
-                    ),
-                    sql_state: "42703".into(),
-                }),
-            }
-        }
-        other => Err(unsupported(&format!("expression {other}"))),
     }
 }

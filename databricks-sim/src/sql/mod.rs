@@ -2,6 +2,8 @@
 
 mod exec;
 mod parse;
+mod select;
+mod uc_parse;
 
 pub(crate) use exec::{ExecContext, QueryResult, SqlError, execute};
 pub use parse::{

@@ -4,23 +4,26 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, Response, StatusCode, header};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use serde::Deserialize;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
-use sha1::Digest as _;
 
 use super::respond;
 use crate::scenario::PrincipalSpec;
 use crate::server::Ctx;
 
-/// The Azure Databricks resource id Entra tokens must be scoped to.
-const AZURE_DATABRICKS_SCOPE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default";
+mod assertion;
+use assertion::verify_assertion;
 
-pub(super) async fn discovery(State(ctx): State<Ctx>) -> Response<Body> {
+/// The AzureDatabricks first-party application id: the resource Entra tokens must be for
+/// (learn.microsoft.com azure/databricks/dev-tools/auth/oauth-m2m and .../aad/service-prin-aad-token).
+const AZURE_DATABRICKS_RESOURCE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d";
+
+pub(super) async fn discovery(Extension(ctx): Extension<Ctx>) -> Response<Body> {
     let base = format!("https://localhost:{}/oidc", ctx.port);
     respond(
         StatusCode::OK,
@@ -74,7 +77,7 @@ fn find_client(ctx: &Ctx, client_id: &str) -> Option<PrincipalSpec> {
 
 /// `POST /oidc/v1/token`: client credentials via HTTP Basic (or the form).
 pub(super) async fn token(
-    State(ctx): State<Ctx>,
+    Extension(ctx): Extension<Ctx>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response<Body> {
@@ -131,25 +134,81 @@ pub(super) async fn token(
     )
 }
 
-#[derive(Deserialize)]
-struct AssertionClaims {
-    #[serde(default)]
-    sub: Option<String>,
-    #[serde(default)]
-    jti: Option<String>,
-    #[serde(default)]
-    nbf: Option<i64>,
-    #[serde(default)]
-    iat: Option<i64>,
-    exp: i64,
+/// Entra v2 (`scope=<resource>/.default`) or v1 (`resource=<resource>`): only the
+/// AzureDatabricks resource gets a token Databricks accepts. Refusals as Entra words them:
+/// AADSTS1002012 (a client-credentials scope without `/.default`), AADSTS500011 (a resource
+/// not in the tenant), AADSTS900144 (a required parameter missing) — learn.microsoft.com
+/// entra/identity-platform/reference-error-codes.
+fn check_resource(
+    f: &HashMap<String, String>,
+    v1: bool,
+    tenant: &str,
+) -> Result<(), Response<Body>> {
+    let bad = |error: &str, msg: String| Err(oauth_error(StatusCode::BAD_REQUEST, error, &msg));
+    let resource = if v1 {
+        match f.get("resource") {
+            Some(r) => r.clone(),
+            None => {
+                return bad(
+                    "invalid_request",
+                    "AADSTS900144: The request body must contain the following parameter: 'resource'.".into(),
+                );
+            }
+        }
+    } else {
+        let scope = f.get("scope").cloned().unwrap_or_default();
+        match scope.strip_suffix("/.default") {
+            Some(r) if !r.contains(' ') => r.to_string(),
+            _ => {
+                return bad(
+                    "invalid_scope",
+                    format!(
+                        "AADSTS1002012: The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                    ),
+                );
+            }
+        }
+    };
+    let id = resource.trim_start_matches("api://").trim_end_matches('/');
+    if id != AZURE_DATABRICKS_RESOURCE {
+        return bad(
+            "invalid_resource",
+            format!(
+                "AADSTS500011: The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`, as Microsoft Entra ID answers it.
 pub(super) async fn entra_token(
-    State(ctx): State<Ctx>,
+    state: Extension<Ctx>,
+    tenant: Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response<Body> {
+    entra(state, tenant, headers, body, false).await
+}
+
+/// `POST /{tenant}/oauth2/token`: Entra's v1 endpoint, which takes `resource=` instead of
+/// `scope=`.
+pub(super) async fn entra_v1_token(
+    state: Extension<Ctx>,
+    tenant: Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response<Body> {
+    entra(state, tenant, headers, body, true).await
+}
+
+// Long: one flow for both endpoint versions, checks in Entra's order, each refusal its own code.
+async fn entra(
+    Extension(ctx): Extension<Ctx>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
+    v1: bool,
 ) -> Response<Body> {
     let f = form(&body);
     let invalid = |code: &str, msg: &str| {
@@ -173,15 +232,8 @@ pub(super) async fn entra_token(
             "AADSTS900144: The request body must contain the following parameter: 'client_id'.",
         );
     };
-    let scope = f.get("scope").cloned().unwrap_or_default();
-    if !scope.ends_with("/.default") {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            &format!(
-                "AADSTS70011: The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
-            ),
-        );
+    if let Err(refusal) = check_resource(&f, v1, &tenant) {
+        return refusal;
     }
     let Some(principal) = find_client(&ctx, &client_id) else {
         return oauth_error(
@@ -215,7 +267,11 @@ pub(super) async fn entra_token(
             .and_then(|h| h.to_str().ok())
             .unwrap_or("localhost")
             .to_string();
-        let path = format!("/{tenant}/oauth2/v2.0/token");
+        let path = if v1 {
+            format!("/{tenant}/oauth2/token")
+        } else {
+            format!("/{tenant}/oauth2/v2.0/token")
+        };
         let audiences = [
             format!("https://{host}{path}"),
             format!("https://localhost:{}{path}", ctx.port),
@@ -236,113 +292,16 @@ pub(super) async fn entra_token(
         );
     }
     let (token, lifetime) = issue(&ctx, &principal);
-    let _ = AZURE_DATABRICKS_SCOPE;
+    if v1 {
+        // v1 answers numbers as strings and names the resource.
+        let now = crate::state::now_millis() / 1000;
+        return respond(
+            StatusCode::OK,
+            json!({"token_type": "Bearer", "expires_in": lifetime.to_string(), "ext_expires_in": lifetime.to_string(), "expires_on": (now + lifetime as i64).to_string(), "not_before": now.to_string(), "resource": AZURE_DATABRICKS_RESOURCE, "access_token": token}),
+        );
+    }
     respond(
         StatusCode::OK,
         json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}),
     )
-}
-
-/// Checks a client assertion like Entra: signature against the registered certificate, its
-/// thumbprint header, audience, issuer, subject, lifetime and jti.
-fn verify_assertion(
-    assertion: &str,
-    client_id: &str,
-    certificate_pem: Option<&str>,
-    audiences: &[String],
-) -> Result<(), (&'static str, String)> {
-    let bad_sig = || {
-        (
-            "AADSTS700027",
-            "Client assertion failed signature validation.".to_string(),
-        )
-    };
-    let Some(cert_pem) = certificate_pem else {
-        return Err((
-            "AADSTS700027",
-            format!(
-                "The certificate used to sign the client assertion is not registered on application {client_id}."
-            ),
-        ));
-    };
-    let header = jsonwebtoken::decode_header(assertion).map_err(|_| {
-        (
-            "AADSTS50027",
-            "Invalid JWT token. The token is malformed.".to_string(),
-        )
-    })?;
-    use jsonwebtoken::Algorithm;
-    if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
-        return Err((
-            "AADSTS5002738",
-            format!(
-                "Invalid JWT token. '{:?}' is not a supported signature algorithm.",
-                header.alg
-            ),
-        ));
-    }
-    let der = rustls_pemfile::certs(&mut cert_pem.as_bytes())
-        .next()
-        .and_then(Result::ok)
-        .ok_or_else(bad_sig)?;
-    let sha1 = URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(der.as_ref()));
-    let sha256 = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(der.as_ref()));
-    let thumbprint_ok = match (&header.x5t_s256, &header.x5t) {
-        (Some(t), _) => *t == sha256,
-        (None, Some(t)) => *t == sha1,
-        (None, None) => false,
-    };
-    if !thumbprint_ok {
-        return Err((
-            "AADSTS700027",
-            format!(
-                "The certificate with identifier used to sign the client assertion is not registered on application {client_id}."
-            ),
-        ));
-    }
-    let key =
-        jsonwebtoken::DecodingKey::from_rsa_pem(cert_pem.as_bytes()).map_err(|_| bad_sig())?;
-    let mut v = jsonwebtoken::Validation::new(header.alg);
-    v.set_audience(audiences);
-    v.set_issuer(&[client_id]);
-    v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-    v.validate_nbf = true;
-    v.leeway = 0;
-    let data = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v).map_err(|e| {
-        use jsonwebtoken::errors::ErrorKind;
-        match e.kind() {
-            ErrorKind::InvalidSignature => bad_sig(),
-            ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => (
-                "AADSTS700024",
-                "Client assertion is not within its valid time range.".to_string(),
-            ),
-            ErrorKind::InvalidAudience => (
-                "AADSTS700021",
-                "Client assertion audience claim does not match Realm issuer.".to_string(),
-            ),
-            ErrorKind::InvalidIssuer => (
-                "AADSTS700023",
-                "Client assertion issuer claim does not match the client id.".to_string(),
-            ),
-            _ => ("AADSTS50027", format!("Invalid JWT token. {e}")),
-        }
-    })?;
-    let c = data.claims;
-    if c.sub.as_deref() != Some(client_id) {
-        return Err((
-            "AADSTS700023",
-            "Client assertion subject claim does not match the client id.".into(),
-        ));
-    }
-    if c.jti.as_deref().is_none_or(str::is_empty) {
-        return Err(("AADSTS50027", "Invalid JWT token. No jti claim.".into()));
-    }
-    let start = c.nbf.or(c.iat).unwrap_or(c.exp);
-    if c.exp - start > 600 {
-        return Err((
-            "AADSTS700024",
-            "Client assertion contains an invalid lifetime: more than 10 minutes.".into(),
-        ));
-    }
-    Ok(())
 }

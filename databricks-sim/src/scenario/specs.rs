@@ -1,97 +1,8 @@
-//! What a simulated Databricks account looks like at start: workspaces, principals, catalogs.
-//!
-//! Loadable from YAML (every field but names has a default), or built in code:
-//!
-//! ```yaml
-//! metastore_id: 8f4b5a1e-0c2d-4e6f-9a8b-7c6d5e4f3a2b   # omit for "no metastore anywhere"
-//! token_lifetime_secs: 3600
-//! statement_polls_before_done: 1
-//! warehouse_start_polls: 1
-//! workspaces:
-//!   - name: main
-//!     workspace_id: 1001
-//!     metastore_assigned: true
-//!     warehouses: [{id: wh1, state: RUNNING}]
-//!     clusters: [{id: 0000-00000-abc123, state: TERMINATED}]
-//! principals:
-//!   - application_id: 6b2c...            # SCIM userName: a UUID, or an email for users
-//!     display_name: uc-operator
-//!     tokens: [dapi-sp-token]
-//!     oauth: {client_id: sp-client, client_secret: sp-secret, certificate_pem: null}
-//!     metastore_admin: false
-//!     metastore_privileges: [CREATE_CATALOG]
-//!     system_tables_access: true
-//!     workspaces: [main]                  # omit for all workspaces
-//! catalogs:
-//!   - name: sales
-//!     owner: admin@example.com
-//!     isolation_mode: ISOLATED
-//!     bound_workspace_ids: [1002]
-//!     tags: {team: finance}
-//!     grants: {"account users": [USE_CATALOG]}
-//! faults:
-//!   - {workspace: main, path_prefix: /api/2.0/sql/statements, kind: {latency: {millis: 200}}}
-//! ```
+//! Workspaces, principals and catalogs of a scenario, with their builders.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-
-use crate::faults::FaultRule;
-
-/// Fixed metastore id of [`Scenario::default_for_tests`].
-pub const METASTORE_ID: &str = "8f4b5a1e-0c2d-4e6f-9a8b-7c6d5e4f3a2b";
-/// Application id (SCIM userName) of the default service principal.
-pub const SP_APP_ID: &str = "6b2c4d8e-1f3a-4b5c-9d7e-0a1b2c3d4e5f";
-/// Display name of the default service principal.
-pub const SP_NAME: &str = "uc-operator-sp";
-/// Personal access token of the default service principal.
-pub const SP_TOKEN: &str = "dapi-sp-token";
-/// OAuth client id of the default service principal.
-pub const SP_CLIENT_ID: &str = "sp-client";
-/// OAuth client secret of the default service principal.
-pub const SP_CLIENT_SECRET: &str = "sp-secret";
-/// The default metastore admin user.
-pub const ADMIN_USER: &str = "admin@example.com";
-/// Personal access token of [`ADMIN_USER`].
-pub const ADMIN_TOKEN: &str = "dapi-admin-token";
-/// Id of the default workspace "main".
-pub const MAIN_WORKSPACE_ID: i64 = 1001;
-/// Id of the default warehouse.
-pub const WAREHOUSE_ID: &str = "wh1";
-/// Id of the default cluster.
-pub const CLUSTER_ID: &str = "0000-00000-abc123";
-
-/// The whole simulated account.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Scenario {
-    pub workspaces: Vec<WorkspaceSpec>,
-    pub principals: Vec<PrincipalSpec>,
-    pub catalogs: Vec<CatalogSpec>,
-    /// `None` = no metastore assigned anywhere.
-    pub metastore_id: Option<String>,
-    /// Cloud and region, as `current_metastore()` reports them (`cloud:region:uuid`).
-    pub cloud: String,
-    pub region: String,
-    /// OAuth access token lifetime.
-    pub token_lifetime_secs: u64,
-    /// How many GETs a statement stays PENDING/RUNNING.
-    pub statement_polls_before_done: u32,
-    /// Polls a STARTING warehouse (or PENDING cluster) needs before it runs.
-    pub warehouse_start_polls: u32,
-    /// Faults active from the start.
-    pub faults: Vec<ScenarioFault>,
-}
-
-/// A fault rule from the scenario file; `workspace: None` applies it to every workspace.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ScenarioFault {
-    #[serde(default)]
-    pub workspace: Option<String>,
-    #[serde(flatten)]
-    pub rule: FaultRule,
-}
 
 /// One workspace: its own HTTPS port and id, sharing the metastore.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -142,6 +53,8 @@ pub struct PrincipalSpec {
     pub system_tables_access: bool,
     /// Workspace names it may use; `None` = all.
     pub workspaces: Option<Vec<String>>,
+    /// Account groups it belongs to (besides `account users`).
+    pub groups: Vec<String>,
 }
 
 /// OAuth M2M credentials of a principal: a secret, a certificate (Entra JWT assertion), or both.
@@ -183,100 +96,6 @@ fn running() -> String {
 }
 fn open() -> String {
     "OPEN".into()
-}
-
-impl Default for Scenario {
-    fn default() -> Self {
-        Scenario {
-            workspaces: Vec::new(),
-            principals: Vec::new(),
-            catalogs: Vec::new(),
-            metastore_id: None,
-            cloud: "aws".into(),
-            region: "us-west-2".into(),
-            token_lifetime_secs: 3600,
-            statement_polls_before_done: 1,
-            warehouse_start_polls: 1,
-            faults: Vec::new(),
-        }
-    }
-}
-
-impl Scenario {
-    /// One workspace "main" (id 1001, warehouse "wh1" and cluster "0000-00000-abc123" running),
-    /// the service principal [`SP_APP_ID`] (CREATE_CATALOG, system tables) and the metastore
-    /// admin [`ADMIN_USER`].
-    pub fn default_for_tests() -> Scenario {
-        Scenario {
-            workspaces: vec![
-                WorkspaceSpec::new("main", MAIN_WORKSPACE_ID)
-                    .with_warehouse(WAREHOUSE_ID, "RUNNING")
-                    .with_cluster(CLUSTER_ID, "RUNNING"),
-            ],
-            principals: vec![
-                PrincipalSpec::service_principal(SP_APP_ID, SP_NAME)
-                    .with_token(SP_TOKEN)
-                    .with_client_secret(SP_CLIENT_ID, SP_CLIENT_SECRET)
-                    .with_metastore_privilege("CREATE_CATALOG")
-                    .with_system_tables_access(),
-                PrincipalSpec::user(ADMIN_USER)
-                    .with_token(ADMIN_TOKEN)
-                    .metastore_admin(),
-            ],
-            metastore_id: Some(METASTORE_ID.into()),
-            ..Scenario::default()
-        }
-    }
-
-    /// Parses a scenario from YAML.
-    pub fn from_yaml(text: &str) -> anyhow::Result<Scenario> {
-        Ok(serde_yaml::from_str(text)?)
-    }
-
-    /// Adds a workspace.
-    pub fn with_workspace(mut self, w: WorkspaceSpec) -> Self {
-        self.workspaces.push(w);
-        self
-    }
-    /// Adds a principal.
-    pub fn with_principal(mut self, p: PrincipalSpec) -> Self {
-        self.principals.push(p);
-        self
-    }
-    /// Adds a pre-existing catalog.
-    pub fn with_catalog(mut self, c: CatalogSpec) -> Self {
-        self.catalogs.push(c);
-        self
-    }
-    /// Sets the OAuth token lifetime.
-    pub fn with_token_lifetime(mut self, secs: u64) -> Self {
-        self.token_lifetime_secs = secs;
-        self
-    }
-    /// Sets how many polls statements stay non-terminal.
-    pub fn with_statement_polls(mut self, polls: u32) -> Self {
-        self.statement_polls_before_done = polls;
-        self
-    }
-    /// Removes the metastore (no workspace has one).
-    pub fn without_metastore(mut self) -> Self {
-        self.metastore_id = None;
-        self
-    }
-    /// Mutable access to a principal by application id (panics when absent: a test bug).
-    pub fn principal_mut(&mut self, application_id: &str) -> &mut PrincipalSpec {
-        self.principals
-            .iter_mut()
-            .find(|p| p.application_id == application_id)
-            .expect("unknown principal in scenario")
-    }
-    /// Mutable access to a workspace by name (panics when absent: a test bug).
-    pub fn workspace_mut(&mut self, name: &str) -> &mut WorkspaceSpec {
-        self.workspaces
-            .iter_mut()
-            .find(|w| w.name == name)
-            .expect("unknown workspace in scenario")
-    }
 }
 
 impl WorkspaceSpec {
@@ -364,6 +183,11 @@ impl PrincipalSpec {
     /// Gives read access to the system tables.
     pub fn with_system_tables_access(mut self) -> Self {
         self.system_tables_access = true;
+        self
+    }
+    /// Adds it to an account group.
+    pub fn in_group(mut self, group: &str) -> Self {
+        self.groups.push(group.into());
         self
     }
     /// Restricts it to the named workspaces.

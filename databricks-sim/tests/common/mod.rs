@@ -1,0 +1,84 @@
+//! Shared helpers of the strictness tests: an HTTPS client trusting the simulator's CA.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::sync::Arc;
+
+use databricks_sim::*;
+use serde_json::{Value, json};
+
+pub fn client(sim: &Simulator) -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut sim.ca_pem().as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(config)
+        .build()
+        .unwrap()
+}
+
+pub struct T {
+    pub sim: Simulator,
+    pub http: reqwest::Client,
+    pub url: String,
+}
+
+pub async fn start(s: Scenario) -> T {
+    let sim = Simulator::start(s).await.unwrap();
+    let http = client(&sim);
+    let url = sim.workspace("main").url;
+    T { sim, http, url }
+}
+
+impl T {
+    pub async fn call(
+        &self,
+        method: &str,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut r = self
+            .http
+            .request(m, format!("{}{path}", self.url))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        self.call("GET", token, path, None).await
+    }
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        self.call("POST", token, path, Some(body)).await
+    }
+    pub async fn patch(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        self.call("PATCH", token, path, Some(body)).await
+    }
+    /// Submits with a wait and returns the response as it came.
+    pub async fn submit(&self, token: &str, sql: &str) -> Value {
+        let (s, v) = self
+            .post(
+                token,
+                "/api/2.0/sql/statements",
+                json!({"warehouse_id": WAREHOUSE_ID, "statement": sql, "wait_timeout": "10s"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+}
+
+pub fn user(email: &str, token: &str) -> PrincipalSpec {
+    PrincipalSpec::user(email).with_token(token)
+}
