@@ -21,7 +21,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Client, ResourceExt};
-use tracing::{error, info};
+use tracing::info;
 
 pub use bootstrap::{config_map_name, script, spec_hash};
 pub use context::{Context, Timing};
@@ -149,6 +149,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             .or_else(|| std::env::var("POD_NAMESPACE").ok())
             .or_else(|| args.namespace.clone())
             .unwrap_or_else(|| "default".into());
+        ready.set_standby();
         let lease = leader::Leadership::acquire(
             client.clone(),
             &namespace,
@@ -158,6 +159,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         )
         .await
         .map_err(RunError::Leader)?;
+        ready.set_starting(); // leading: ready once the cache has synced
         match lease {
             Some(l) => Some(l),
             None => return Ok(()), // shut down while waiting to lead
@@ -171,27 +173,13 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         retry_max: args.retry_max,
         manual_setup_poll: args.manual_setup_poll,
     };
+    // Losing the Lease exits the process from the renew task itself (leader.rs): no stop here.
     let stop = {
         let shutdown = shutdown.clone();
-        let lost = leadership.as_ref().map(|l| l.lost());
-        async move {
-            match lost {
-                Some(lost) => {
-                    tokio::select! {
-                        _ = shutdown.wait() => {},
-                        _ = lost => error!("lost the leader Lease: stopping"),
-                    }
-                }
-                None => shutdown.wait().await,
-            }
-        }
+        async move { shutdown.wait().await }
     };
     run_controller(client, dbis, &args, metrics, settings, timing, ready, stop).await;
     if let Some(l) = leadership {
-        if !l.is_leader() {
-            // Exit non-zero so the pod restarts and waits as a standby.
-            return Err(RunError::Leader("lost the Lease".into()));
-        }
         l.release().await;
     }
     info!("stopped");
