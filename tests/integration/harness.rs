@@ -1,6 +1,7 @@
 //! A real Kubernetes control plane for the tests: etcd and kube-apiserver (built by `make tools`,
 //! started by `hack/control-plane.sh`, the same script `make demo` uses) on free loopback ports,
-//! once per test binary and shared; each test works in namespaces of its own.
+//! once per test binary and shared; each test works in namespaces of its own. kube-controller-manager
+//! runs too, so namespaces finish terminating and owned objects are garbage-collected.
 
 #![allow(dead_code)]
 
@@ -202,6 +203,20 @@ fn log_level(default: &str) -> String {
     std::env::var("UC_TEST_OPERATOR_LOG").unwrap_or_else(|_| default.to_string())
 }
 
+/// Retry and poll timings short enough for tests.
+pub const SHORT_TIMINGS: &[&str] = &[
+    "--retry-base",
+    "500ms",
+    "--retry-max",
+    "3s",
+    "--manual-setup-poll",
+    "1s",
+    "--statement-poll",
+    "50ms",
+    "--request-retry-budget",
+    "2s",
+];
+
 /// A `uc-operator run` process watching one namespace; killed when dropped.
 pub struct Operator {
     child: std::process::Child,
@@ -235,6 +250,19 @@ impl Operator {
         ca_bundle: &Path,
         extra: &[&str],
     ) -> Operator {
+        Self::start_timed(cp, kubeconfig, namespace, ca_bundle, SHORT_TIMINGS, extra)
+    }
+
+    /// Starts the operator with `timings` in place of [`SHORT_TIMINGS`] (each flag may be given
+    /// once only).
+    pub fn start_timed(
+        cp: &ControlPlane,
+        kubeconfig: &Path,
+        namespace: &str,
+        ca_bundle: &Path,
+        timings: &[&str],
+        extra: &[&str],
+    ) -> Operator {
         static N: AtomicU32 = AtomicU32::new(0);
         let log = cp.dir.join(format!(
             "operator-{namespace}-{}.log",
@@ -249,9 +277,7 @@ impl Operator {
             .arg("--ca-bundle")
             .arg(ca_bundle)
             .args(["--log-format", "json"])
-            .args(["--retry-base", "500ms", "--retry-max", "3s"])
-            .args(["--manual-setup-poll", "1s", "--statement-poll", "50ms"])
-            .args(["--request-retry-budget", "2s"])
+            .args(timings)
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env(
@@ -304,4 +330,147 @@ impl Drop for Operator {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+impl Operator {
+    /// Waits up to `timeout` for the process to exit by itself; `None` if it is still running.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl ControlPlane {
+    /// A copy of the admin kubeconfig that reaches the API server at `server` instead (a proxy).
+    pub fn kubeconfig_via(&self, server: &str, name: &str) -> PathBuf {
+        let text = std::fs::read_to_string(&self.kubeconfig).unwrap();
+        let path = self.dir.join(format!("kubeconfig-via-{name}"));
+        std::fs::write(&path, text.replace(&self.server, server)).unwrap();
+        path
+    }
+
+    /// The API server's loopback port.
+    pub fn port(&self) -> u16 {
+        self.server.rsplit(':').next().unwrap().parse().unwrap()
+    }
+}
+
+/// A loopback TCP proxy a test can cut, which also measures what its clients send: TLS passes
+/// through untouched, so a client sees the real server (certificate included).
+pub struct TcpProxy {
+    pub port: u16,
+    stats: std::sync::Arc<ProxyStats>,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct ProxyStats {
+    /// Bytes clients sent.
+    sent: std::sync::atomic::AtomicU64,
+    /// Connections whose client has not closed its side yet.
+    open: std::sync::atomic::AtomicI64,
+}
+
+impl TcpProxy {
+    /// Forwards 127.0.0.1:<port> to 127.0.0.1:`target`.
+    pub async fn start(target: u16) -> TcpProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stats = std::sync::Arc::new(ProxyStats::default());
+        let (cut, cut_rx) = tokio::sync::watch::channel(false);
+        let accept_stats = stats.clone();
+        tokio::spawn(async move {
+            let mut stop = cut_rx.clone();
+            loop {
+                let client = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((client, _)) => client,
+                        Err(_) => continue,
+                    },
+                    _ = stop.wait_for(|cut| *cut) => return, // drops the listener
+                };
+                let stats = accept_stats.clone();
+                let mut stop = cut_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    else {
+                        return;
+                    };
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    let up = async {
+                        let _open = Open::count(&stats.open);
+                        pump(cr, sw, Some(&stats.sent)).await;
+                    };
+                    // Dropping both halves on a cut closes the connection on both sides.
+                    tokio::select! {
+                        _ = async { tokio::join!(up, pump(sr, cw, None)) } => {},
+                        _ = stop.wait_for(|cut| *cut) => {},
+                    }
+                });
+            }
+        });
+        TcpProxy { port, stats, cut }
+    }
+
+    /// Stops accepting and closes every connection, as a network partition would.
+    pub fn cut(&self) {
+        let _ = self.cut.send(true);
+    }
+
+    /// Bytes the proxy's clients have sent so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.stats.sent.load(Ordering::SeqCst)
+    }
+
+    /// Connections whose client side is still open.
+    pub fn open_connections(&self) -> i64 {
+        self.stats.open.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts a connection as open while it lives.
+struct Open<'a>(&'a std::sync::atomic::AtomicI64);
+
+impl<'a> Open<'a> {
+    fn count(open: &'a std::sync::atomic::AtomicI64) -> Self {
+        open.fetch_add(1, Ordering::SeqCst);
+        Open(open)
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    count: Option<&std::sync::atomic::AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(count) = count {
+            count.fetch_add(n as u64, Ordering::SeqCst);
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }

@@ -5,7 +5,9 @@ mod harness;
 
 mod chart;
 mod client;
+mod control_plane;
 mod controller;
 mod crd;
 mod import;
+mod leader;
 mod setup_plan;
