@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod argocd;
 mod chart;
 mod client;
 mod control_plane;
