@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane without Docker: etcd + kube-apiserver + kube-controller-manager
-# (from `make tools`) on free loopback ports, the way envtest runs them plus the two controllers
-# that make namespace teardown and owner-reference garbage collection real. No scheduler and no
-# kubelet: pods never run. Used by the test harness and by `make demo`.
+# (from `make tools`) on free loopback ports, the way envtest runs them, plus the controllers that
+# make namespace teardown, owner-reference garbage collection and disruption budgets real. No
+# scheduler and no kubelet: pods never run. Used by the test harness and by `make demo`.
 #
 #   hack/control-plane.sh start DIR   # starts all three, waits until ready, writes DIR/kubeconfig
 #   hack/control-plane.sh stop DIR    # stops them and removes DIR
@@ -95,10 +95,11 @@ start() {
   wait_for "default namespace" 60 $k get namespace default
 
   kubeconfig kcm "$kcm_token" >"$dir/kcm.kubeconfig"
-  # Only what the suite needs: namespace deletion that finishes, and garbage collection of objects
-  # whose owner is gone. Its serving certificate is self-signed into DIR/kcm.
+  # Only what the suite needs: namespace deletion that finishes, garbage collection of objects
+  # whose owner is gone, and PodDisruptionBudget status (which the eviction API enforces). No
+  # controller creates pods. Its serving certificate is self-signed into DIR/kcm.
   "$bin/kube-controller-manager" --kubeconfig="$dir/kcm.kubeconfig" \
-    --controllers=namespace,garbagecollector --use-service-account-credentials=false \
+    --controllers=namespace,garbagecollector,disruption --use-service-account-credentials=false \
     --leader-elect=false --bind-address=127.0.0.1 --secure-port="$kcm_port" --cert-dir="$dir/kcm" \
     >"$dir/kube-controller-manager.log" 2>&1 &
   echo $! >"$dir/kube-controller-manager.pid"

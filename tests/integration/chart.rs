@@ -6,7 +6,7 @@ use crate::harness::{ControlPlane, assert_success, control_plane, repo, tool};
 use serde_json::Value;
 use std::process::{Command, Output};
 
-const CHART: &str = "charts/uc-operator";
+pub(crate) const CHART: &str = "charts/uc-operator";
 const CRD_COPY: &str = "charts/uc-operator/files/databricksintegrations.uc-operator.dev.yaml";
 
 /// The committed renderings: (file, helm values).
@@ -21,6 +21,10 @@ const GOLDEN: &[(&str, &[&str])] = &[
             "--set=networkPolicy.enabled=true",
             "--set=serviceMonitor.enabled=true",
             "--set=caBundle.configMap=corporate-ca",
+            "--set=allowedHosts={*.cloud.databricks.com,*.azuredatabricks.net}",
+            "--set=concurrency=32",
+            "--set=reconcileTimeout=2m",
+            "--set=installationId=prod-eu-1",
         ],
     ),
 ];
@@ -42,7 +46,7 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn render(values: &[&str]) -> String {
+pub(crate) fn render(values: &[&str]) -> String {
     let mut args = vec![
         "template",
         "uc-operator",
@@ -55,7 +59,7 @@ fn render(values: &[&str]) -> String {
     stdout(&out)
 }
 
-fn documents(yaml: &str) -> Vec<Value> {
+pub(crate) fn documents(yaml: &str) -> Vec<Value> {
     use serde::Deserialize;
     serde_yaml::Deserializer::from_str(yaml)
         .map(|d| serde_json::to_value(serde_yaml::Value::deserialize(d).unwrap()).unwrap())
@@ -144,7 +148,7 @@ fn chart_crd_is_the_generated_crd() {
     assert_success(&out, "server-side dry run of the chart's CRD");
 }
 
-fn get(cp: &ControlPlane, args: &[&str]) -> Value {
+pub(crate) fn get(cp: &ControlPlane, args: &[&str]) -> Value {
     let mut all = vec!["get", "-o", "json"];
     all.extend_from_slice(args);
     let out = cp.kubectl(&all);
@@ -154,7 +158,7 @@ fn get(cp: &ControlPlane, args: &[&str]) -> Value {
 
 /// Installs the chart (the CRD is already installed by the harness, owned by it, so the chart's
 /// copy stays off: Helm refuses to adopt an object another manager created).
-fn install(cp: &ControlPlane, release: &str, namespace: &str, values: &[&str]) {
+pub(crate) fn install(cp: &ControlPlane, release: &str, namespace: &str, values: &[&str]) {
     let mut args = vec![
         "install",
         release,
@@ -238,7 +242,7 @@ fn assert_locked_down(deployment: &Value) {
     assert!(c["resources"]["limits"]["memory"].is_string());
 }
 
-fn args_of(deployment: &Value) -> Vec<String> {
+pub(crate) fn args_of(deployment: &Value) -> Vec<String> {
     deployment["spec"]["template"]["spec"]["containers"][0]["args"]
         .as_array()
         .unwrap()
@@ -298,10 +302,11 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
         &["update"]
     ));
     assert!(has("", "secrets", &["get", "list", "watch"]));
+    // No delete: the setup ConfigMaps go with their owner (garbage collection).
     assert!(has(
         "",
         "configmaps",
-        &["get", "list", "watch", "create", "patch", "delete"]
+        &["get", "list", "watch", "create", "patch"]
     ));
     assert!(has("", "events", &["create", "patch"]));
     assert!(has("events.k8s.io", "events", &["create", "patch"]));
@@ -359,6 +364,7 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
         &other
     ));
     assert!(!can_i(cp, full, &ns, "get", "pods", &other));
+    assert!(!can_i(cp, full, &ns, "delete", "configmaps", &other));
 
     let out = cp.helm(&["uninstall", "ucop", "--namespace", &ns]);
     assert_success(&out, "helm uninstall");
@@ -401,7 +407,7 @@ fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
         "{args:?}"
     );
     let pdb = get(cp, &["poddisruptionbudget", full, "-n", &ns]);
-    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
 
     // Roles only: nothing cluster-wide carries this release.
     let cluster_roles = get(
@@ -549,6 +555,11 @@ fn every_option_is_accepted_by_the_api_server() {
         "--set=watchNamespace=somewhere",
         "--set=logFormat=text",
         "--set=image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "--set=allowedHosts={*}",
+        "--set=concurrency=4",
+        "--set=reconcileTimeout=90s",
+        "--set=installationId=dr-test",
+        "--set=podDisruptionBudget.maxUnavailable=50%",
     ]);
     assert_success(&out, "helm install --dry-run=server with every option");
     let text = stdout(&out);
@@ -556,6 +567,82 @@ fn every_option_is_accepted_by_the_api_server() {
     assert!(text.contains("--ca-bundle=/etc/uc-operator/ca/ca.crt"));
     assert!(text.contains("secretName: corporate-ca"));
     assert!(text.contains("@sha256:0123456789abcdef"));
+    assert!(text.contains("maxUnavailable: 50%"));
+}
+
+#[test]
+fn operator_values_become_flags() {
+    let deployment = |values: &[&str]| {
+        documents(&render(values))
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .unwrap()
+    };
+    // Defaults: the binary's own host list, concurrency and identity; a 5m reconcile deadline.
+    let args = args_of(&deployment(&[]));
+    assert!(
+        args.contains(&"--reconcile-timeout=5m".to_string()),
+        "{args:?}"
+    );
+    for flag in ["--allowed-hosts", "--concurrency", "--installation-id"] {
+        assert!(
+            !args.iter().any(|a| a.starts_with(flag)),
+            "{flag}: {args:?}"
+        );
+    }
+    let args = args_of(&deployment(&[
+        "--set=allowedHosts={*.cloud.databricks.com,adb-1.2.azuredatabricks.net}",
+        "--set=concurrency=64",
+        "--set=reconcileTimeout=90s",
+        "--set=installationId=prod-eu-1",
+    ]));
+    for flag in [
+        "--allowed-hosts=*.cloud.databricks.com,adb-1.2.azuredatabricks.net",
+        "--concurrency=64",
+        "--reconcile-timeout=90s",
+        "--installation-id=prod-eu-1",
+    ] {
+        assert!(args.contains(&flag.to_string()), "{flag}: {args:?}");
+    }
+    // What the schema refuses, naming the value.
+    for (bad, named) in [
+        ("--set=concurrency=0", "concurrency"),
+        ("--set=reconcileTimeout=5", "reconcileTimeout"),
+        ("--set=reconcileTimeout=five minutes", "reconcileTimeout"),
+        (
+            "--set=allowedHosts={a.example.com b.example.com}",
+            "allowedHosts",
+        ),
+        ("--set=installationId=two words", "installationId"),
+        (
+            "--set=podDisruptionBudget.maxUnavailable=0",
+            "maxUnavailable",
+        ),
+    ] {
+        let out = helm(&["template", "uc-operator", CHART, bad]);
+        assert!(!out.status.success(), "{bad} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(named), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn the_update_strategy_never_runs_two_unelected_operators() {
+    let strategy = |values: &[&str]| {
+        documents(&render(values))
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .unwrap()["spec"]["strategy"]
+            .clone()
+    };
+    // Without leader election two pods would both reconcile: the old one stops first.
+    assert_eq!(strategy(&[]), serde_json::json!({"type": "Recreate"}));
+    let surge = serde_json::json!({
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    });
+    assert_eq!(strategy(&["--set=leaderElection.enabled=true"]), surge);
+    assert_eq!(strategy(&["--set=replicas=3"]), surge);
 }
 
 // ---------------------------------------------------------------------------------------------

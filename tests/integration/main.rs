@@ -11,4 +11,5 @@ mod controller;
 mod crd;
 mod import;
 mod leader;
+mod rollout;
 mod setup_plan;
