@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use databricks_sim::{FaultKind, FaultRule, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID};
 use serde_json::json;
 
-use crate::harness::{ControlPlane, Operator, TcpProxy, assert_success, control_plane};
+use crate::harness::{ControlPlane, Operator, assert_success, control_plane};
+use crate::proxy::TcpProxy;
 
 /// Short, so the tests are quick; the leader's renew deadline is two thirds of it.
 const LEASE_SECS: u64 = 6;

@@ -5,11 +5,13 @@ mod harness;
 
 mod argocd;
 mod chart;
+mod chart_install;
 mod client;
 mod control_plane;
 mod controller;
 mod crd;
 mod import;
 mod leader;
+mod proxy;
 mod rollout;
 mod setup_plan;

@@ -8,7 +8,8 @@
 
 use serde_json::{Value, json};
 
-use crate::chart::{CHART, args_of, get, install};
+use crate::chart::CHART;
+use crate::chart_install::{args_of, get, install};
 use crate::harness::{ControlPlane, assert_success, control_plane};
 
 fn helm_status(cp: &ControlPlane, release: &str, ns: &str) -> Value {
