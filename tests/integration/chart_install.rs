@@ -337,6 +337,14 @@ fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
         cp,
         full,
         &ns,
+        "patch",
+        &format!("leases.coordination.k8s.io/{full}"),
+        &ns
+    ));
+    assert!(!can_i(
+        cp,
+        full,
+        &ns,
         "update",
         &format!("leases.coordination.k8s.io/{full}"),
         &watched
