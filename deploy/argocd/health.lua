@@ -1,5 +1,6 @@
 -- Argo CD health check for uc-operator.dev/DatabricksIntegration (Lua 5.1 as Argo CD runs it).
 -- Healthy: Ready is True for the current generation. Degraded: an error phase or Stalled.
+-- Suspended: spec.suspend is true (and the resource is not being deleted).
 -- Progressing: anything else, including a status that describes an older generation.
 local hs = {}
 
@@ -47,6 +48,13 @@ if obj.metadata.deletionTimestamp ~= nil then
     hs.status = "Progressing"
     hs.message = "Deleting: " .. say(reconciling, "cleaning up in Databricks")
   end
+  return hs
+end
+
+-- The operator leaves a suspended resource alone, so its status may be old: suspension says more.
+if obj.spec ~= nil and obj.spec.suspend == true then
+  hs.status = "Suspended"
+  hs.message = "Suspended: spec.suspend is true; the operator sends no request to Databricks until it is false"
   return hs
 end
 

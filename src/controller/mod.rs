@@ -22,7 +22,7 @@ use kube::Client;
 use kube::api::{Api, ListParams};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{Controller, Predicate, WatchStreamExt, predicates, watcher};
-use tracing::{error, info};
+use tracing::info;
 
 pub use context::{Context, Timing};
 pub use reconcile::{Error, error_policy, reconcile};
@@ -167,6 +167,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             .or_else(|| std::env::var("POD_NAMESPACE").ok())
             .or_else(|| args.namespace.clone())
             .unwrap_or_else(|| "default".into());
+        ready.set_standby();
         let lease = leader::Leadership::acquire(
             client.clone(),
             &namespace,
@@ -176,6 +177,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         )
         .await
         .map_err(RunError::Leader)?;
+        ready.set_starting(); // leading: ready once the cache has synced
         match lease {
             Some(l) => Some(l),
             None => return Ok(()), // shut down while waiting to lead
@@ -190,20 +192,10 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         manual_setup_poll: args.manual_setup_poll,
         reconcile_timeout: args.reconcile_timeout,
     };
+    // Losing the Lease exits the process from the renew task itself (leader.rs): no stop here.
     let stop = {
         let shutdown = shutdown.clone();
-        let lost = leadership.as_ref().map(|l| l.lost());
-        async move {
-            match lost {
-                Some(lost) => {
-                    tokio::select! {
-                        _ = shutdown.wait() => {},
-                        _ = lost => error!("lost the leader Lease: stopping"),
-                    }
-                }
-                None => shutdown.wait().await,
-            }
-        }
+        async move { shutdown.wait().await }
     };
     let parts = Parts {
         metrics,
@@ -213,10 +205,6 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     };
     run_controller(client, dbis, &args, parts, stop).await;
     if let Some(l) = leadership {
-        if !l.is_leader() {
-            // Exit non-zero so the pod restarts and waits as a standby.
-            return Err(RunError::Leader("lost the Lease".into()));
-        }
         l.release().await;
     }
     info!("stopped");

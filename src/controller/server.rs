@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use axum::Router;
 use axum::extract::State;
@@ -15,13 +15,39 @@ use tokio::sync::watch;
 use super::RunError;
 use super::metrics::Metrics;
 
-/// Ready once the watch cache has synced.
+/// What `/readyz` answers. A standby waiting for the Lease is ready: otherwise a rolling update
+/// of a leader-elected Deployment deadlocks (the new pod waits for a Lease the old one keeps
+/// until the new pod is ready), and a PodDisruptionBudget counts standbys as disrupted.
 #[derive(Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+pub struct Readiness(Arc<AtomicU8>);
+
+const STARTING: u8 = 0;
+const STANDBY: u8 = 1;
+const READY: u8 = 2;
 
 impl Readiness {
+    /// Waiting for the leader Lease.
+    pub fn set_standby(&self) {
+        self.0.store(STANDBY, Ordering::SeqCst);
+    }
+    /// Leading (or not electing), with the watch cache not synced yet.
+    pub fn set_starting(&self) {
+        self.0.store(STARTING, Ordering::SeqCst);
+    }
+    /// The watch cache has synced.
     pub fn set_ready(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.store(READY, Ordering::SeqCst);
+    }
+
+    fn answer(&self) -> (StatusCode, &'static str) {
+        match self.0.load(Ordering::SeqCst) {
+            READY => (StatusCode::OK, "ok"),
+            STANDBY => (StatusCode::OK, "ok: standby, waiting for the leader Lease"),
+            _ => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "watch cache not synced yet",
+            ),
+        }
     }
 }
 
@@ -80,14 +106,7 @@ async fn metrics(
 }
 
 async fn readyz(State(ready): State<Readiness>) -> impl IntoResponse {
-    if ready.0.load(Ordering::SeqCst) {
-        (StatusCode::OK, "ok")
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "watch cache not synced yet",
-        )
-    }
+    ready.answer()
 }
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpListener, RunError> {
@@ -116,4 +135,21 @@ pub async fn spawn(
     tokio::spawn(async move { axum::serve(m, metrics_app).await });
     tokio::spawn(async move { axum::serve(h, health_app).await });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_standby_is_ready_and_a_leader_only_once_synced() {
+        let ready = Readiness::default();
+        assert_eq!(ready.answer().0, StatusCode::SERVICE_UNAVAILABLE);
+        ready.set_standby();
+        assert_eq!(ready.answer().0, StatusCode::OK);
+        ready.set_starting();
+        assert_eq!(ready.answer().0, StatusCode::SERVICE_UNAVAILABLE);
+        ready.set_ready();
+        assert_eq!(ready.answer(), (StatusCode::OK, "ok"));
+    }
 }

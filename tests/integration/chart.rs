@@ -1,12 +1,13 @@
-//! The Helm chart: lint, the committed rendering, the CRD copy, and real installs into the API
-//! server in both RBAC modes (no kubelet runs, so pods never start: the tests assert on the
-//! objects and on what the API server authorizes for the chart's ServiceAccount).
+//! The Helm chart: lint, the committed rendering, the CRD copy, its values and what the schema
+//! refuses, a server-side dry run of every option, and the generated configuration reference.
+//! Real installs are in `chart_install`, upgrades and drains in `rollout`.
 
-use crate::harness::{ControlPlane, assert_success, control_plane, repo, tool};
+use crate::chart_install::args_of;
+use crate::harness::{assert_success, control_plane, repo, tool};
 use serde_json::Value;
 use std::process::{Command, Output};
 
-const CHART: &str = "charts/uc-operator";
+pub(crate) const CHART: &str = "charts/uc-operator";
 const CRD_COPY: &str = "charts/uc-operator/files/databricksintegrations.uc-operator.dev.yaml";
 
 /// The committed renderings: (file, helm values).
@@ -21,6 +22,10 @@ const GOLDEN: &[(&str, &[&str])] = &[
             "--set=networkPolicy.enabled=true",
             "--set=serviceMonitor.enabled=true",
             "--set=caBundle.configMap=corporate-ca",
+            "--set=allowedHosts={*.cloud.databricks.com,*.azuredatabricks.net}",
+            "--set=concurrency=32",
+            "--set=reconcileTimeout=2m",
+            "--set=installationId=prod-eu-1",
         ],
     ),
 ];
@@ -38,11 +43,11 @@ fn helm(args: &[&str]) -> Output {
         .expect("run helm")
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn render(values: &[&str]) -> String {
+pub(crate) fn render(values: &[&str]) -> String {
     let mut args = vec![
         "template",
         "uc-operator",
@@ -55,7 +60,7 @@ fn render(values: &[&str]) -> String {
     stdout(&out)
 }
 
-fn documents(yaml: &str) -> Vec<Value> {
+pub(crate) fn documents(yaml: &str) -> Vec<Value> {
     use serde::Deserialize;
     serde_yaml::Deserializer::from_str(yaml)
         .map(|d| serde_json::to_value(serde_yaml::Value::deserialize(d).unwrap()).unwrap())
@@ -144,392 +149,6 @@ fn chart_crd_is_the_generated_crd() {
     assert_success(&out, "server-side dry run of the chart's CRD");
 }
 
-fn get(cp: &ControlPlane, args: &[&str]) -> Value {
-    let mut all = vec!["get", "-o", "json"];
-    all.extend_from_slice(args);
-    let out = cp.kubectl(&all);
-    assert_success(&out, &format!("kubectl get {args:?}"));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Installs the chart (the CRD is already installed by the harness, owned by it, so the chart's
-/// copy stays off: Helm refuses to adopt an object another manager created).
-fn install(cp: &ControlPlane, release: &str, namespace: &str, values: &[&str]) {
-    let mut args = vec![
-        "install",
-        release,
-        CHART,
-        "--namespace",
-        namespace,
-        "--set=crds.install=false",
-        "--set=image.tag=test",
-    ];
-    args.extend_from_slice(values);
-    let out = cp.helm(&args);
-    assert_success(&out, &format!("helm install {release}"));
-}
-
-/// `kubectl auth can-i` as the chart's ServiceAccount: the API server's own RBAC decision.
-fn can_i(cp: &ControlPlane, sa: &str, sa_ns: &str, verb: &str, what: &str, ns: &str) -> bool {
-    let user = format!("system:serviceaccount:{sa_ns}:{sa}");
-    let scope = if ns == "*" {
-        vec!["--all-namespaces"]
-    } else {
-        vec!["-n", ns]
-    };
-    let mut args = vec!["auth", "can-i", verb, what, "--as", &user];
-    args.extend(scope);
-    let out = cp.kubectl(&args);
-    match stdout(&out).trim() {
-        "yes" => true,
-        "no" => false,
-        other => panic!(
-            "can-i {verb} {what}: {other} {}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    }
-}
-
-fn rules(role: &Value) -> Vec<(String, String, Vec<String>)> {
-    let mut out = Vec::new();
-    for r in role["rules"].as_array().unwrap() {
-        for g in r["apiGroups"].as_array().unwrap() {
-            for res in r["resources"].as_array().unwrap() {
-                let verbs = r["verbs"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_str().unwrap().to_string())
-                    .collect();
-                out.push((
-                    g.as_str().unwrap().to_string(),
-                    res.as_str().unwrap().to_string(),
-                    verbs,
-                ));
-            }
-        }
-    }
-    out
-}
-
-fn assert_locked_down(deployment: &Value) {
-    let pod = &deployment["spec"]["template"]["spec"];
-    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
-    assert_eq!(
-        pod["securityContext"]["seccompProfile"]["type"],
-        "RuntimeDefault"
-    );
-    let c = &pod["containers"][0];
-    let sc = &c["securityContext"];
-    assert_eq!(sc["readOnlyRootFilesystem"], true);
-    assert_eq!(sc["allowPrivilegeEscalation"], false);
-    assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
-    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
-    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
-    assert_eq!(c["livenessProbe"]["httpGet"]["port"], "http-health");
-    let ports: Vec<i64> = c["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["containerPort"].as_i64().unwrap())
-        .collect();
-    assert_eq!(ports, [8080, 8081]);
-    assert!(c["resources"]["requests"]["memory"].is_string());
-    assert!(c["resources"]["limits"]["memory"].is_string());
-}
-
-fn args_of(deployment: &Value) -> Vec<String> {
-    deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_string())
-        .collect()
-}
-
-#[test]
-fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
-    let cp = control_plane();
-    let ns = cp.namespace("chart-cluster");
-    let other = cp.namespace("chart-cluster-other");
-    install(cp, "ucop", &ns, &[]);
-    let full = "ucop-uc-operator";
-
-    let deployment = get(cp, &["deployment", full, "-n", &ns]);
-    assert_locked_down(&deployment);
-    let args = args_of(&deployment);
-    assert_eq!(args[0], "run");
-    assert!(args.contains(&"--metrics-addr=0.0.0.0:8080".to_string()));
-    assert!(args.contains(&"--health-addr=0.0.0.0:8081".to_string()));
-    assert!(!args.iter().any(|a| a.starts_with("--namespace")));
-    assert!(!args.contains(&"--leader-elect".to_string()), "one replica");
-    assert_eq!(
-        deployment["spec"]["template"]["spec"]["serviceAccountName"],
-        full
-    );
-    get(cp, &["serviceaccount", full, "-n", &ns]);
-    let service = get(cp, &["service", &format!("{full}-metrics"), "-n", &ns]);
-    assert_eq!(service["spec"]["ports"][0]["port"], 8080);
-
-    let cluster_name = format!("{ns}-{full}");
-    let role = get(cp, &["clusterrole", &cluster_name]);
-    let rules = rules(&role);
-    let has = |group: &str, res: &str, verbs: &[&str]| {
-        rules.iter().any(|(g, r, v)| {
-            g == group
-                && r == res
-                && verbs.len() == v.len()
-                && verbs.iter().all(|x| v.contains(&x.to_string()))
-        })
-    };
-    assert!(has(
-        "uc-operator.dev",
-        "databricksintegrations",
-        &["get", "list", "watch", "patch"]
-    ));
-    assert!(has(
-        "uc-operator.dev",
-        "databricksintegrations/status",
-        &["get", "patch"]
-    ));
-    assert!(has(
-        "uc-operator.dev",
-        "databricksintegrations/finalizers",
-        &["update"]
-    ));
-    assert!(has("", "secrets", &["get", "list", "watch"]));
-    assert!(has(
-        "",
-        "configmaps",
-        &["get", "list", "watch", "create", "patch", "delete"]
-    ));
-    assert!(has("", "events", &["create", "patch"]));
-    assert!(has("events.k8s.io", "events", &["create", "patch"]));
-    assert_eq!(
-        rules.len(),
-        7,
-        "no rule beyond the operator's needs: {rules:?}"
-    );
-    let binding = get(cp, &["clusterrolebinding", &cluster_name]);
-    assert_eq!(binding["subjects"][0]["name"], full);
-    assert_eq!(binding["subjects"][0]["namespace"], ns.as_str());
-    assert!(
-        !cp.kubectl(&["get", "role", full, "-n", &ns])
-            .status
-            .success(),
-        "cluster mode has no namespaced Role"
-    );
-
-    // What the API server allows the ServiceAccount, everywhere.
-    assert!(can_i(cp, full, &ns, "get", "secrets", &other));
-    assert!(can_i(
-        cp,
-        full,
-        &ns,
-        "watch",
-        "databricksintegrations.uc-operator.dev",
-        &other
-    ));
-    assert!(can_i(
-        cp,
-        full,
-        &ns,
-        "patch",
-        "databricksintegrations.uc-operator.dev/status",
-        &other
-    ));
-    assert!(
-        !can_i(cp, full, &ns, "create", "secrets", &other),
-        "Secrets are read only"
-    );
-    assert!(!can_i(
-        cp,
-        full,
-        &ns,
-        "delete",
-        "databricksintegrations.uc-operator.dev",
-        &other
-    ));
-    assert!(!can_i(
-        cp,
-        full,
-        &ns,
-        "update",
-        "databricksintegrations.uc-operator.dev",
-        &other
-    ));
-    assert!(!can_i(cp, full, &ns, "get", "pods", &other));
-
-    let out = cp.helm(&["uninstall", "ucop", "--namespace", &ns]);
-    assert_success(&out, "helm uninstall");
-    assert!(
-        !cp.kubectl(&["get", "clusterrole", &cluster_name])
-            .status
-            .success()
-    );
-}
-
-#[test]
-fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
-    let cp = control_plane();
-    let ns = cp.namespace("chart-ops");
-    let watched = cp.namespace("chart-watched");
-    let other = cp.namespace("chart-elsewhere");
-    install(
-        cp,
-        "team",
-        &ns,
-        &[
-            &format!("--set=watchNamespace={watched}"),
-            "--set=replicas=2",
-        ],
-    );
-    let full = "team-uc-operator";
-
-    let deployment = get(cp, &["deployment", full, "-n", &ns]);
-    assert_locked_down(&deployment);
-    assert_eq!(deployment["spec"]["replicas"], 2);
-    let args = args_of(&deployment);
-    assert!(args.contains(&format!("--namespace={watched}")), "{args:?}");
-    assert!(args.contains(&"--leader-elect".to_string()), "{args:?}");
-    assert!(
-        args.contains(&format!("--leader-elect-namespace={ns}")),
-        "{args:?}"
-    );
-    assert!(
-        args.contains(&format!("--leader-elect-lease={full}")),
-        "{args:?}"
-    );
-    let pdb = get(cp, &["poddisruptionbudget", full, "-n", &ns]);
-    assert_eq!(pdb["spec"]["minAvailable"], 1);
-
-    // Roles only: nothing cluster-wide carries this release.
-    let cluster_roles = get(
-        cp,
-        &["clusterrole", "-l", "app.kubernetes.io/instance=team"],
-    );
-    assert_eq!(cluster_roles["items"], serde_json::json!([]));
-    let role = get(cp, &["role", full, "-n", &watched]);
-    assert_eq!(rules(&role).len(), 7);
-    get(cp, &["rolebinding", full, "-n", &watched]);
-    let lease_role = get(cp, &["role", &format!("{full}-leader-election"), "-n", &ns]);
-    assert_eq!(
-        lease_role["rules"][1]["resourceNames"],
-        serde_json::json!([full])
-    );
-
-    // The API server's word: Secrets in the watched namespace only.
-    assert!(can_i(cp, full, &ns, "get", "secrets", &watched));
-    assert!(can_i(
-        cp,
-        full,
-        &ns,
-        "list",
-        "databricksintegrations.uc-operator.dev",
-        &watched
-    ));
-    assert!(!can_i(cp, full, &ns, "get", "secrets", &other));
-    assert!(!can_i(cp, full, &ns, "list", "secrets", &other));
-    assert!(
-        !can_i(cp, full, &ns, "get", "secrets", &ns),
-        "not even its own namespace"
-    );
-    assert!(!can_i(
-        cp,
-        full,
-        &ns,
-        "list",
-        "databricksintegrations.uc-operator.dev",
-        &other
-    ));
-    assert!(!can_i(cp, full, &ns, "list", "secrets", "*"));
-    // Its own Lease, and no other.
-    assert!(can_i(
-        cp,
-        full,
-        &ns,
-        "update",
-        &format!("leases.coordination.k8s.io/{full}"),
-        &ns
-    ));
-    assert!(can_i(
-        cp,
-        full,
-        &ns,
-        "create",
-        "leases.coordination.k8s.io",
-        &ns
-    ));
-    assert!(!can_i(
-        cp,
-        full,
-        &ns,
-        "update",
-        "leases.coordination.k8s.io/someone-else",
-        &ns
-    ));
-    assert!(!can_i(
-        cp,
-        full,
-        &ns,
-        "update",
-        &format!("leases.coordination.k8s.io/{full}"),
-        &watched
-    ));
-
-    // And an actual read as the ServiceAccount is forbidden by the API server.
-    cp.kubectl(&[
-        "create",
-        "secret",
-        "generic",
-        "private",
-        "-n",
-        &other,
-        "--from-literal=k=v",
-    ]);
-    let out = cp.kubectl(&[
-        "get",
-        "secret",
-        "private",
-        "-n",
-        &other,
-        "--as",
-        &format!("system:serviceaccount:{ns}:{full}"),
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("forbidden"));
-}
-
-#[test]
-fn two_releases_install_side_by_side() {
-    let cp = control_plane();
-    let a = cp.namespace("chart-side-a");
-    let b = cp.namespace("chart-side-b");
-    // The same release name in two namespaces, and a second release in the first.
-    install(cp, "uc", &a, &[]);
-    install(cp, "uc", &b, &[]);
-    install(cp, "uc-two", &a, &["--set=replicas=3"]);
-    for (ns, full) in [
-        (&a, "uc-uc-operator"),
-        (&b, "uc-uc-operator"),
-        (&a, "uc-two-uc-operator"),
-    ] {
-        get(cp, &["deployment", full, "-n", ns]);
-        get(cp, &["clusterrole", &format!("{ns}-{full}")]);
-        let binding = get(cp, &["clusterrolebinding", &format!("{ns}-{full}")]);
-        assert_eq!(binding["subjects"][0]["namespace"], ns.as_str());
-    }
-    // "uc" contains the chart name's prefix but not the chart name: both get the suffix.
-    let lease_role = get(
-        cp,
-        &["role", "uc-two-uc-operator-leader-election", "-n", &a],
-    );
-    assert_eq!(
-        lease_role["rules"][1]["resourceNames"],
-        serde_json::json!(["uc-two-uc-operator"])
-    );
-}
-
 #[test]
 fn every_option_is_accepted_by_the_api_server() {
     let cp = control_plane();
@@ -549,6 +168,11 @@ fn every_option_is_accepted_by_the_api_server() {
         "--set=watchNamespace=somewhere",
         "--set=logFormat=text",
         "--set=image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "--set=allowedHosts={*}",
+        "--set=concurrency=4",
+        "--set=reconcileTimeout=90s",
+        "--set=installationId=dr-test",
+        "--set=podDisruptionBudget.maxUnavailable=50%",
     ]);
     assert_success(&out, "helm install --dry-run=server with every option");
     let text = stdout(&out);
@@ -556,180 +180,82 @@ fn every_option_is_accepted_by_the_api_server() {
     assert!(text.contains("--ca-bundle=/etc/uc-operator/ca/ca.crt"));
     assert!(text.contains("secretName: corporate-ca"));
     assert!(text.contains("@sha256:0123456789abcdef"));
-}
-
-// ---------------------------------------------------------------------------------------------
-// GitOps: the Argo CD health check, run by a real Lua interpreter (`hack/deps.sh` installs it).
-
-const HEALTH_LUA: &str = "deploy/argocd/health.lua";
-
-/// A Lua table constructor for a JSON value (the samples are plain ASCII).
-fn lua(v: &Value) -> String {
-    match v {
-        Value::Null => "nil".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => serde_json::to_string(s).unwrap(),
-        Value::Array(items) => format!(
-            "{{{}}}",
-            items.iter().map(lua).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!("[{}] = {}", serde_json::to_string(k).unwrap(), lua(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// Runs the health script the way Argo CD does: `obj` is a global, the chunk returns `hs`.
-fn argocd_health(obj: &Value) -> (String, String) {
-    let lua_bin = "lua5.4";
-    let script = repo().join(HEALTH_LUA);
-    let driver = format!(
-        "obj = {}\nlocal hs = assert(loadfile({}))()\nio.write(hs.status, '\\n', hs.message)",
-        lua(obj),
-        serde_json::to_string(script.to_str().unwrap()).unwrap()
-    );
-    let out = Command::new(lua_bin)
-        .args(["-e", &driver])
-        .output()
-        .unwrap_or_else(|e| panic!("{lua_bin} is missing ({e}): run hack/deps.sh"));
-    assert_success(&out, "the health script");
-    let text = stdout(&out);
-    let (status, message) = text.split_once('\n').expect("status and message");
-    (status.to_string(), message.to_string())
-}
-
-fn dbi(generation: i64, status: Value) -> Value {
-    let mut obj = serde_json::json!({
-        "apiVersion": "uc-operator.dev/v1alpha1",
-        "kind": "DatabricksIntegration",
-        "metadata": {"name": "analytics", "namespace": "data", "generation": generation},
-        "spec": {"workspaceUrl": "analytics.cloud.databricks.com", "catalog": "gov"},
-    });
-    if !status.is_null() {
-        obj["status"] = status;
-    }
-    obj
-}
-
-fn cond(kind: &str, status: &str, reason: &str, message: &str) -> Value {
-    serde_json::json!({"type": kind, "status": status, "reason": reason, "message": message,
-        "observedGeneration": 2, "lastTransitionTime": "2025-01-01T00:00:00Z"})
+    assert!(text.contains("maxUnavailable: 50%"));
 }
 
 #[test]
-fn argocd_health_check_reports_each_state() {
-    let enabled = serde_json::json!({"phase": "enabled", "observedGeneration": 2, "conditions": [
-        cond("Ready", "True", "Enabled", "Integration is enabled"),
-        cond("Reconciling", "False", "Enabled", ""),
-        cond("Stalled", "False", "Enabled", ""),
-    ]});
-    let creating = serde_json::json!({"phase": "creating", "observedGeneration": 2, "conditions": [
-        cond("Ready", "False", "Creating", "Setting up the catalog"),
-        cond("Reconciling", "True", "Creating", "Running the validation tests"),
-    ]});
-    let create_error = serde_json::json!({"phase": "createError", "observedGeneration": 2, "conditions": [
-        cond("Ready", "False", "ValidationFailed", "Basic Connection Test failed: 403 Forbidden"),
-        cond("Stalled", "False", "ValidationFailed", ""),
-    ]});
-    let stalled = serde_json::json!({"phase": "creating", "observedGeneration": 2, "conditions": [
-        cond("Ready", "False", "SecretNotFound", "Secret analytics-token not found"),
-        cond("Stalled", "True", "SecretNotFound", "Secret data/analytics-token not found"),
-    ]});
-    let recurring = serde_json::json!({"phase": "recurringValidationError", "observedGeneration": 2,
-        "conditions": [cond("Ready", "False", "ValidationFailed", "Metastore validation failed")]});
-    let deleting = serde_json::json!({"phase": "deleting", "observedGeneration": 2, "conditions": [
-        cond("Reconciling", "True", "Deleting", "Dropping catalog gov"),
-    ]});
-    let delete_error = serde_json::json!({"phase": "deleteError", "observedGeneration": 2, "conditions": [
-        cond("Ready", "False", "CleanupFailed", "workspace unreachable"),
-    ]});
-    let with_deletion = |status: Value| {
-        let mut o = dbi(2, status);
-        o["metadata"]["deletionTimestamp"] = "2025-01-01T00:00:00Z".into();
-        o["metadata"]["finalizers"] = serde_json::json!(["uc-operator.dev/cleanup"]);
-        o
+fn operator_values_become_flags() {
+    let deployment = |values: &[&str]| {
+        documents(&render(values))
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .unwrap()
     };
-
-    let cases = [
-        (
-            "enabled",
-            dbi(2, enabled.clone()),
-            "Healthy",
-            "Integration is enabled",
-        ),
-        (
-            "creating",
-            dbi(2, creating),
-            "Progressing",
-            "creating: Running the validation tests",
-        ),
-        (
-            "createError",
-            dbi(2, create_error),
-            "Degraded",
-            "createError: Basic Connection Test failed: 403 Forbidden",
-        ),
-        (
-            "stalled",
-            dbi(2, stalled),
-            "Degraded",
-            "creating: Secret data/analytics-token not found",
-        ),
-        (
-            "recurringValidationError",
-            dbi(2, recurring),
-            "Degraded",
-            "recurringValidationError: Metastore validation failed",
-        ),
-        (
-            "stale generation",
-            dbi(3, enabled),
-            "Progressing",
-            "Waiting for the operator to observe generation 3",
-        ),
-        (
-            "deleting",
-            with_deletion(deleting),
-            "Progressing",
-            "Deleting: Dropping catalog gov",
-        ),
-        (
-            "deleteError",
-            with_deletion(delete_error),
-            "Degraded",
-            "deleteError: workspace unreachable",
-        ),
-        (
-            "no status",
-            dbi(1, Value::Null),
-            "Progressing",
-            "Waiting for the operator to report a status",
-        ),
-    ];
-    for (name, obj, status, message) in cases {
-        assert_eq!(
-            argocd_health(&obj),
-            (status.to_string(), message.to_string()),
-            "{name}"
+    // Defaults: the binary's own host list, concurrency and identity; a 5m reconcile deadline.
+    let args = args_of(&deployment(&[]));
+    assert!(
+        args.contains(&"--reconcile-timeout=5m".to_string()),
+        "{args:?}"
+    );
+    for flag in ["--allowed-hosts", "--concurrency", "--installation-id"] {
+        assert!(
+            !args.iter().any(|a| a.starts_with(flag)),
+            "{flag}: {args:?}"
         );
     }
+    let args = args_of(&deployment(&[
+        "--set=allowedHosts={*.cloud.databricks.com,adb-1.2.azuredatabricks.net}",
+        "--set=concurrency=64",
+        "--set=reconcileTimeout=90s",
+        "--set=installationId=prod-eu-1",
+    ]));
+    for flag in [
+        "--allowed-hosts=*.cloud.databricks.com,adb-1.2.azuredatabricks.net",
+        "--concurrency=64",
+        "--reconcile-timeout=90s",
+        "--installation-id=prod-eu-1",
+    ] {
+        assert!(args.contains(&flag.to_string()), "{flag}: {args:?}");
+    }
+    // What the schema refuses, naming the value.
+    for (bad, named) in [
+        ("--set=concurrency=0", "concurrency"),
+        ("--set=reconcileTimeout=5", "reconcileTimeout"),
+        ("--set=reconcileTimeout=five minutes", "reconcileTimeout"),
+        (
+            "--set=allowedHosts={a.example.com b.example.com}",
+            "allowedHosts",
+        ),
+        ("--set=installationId=two words", "installationId"),
+        (
+            "--set=podDisruptionBudget.maxUnavailable=0",
+            "maxUnavailable",
+        ),
+    ] {
+        let out = helm(&["template", "uc-operator", CHART, bad]);
+        assert!(!out.status.success(), "{bad} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(named), "{bad}: {err}");
+    }
 }
 
 #[test]
-fn argocd_cm_snippet_installs_the_same_script() {
-    let cm: Value =
-        serde_yaml::from_str(&crate::harness::read("deploy/argocd/argocd-cm.yaml")).unwrap();
-    let key = "resource.customizations.health.uc-operator.dev_DatabricksIntegration";
-    assert_eq!(
-        cm["data"][key].as_str(),
-        Some(crate::harness::read(HEALTH_LUA).as_str()),
-        "deploy/argocd/argocd-cm.yaml differs from {HEALTH_LUA}"
-    );
+fn the_update_strategy_never_runs_two_unelected_operators() {
+    let strategy = |values: &[&str]| {
+        documents(&render(values))
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .unwrap()["spec"]["strategy"]
+            .clone()
+    };
+    // Without leader election two pods would both reconcile: the old one stops first.
+    assert_eq!(strategy(&[]), serde_json::json!({"type": "Recreate"}));
+    let surge = serde_json::json!({
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    });
+    assert_eq!(strategy(&["--set=leaderElection.enabled=true"]), surge);
+    assert_eq!(strategy(&["--set=replicas=3"]), surge);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! A real Kubernetes control plane for the tests: etcd and kube-apiserver (built by `make tools`,
 //! started by `hack/control-plane.sh`, the same script `make demo` uses) on free loopback ports,
-//! once per test binary and shared; each test works in namespaces of its own.
+//! once per test binary and shared; each test works in namespaces of its own. kube-controller-manager
+//! runs too, so namespaces finish terminating and owned objects are garbage-collected.
 
 #![allow(dead_code)]
 
@@ -202,6 +203,20 @@ fn log_level(default: &str) -> String {
     std::env::var("UC_TEST_OPERATOR_LOG").unwrap_or_else(|_| default.to_string())
 }
 
+/// Retry and poll timings short enough for tests.
+pub const SHORT_TIMINGS: &[&str] = &[
+    "--retry-base",
+    "500ms",
+    "--retry-max",
+    "3s",
+    "--manual-setup-poll",
+    "1s",
+    "--statement-poll",
+    "50ms",
+    "--request-retry-budget",
+    "2s",
+];
+
 /// A `uc-operator run` process watching one namespace; killed when dropped.
 pub struct Operator {
     child: std::process::Child,
@@ -235,6 +250,19 @@ impl Operator {
         ca_bundle: &Path,
         extra: &[&str],
     ) -> Operator {
+        Self::start_timed(cp, kubeconfig, namespace, ca_bundle, SHORT_TIMINGS, extra)
+    }
+
+    /// Starts the operator with `timings` in place of [`SHORT_TIMINGS`] (each flag may be given
+    /// once only).
+    pub fn start_timed(
+        cp: &ControlPlane,
+        kubeconfig: &Path,
+        namespace: &str,
+        ca_bundle: &Path,
+        timings: &[&str],
+        extra: &[&str],
+    ) -> Operator {
         static N: AtomicU32 = AtomicU32::new(0);
         let log = cp.dir.join(format!(
             "operator-{namespace}-{}.log",
@@ -249,9 +277,7 @@ impl Operator {
             .arg("--ca-bundle")
             .arg(ca_bundle)
             .args(["--log-format", "json"])
-            .args(["--retry-base", "500ms", "--retry-max", "3s"])
-            .args(["--manual-setup-poll", "1s", "--statement-poll", "50ms"])
-            .args(["--request-retry-budget", "2s"])
+            .args(timings)
             // The simulator serves on localhost, which the default allow-list refuses.
             .args(["--allowed-hosts", "localhost"])
             .args(extra)
@@ -305,5 +331,36 @@ impl Operator {
 impl Drop for Operator {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+impl Operator {
+    /// Waits up to `timeout` for the process to exit by itself; `None` if it is still running.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl ControlPlane {
+    /// A copy of the admin kubeconfig that reaches the API server at `server` instead (a proxy).
+    pub fn kubeconfig_via(&self, server: &str, name: &str) -> PathBuf {
+        let text = std::fs::read_to_string(&self.kubeconfig).unwrap();
+        let path = self.dir.join(format!("kubeconfig-via-{name}"));
+        std::fs::write(&path, text.replace(&self.server, server)).unwrap();
+        path
+    }
+
+    /// The API server's loopback port.
+    pub fn port(&self) -> u16 {
+        self.server.rsplit(':').next().unwrap().parse().unwrap()
     }
 }

@@ -3,13 +3,19 @@
 
 mod harness;
 
+mod argocd;
 mod chart;
+mod chart_install;
 mod checks;
 mod client;
+mod control_plane;
 mod controller;
 mod crd;
 mod hostile;
 mod import;
+mod leader;
+mod proxy;
 mod reconcile;
+mod rollout;
 mod setup_plan;
 mod validate;

@@ -75,6 +75,7 @@ fn check_round_trip(p: &SetupParams, statements: &[String]) {
             SqlStatement::CreateSchema {
                 name,
                 if_not_exists,
+                ..
             } => {
                 assert!(
                     same_path(name, &[c, INTERNAL_SCHEMA]) && *if_not_exists,

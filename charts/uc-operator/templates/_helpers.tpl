@@ -86,8 +86,10 @@ never contend for one Lease. */}}
   verbs: ["get", "list", "watch"]
 - apiGroups: [""]
   resources: ["configmaps"]
-  # The manual setup script ConfigMaps (<name>-uc-setup), owned by their resource.
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+  # The manual setup script ConfigMaps (<name>-uc-setup), owned by their resource, written with
+  # server-side apply (create and patch). They are never deleted by the operator: garbage
+  # collection follows the owner reference.
+  verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: ["", "events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
