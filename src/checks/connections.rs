@@ -74,59 +74,68 @@ struct Access<'a> {
 }
 
 impl Access<'_> {
+    /// Reachable is what the connection's workspace shows the principal (the catalog GET through
+    /// it); bindings are read only to explain a catalog it does not show, and when they cannot be
+    /// read (only the owner or a metastore admin may) the message is just shorter.
     async fn check(&self, catalog: &str, f: &mut Findings) {
         let name = catalog_access_test(catalog);
         let host = self.client.host();
-        let info = match self.client.get_catalog(catalog).await {
-            Ok(Some(info)) if !info.is_isolated() => {
-                let message = format!("catalog {catalog} is OPEN and reachable through {host}");
+        let refused = match self.client.get_catalog(catalog).await {
+            Ok(Some(info)) => {
+                let how = if info.is_isolated() {
+                    "ISOLATED"
+                } else {
+                    "OPEN"
+                };
+                let workspace = self
+                    .own_id
+                    .map(|id| format!(" (workspace {id})"))
+                    .unwrap_or_default();
+                let message =
+                    format!("catalog {catalog} is {how} and reachable through {host}{workspace}");
                 f.passed(&name, Some(message), None);
                 return;
             }
-            Ok(info) => Ok(info),
-            // Not accessible from this workspace may mean bound elsewhere: the bindings tell.
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(e),
+            Ok(None) => None,
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => Some(e),
             Err(e) => {
                 let context = format!("could not read catalog {catalog} through {host}");
                 f.failed_call(&name, &context, &e);
                 return;
             }
         };
-        let bindings = match self.client.catalog_bindings(catalog).await {
+        match self.bindings(catalog).await {
+            Some(bound) => self.judge(catalog, &bound, f),
+            // Its owner or a metastore admin could say where it is bound; the principal cannot.
+            None => match refused {
+                Some(e) => f.failed_user(
+                    &name,
+                    Reason::CatalogNotReachable,
+                    format!("catalog {catalog} is not accessible through {host} ({e}); only its owner or a metastore admin can read which workspaces it is bound to"),
+                ),
+                None => {
+                    let message = format!("catalog {catalog} not found through {host}");
+                    f.failed_user(&name, Reason::CatalogNotFound, message);
+                }
+            },
+        }
+    }
+
+    /// The workspaces the catalog is bound to, if either connection may read them.
+    async fn bindings(&self, catalog: &str) -> Option<Vec<i64>> {
+        let read = match self.client.catalog_bindings(catalog).await {
             Ok(b) => Ok(b),
             Err(_) => self.main.catalog_bindings(catalog).await,
         };
-        let bound: Vec<i64> = match (bindings, info) {
-            (Ok(b), _) => b.into_iter().map(|b| b.workspace_id).collect(),
-            (Err(_), Err(denied)) => {
-                let context = format!("catalog {catalog} is not accessible through {host}");
-                f.failed_call(&name, &context, &denied);
-                return;
-            }
-            (Err(_), Ok(None)) => {
-                let message = format!("catalog {catalog} not found through {host}");
-                f.failed_user(&name, Reason::CatalogNotFound, message);
-                return;
-            }
-            (Err(e), Ok(Some(_))) => {
-                let context = format!("could not read the workspace bindings of catalog {catalog}");
-                f.failed_call(&name, &context, &e);
-                return;
-            }
-        };
-        self.judge(catalog, &bound, f);
+        read.ok()
+            .map(|b| b.into_iter().map(|b| b.workspace_id).collect())
     }
 
+    /// A catalog its own connection does not show, explained by its bindings.
     fn judge(&self, catalog: &str, bound: &[i64], f: &mut Findings) {
         let name = catalog_access_test(catalog);
         let host = self.client.host();
-        if self.own_id.is_some_and(|id| bound.contains(&id)) {
-            let message = format!(
-                "catalog {catalog} is bound to workspaces [{}], including {host}",
-                list(bound)
-            );
-            f.passed(&name, Some(message), None);
-        } else if let Some((id, via)) = self.reachable.iter().find(|(id, _)| bound.contains(id)) {
+        if let Some((id, via)) = self.reachable.iter().find(|(id, _)| bound.contains(id)) {
             f.warned(&name, format!("catalog {catalog} is bound to workspaces [{}]: reachable through {via} (workspace {id}), not through {host} where it is listed", list(bound)));
         } else {
             let reach: Vec<i64> = self.reachable.iter().map(|(id, _)| *id).collect();

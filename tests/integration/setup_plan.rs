@@ -129,6 +129,9 @@ fn check_round_trip(p: &SetupParams, statements: &[String]) {
                 assert!(same(&securable.name[0], "system"), "{sql}");
                 assert!(same(to, principal), "{sql}");
             }
+            SqlStatement::AlterObjectOwner { name, owner, .. } => {
+                assert!(same(&name[0], c) && same(owner, principal), "{sql}");
+            }
             SqlStatement::DropCatalog {
                 name,
                 if_exists,
