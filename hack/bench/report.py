@@ -61,9 +61,11 @@ def rows(result):
     t, ph = s["times"], {p["name"]: p for p in (result["rest"], result["revalidation"], result["restart"])}
     usage = lambda p: (f"RSS {p['usage']['rss_mib']} MiB (peak {p['usage']['hwm_mib']}), "  # noqa: E731
                        f"CPU {p['usage']['cpu_s']} s (+{p['usage']['cpu_delta_s']} s in the phase)")
+    concurrency = result["params"]["concurrency"] or "binary default"
+    if result["operator_ignored"]:
+        concurrency = f"binary default ({'; '.join(result['operator_ignored'])})"
     out = [
-        ("integrations, latency, concurrency",
-         f"{n}, {result['params']['latency_ms']} ms, {result['params']['concurrency'] or 'binary default'}"),
+        ("integrations, latency, concurrency", f"{n}, {result['params']['latency_ms']} ms, {concurrency}"),
         ("create span (first to last create)", _fmt(t["create_span_s"], " s")),
         ("all enabled, from the first create", _fmt(t["all_enabled_from_first_create_s"], " s")),
         ("all enabled, from the last create", _fmt(t["all_enabled_from_last_create_s"], " s")),
