@@ -45,8 +45,18 @@ def _fmt(value, unit=""):
     return "—" if value is None else f"{value}{unit}"
 
 
+_PREFIXES = ("/api/2.1/unity-catalog/", "/api/2.0/preview/scim/v2/", "/api/2.0/", "/api/1.2/")
+
+
+def _short(key):
+    """`GET /api/2.1/unity-catalog/catalogs/{id}` as `GET catalogs/{id}`, for the table."""
+    for prefix in _PREFIXES:
+        key = key.replace(prefix, "")
+    return key
+
+
 def _breakdown(by_key):
-    return ", ".join(f"{v['per_integration']:g} {k}" for k, v in by_key.items()) or "none"
+    return ", ".join(f"{v['per_integration']:g} {_short(k)}" for k, v in by_key.items()) or "none"
 
 
 def _round_trips(result):
@@ -74,7 +84,7 @@ def rows(result):
          f"{_fmt(t['first_status_to_enabled_p50_s'], ' s')} / {_fmt(t['first_status_to_enabled_p99_s'], ' s')}"),
         ("  ≈ round trips on its critical path (p50 / latency)", _round_trips(result)),
         ("Databricks requests per fresh setup", f"{s['databricks']['per_integration']}"),
-        ("  not 2xx", ", ".join(f"{v} × {k}" for k, v in s["databricks"]["non_2xx"].items()) or "none"),
+        ("  not 2xx", ", ".join(f"{v} × {_short(k)}" for k, v in s["databricks"]["non_2xx"].items()) or "none"),
         ("  by endpoint", _breakdown(s["databricks"]["by_endpoint"])),
         ("Kubernetes writes per integration", f"{s['kube_writes']['per_integration']}"),
         ("  by resource", _breakdown(s["kube_writes"]["by_key"])),
@@ -108,7 +118,8 @@ def markdown(results):
     """A side-by-side Markdown table of several runs (for docs/performance.md)."""
     cols = [dict(rows(r)) for r in results]
     keys = [k for k, _ in rows(results[0])]
-    lines = ["| figure | " + " | ".join(f"run {i + 1}" for i in range(len(cols))) + " |",
+    names = [f"N = {r['params']['n']}, {r['params']['latency_ms']} ms" for r in results]
+    lines = ["| figure | " + " | ".join(names) + " |",
              "|---|" + "---|" * len(cols)]
     lines += ["| " + k.strip() + " | " + " | ".join(c.get(k, "") for c in cols) + " |" for k in keys]
     return "\n".join(lines)

@@ -62,9 +62,20 @@ def parse_args():
     return p.parse_args()
 
 
+def command_line(args):
+    """The `make bench` line that repeats this run."""
+    line = (f"make bench N={args.n} LATENCY_MS={args.latency_ms} REST_SECS={args.rest_secs} "
+            f"REVALIDATE={args.revalidate} INTERVAL={args.interval}")
+    if args.concurrency:
+        line += f" CONCURRENCY={args.concurrency}"
+    return line + (f" CHUNK={args.chunk}" if args.chunk else "")
+
+
 def machine():
     mem = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
-    return {"nproc": os.cpu_count(), "mem_gib": round(int(mem.split()[1]) / 1024 / 1024, 1),
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "?")
+    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(int(mem.split()[1]) / 1024 / 1024, 1),
             "kernel": os.uname().release, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3]}
 
@@ -107,7 +118,7 @@ def run(args, state):
             "params": {"n": args.n, "latency_ms": args.latency_ms, "concurrency": args.concurrency,
                        "rest_secs": args.rest_secs, "revalidate": args.revalidate,
                        "interval": args.interval, "chunk": args.chunk},
-            "command": " ".join(sys.argv),
+            "command": command_line(args),
             "operator_command": bench.op.command_line(),
             "operator_ignored": bench.op.ignored,
             "machine": machine(),
