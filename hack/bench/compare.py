@@ -7,6 +7,9 @@
 import json
 import sys
 
+# No __pycache__ next to the sources: the repository does not ignore it.
+sys.dont_write_bytecode = True
+
 from report import markdown
 
 if __name__ == "__main__":

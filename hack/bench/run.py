@@ -25,6 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+# No __pycache__ next to the sources: the repository does not ignore it.
+sys.dont_write_bytecode = True
+
 import phases
 import process
 from controlplane import AuditLog, ControlPlane, start_watch

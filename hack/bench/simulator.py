@@ -10,7 +10,6 @@ import json
 import os
 import re
 import ssl
-import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -80,18 +79,6 @@ class Simulator:
         req = urllib.request.Request(self._admin, method="DELETE")
         with urllib.request.urlopen(req, context=self._ssl, timeout=60) as r:
             r.read()
-
-    def settle(self, quiet_secs=2.0, timeout=60):
-        """Waits until no request has arrived for `quiet_secs`: the end of a phase's stragglers."""
-        last, since = -1, time.monotonic()
-        deadline = since + timeout
-        while time.monotonic() < deadline:
-            count = len(self.requests())
-            if count != last:
-                last, since = count, time.monotonic()
-            elif time.monotonic() - since >= quiet_secs:
-                return
-            time.sleep(0.5)
 
 
 # Path segments that name one object: catalogs and schemas of the bench (bench_00001...),
