@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: all build tools deps crds test lint demo clean
+.PHONY: all build tools deps crds test lint demo bench clean
 
 all: build
 
@@ -35,6 +35,13 @@ test: tools deps lint
 demo: tools
 	$(CARGO) build --workspace --bins
 	python3 hack/demo.py
+
+## bench: the scale benchmark on a release build (docs/performance.md), not part of `make test`.
+## Parameters (make variables or environment): N, LATENCY_MS, CONCURRENCY, REST_SECS, REVALIDATE,
+## INTERVAL, CHUNK, TIMEOUT, OUT, KEEP; e.g. `make bench N=1000 LATENCY_MS=20`
+bench: tools
+	$(CARGO) build --release -p uc-operator -p databricks-sim --bins
+	python3 hack/bench/run.py
 
 clean:
 	$(CARGO) clean
