@@ -1,12 +1,10 @@
 //! `Catalog validation`: the integration's own catalog exists and is this integration's (owned by
 //! the service principal and carrying its marker), or can be created.
 
-use std::collections::BTreeSet;
-
-use super::{CATALOG_VALIDATION, CatalogState, Findings, Integration};
+use super::{CATALOG_VALIDATION, CatalogState, Findings, Integration, lockdown};
 use crate::databricks::{self, ErrorKind, WorkspaceClient};
 use crate::failure::Reason;
-use crate::setup::{ACCOUNT_USERS, TAG_KEY, catalog_comment};
+use crate::setup::{TAG_KEY, catalog_comment};
 
 /// Re-runs the catalog test after setup, with the lockdown check, replacing the earlier result.
 pub async fn verify(main: &WorkspaceClient, it: &Integration<'_>, f: &mut Findings) {
@@ -105,9 +103,9 @@ pub(super) async fn check(
     let marked = info.comment.as_deref() == Some(catalog_comment(it.id).as_str());
     let mut state = classify(it, principal, &owner, tag.as_deref(), marked);
     if state == CatalogState::Ours && it.check_lockdown {
-        match lockdown_drift(main, name).await {
-            Ok(Some(drift)) => state = CatalogState::Drifted(drift),
-            Ok(None) => {}
+        match lockdown::inspect(main, name, principal).await {
+            Ok(drift) if !drift.is_empty() => state = CatalogState::Drifted(drift),
+            Ok(_) => {}
             Err(e) => {
                 let context = format!("could not read the grants on catalog {name}");
                 f.failed_call(CATALOG_VALIDATION, &context, &e);
@@ -171,13 +169,13 @@ fn report(
             Some(format!("catalog {name} is owned by the service principal; setup will mark it as this integration's")),
             None,
         ),
-        (CatalogState::Drifted(what), true) if !it.check_lockdown => f.passed(
+        (CatalogState::Drifted(drift), _) if !drift.owners.is_empty() => f.failed_user(
             CATALOG_VALIDATION,
-            Some(format!("{what}; setup will restore it")),
-            None,
+            Reason::CatalogOwnershipChanged,
+            format!("{}; the operator never takes ownership: make the service principal the owner again", drift.describe(name)),
         ),
-        (CatalogState::Drifted(what), _) => {
-            f.failed_user(CATALOG_VALIDATION, Reason::CatalogDrifted, what.clone())
+        (CatalogState::Drifted(drift), _) => {
+            f.failed_user(CATALOG_VALIDATION, Reason::CatalogDrifted, drift.describe(name))
         }
         (CatalogState::NotOwned { owner }, true) => not_owned(name, owner, principal, f),
         // A manual script half-run (tagged, ownership not moved yet) is a wait, not a drift.
@@ -208,23 +206,6 @@ fn not_owned(name: &str, owner: &str, principal: &str, f: &mut Findings) {
         Reason::CatalogOwnershipChanged,
         format!("catalog {name} carries this integration's marker but is owned by {owner}, not by the service principal {principal}; the operator never takes ownership: make the service principal its owner again"),
     );
-}
-
-/// What `account users` still holds on the catalog, if anything.
-async fn lockdown_drift(
-    main: &WorkspaceClient,
-    name: &str,
-) -> Result<Option<String>, databricks::Error> {
-    let grants = main.get_permissions("catalog", name).await?;
-    let held: BTreeSet<String> = grants
-        .into_iter()
-        .filter(|a| a.principal.eq_ignore_ascii_case(ACCOUNT_USERS))
-        .flat_map(|a| a.privileges)
-        .collect();
-    Ok((!held.is_empty()).then(|| {
-        let held: Vec<_> = held.into_iter().collect();
-        format!("account users holds {} on catalog {name}", held.join(", "))
-    }))
 }
 
 /// Who the metastore admin is, to compare with the principal.

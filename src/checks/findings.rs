@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::lockdown::Drift;
 use crate::failure::{Failure, Reason};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -62,8 +63,9 @@ pub enum CatalogState {
     /// Owned by the principal and recognisably created by this integration (or adopted), but not
     /// tagged yet: setup was interrupted, or the manual script not finished.
     OursUntagged,
-    /// Ours, but someone else holds privileges on it or on what setup created (names each).
-    Drifted(String),
+    /// Ours, but someone else holds privileges on it or owns what setup created, or an object
+    /// setup creates is missing.
+    Drifted(Drift),
     /// Carries this integration's marker but is owned by someone else now: reported, never
     /// taken back.
     NotOwned { owner: String },

@@ -10,11 +10,13 @@ mod catalog;
 mod compute;
 mod connections;
 mod findings;
+mod lockdown;
 mod workspace;
 
 pub use findings::{CatalogState, Finding, Findings, Outcome, Workspace};
 
 pub use catalog::verify as verify_catalog;
+pub use lockdown::{Drift, ForeignGrant, repair as repair_lockdown};
 
 use crate::api::DatabricksIntegrationSpec;
 use crate::databricks::WorkspaceClient;

@@ -79,6 +79,12 @@ impl<'a> Report<'a> {
                 Reason::Enabled,
                 "the integration is validated and set up".into(),
             ),
+            // A new resource's first status says `creating`; its next event (Enabled or a
+            // Warning) follows within one reconcile, so the announcement costs no event.
+            State::Progressing {
+                reason: Reason::Creating,
+                ..
+            } => return Ok(()),
             State::Progressing { reason, message } => (EventType::Normal, *reason, message.clone()),
             State::AwaitingManualSetup { message } => (
                 EventType::Normal,

@@ -22,44 +22,21 @@ pub async fn automatic(
     findings: &mut Findings,
 ) -> Result<SetupCondition, Failure> {
     let catalog = it.catalog;
-    let repairable = matches!(
-        findings.catalog_state(),
-        CatalogState::Missing | CatalogState::OursUntagged | CatalogState::Drifted(_)
-    );
+    let sql_repairs = match findings.catalog_state() {
+        CatalogState::Missing | CatalogState::OursUntagged => true,
+        CatalogState::Drifted(d) => !d.missing.is_empty() && d.owners.is_empty(),
+        _ => false,
+    };
     let should_run = match flow {
         Flow::Create | Flow::Edit => findings.failure().is_none(),
         Flow::Recheck => {
-            repairable && findings.compute_available && findings.only_failed(CATALOG_VALIDATION)
+            sql_repairs && findings.compute_available && findings.only_failed(CATALOG_VALIDATION)
         }
     };
     if should_run {
-        let principal = findings.principal().unwrap_or_default().to_string();
-        let params = setup::params(report.dbi, it.id, Some(&principal));
-        let existing = match findings.catalog_state() {
-            CatalogState::Missing => setup::Existing::default(),
-            CatalogState::OursUntagged => setup::Existing {
-                catalog: true,
-                tagged: false,
-            },
-            _ => setup::Existing {
-                catalog: true,
-                tagged: true,
-            },
-        };
-        setup::run(main, &params, existing)
-            .await
-            .map_err(|e| Failure::databricks("", &e).with_reason(Reason::SetupFailed))?;
-        checks::verify_catalog(main, it, findings).await;
-        if *findings.catalog_state() == CatalogState::Ours {
-            let reason = if flow == Flow::Recheck {
-                Reason::DriftRepaired
-            } else {
-                Reason::SetupApplied
-            };
-            let message = format!("catalog {catalog} is set up and owned by {principal}");
-            report.event(EventType::Normal, reason, message).await;
-        }
+        run_plan(report, main, it, findings).await?;
     }
+    repair_grants(report, main, it, findings).await?;
     Ok(match (findings.catalog_state(), should_run) {
         (CatalogState::Ours, _) => SetupCondition {
             done: true,
@@ -85,6 +62,73 @@ pub async fn automatic(
             message: "setup runs once validation passes".into(),
         },
     })
+}
+
+/// Runs the setup plan; a catalog it has just created is known to be set up (no re-read), any
+/// other is verified afterwards.
+async fn run_plan(
+    report: &Report<'_>,
+    main: &WorkspaceClient,
+    it: &Integration<'_>,
+    findings: &mut Findings,
+) -> Result<(), Failure> {
+    let principal = findings.principal().unwrap_or_default().to_string();
+    let params = setup::params(report.dbi, it.id, Some(&principal));
+    let state = findings.catalog_state().clone();
+    let existing = match state {
+        CatalogState::Missing => setup::Existing::default(),
+        CatalogState::OursUntagged => setup::Existing {
+            catalog: true,
+            tagged: false,
+        },
+        _ => setup::Existing {
+            catalog: true,
+            tagged: true,
+        },
+    };
+    setup::run(main, &params, existing)
+        .await
+        .map_err(|e| Failure::databricks("", &e).with_reason(Reason::SetupFailed))?;
+    if state == CatalogState::Missing {
+        // Created just now by the principal: owned by it, marked, and granted to no one.
+        let message = format!(
+            "catalog {} created and set up, owned by {principal}",
+            it.catalog
+        );
+        findings.passed(CATALOG_VALIDATION, Some(message), None);
+        findings.catalog = Some(CatalogState::Ours);
+    } else {
+        checks::verify_catalog(main, it, findings).await;
+    }
+    Ok(())
+}
+
+/// Removes grants others hold over REST (no compute), on every flow, and says what went.
+async fn repair_grants(
+    report: &Report<'_>,
+    main: &WorkspaceClient,
+    it: &Integration<'_>,
+    findings: &mut Findings,
+) -> Result<(), Failure> {
+    let CatalogState::Drifted(drift) = findings.catalog_state() else {
+        return Ok(());
+    };
+    let repairable =
+        !drift.grants.is_empty() && drift.owners.is_empty() && drift.missing.is_empty();
+    if !repairable || !findings.only_failed(CATALOG_VALIDATION) {
+        return Ok(());
+    }
+    let grants = drift.grants.clone();
+    checks::repair_lockdown(main, &grants)
+        .await
+        .map_err(|e| Failure::databricks("removing grants", &e).with_reason(Reason::SetupFailed))?;
+    let removed = checks::Drift::describe_grants(&grants);
+    let note = format!("removed from catalog {}: {removed}", it.catalog);
+    report
+        .event(EventType::Normal, Reason::DriftRepaired, note)
+        .await;
+    checks::verify_catalog(main, it, findings).await;
+    Ok(())
 }
 
 /// Publishes the script (once the principal is known) and reports whether it has been run —
