@@ -48,7 +48,7 @@ pub fn settings(sim: &Simulator) -> ClientSettings {
 }
 
 /// A token client for a simulator workspace, on its warehouse `warehouse`.
-fn client(sim: &Simulator, workspace: &str, warehouse: &str, token: &str) -> WorkspaceClient {
+pub fn client(sim: &Simulator, workspace: &str, warehouse: &str, token: &str) -> WorkspaceClient {
     let config = ConnectionConfig {
         host: "localhost".into(),
         port: sim.workspace(workspace).port,
@@ -257,8 +257,30 @@ async fn a_missing_catalog_needs_create_catalog() {
 
 /// Runs the catalog test against a pre-existing `governance` catalog.
 async fn with_catalog(catalog: CatalogSpec, check_lockdown: bool) -> Findings {
+    let ours = catalog.owner == SP_APP_ID;
     let sim = start(Scenario::default_for_tests().with_catalog(catalog)).await;
     let id = id();
+    // The internal schema, table and view setup creates, made by the principal (their owner).
+    let params = uc_operator::setup::SetupParams {
+        id: id.clone(),
+        catalog: CATALOG.into(),
+        storage_root: None,
+        principal: Some(SP_APP_ID.into()),
+        audit: false,
+    };
+    let existing = uc_operator::setup::Existing {
+        catalog: true,
+        tagged: true,
+    };
+    let sp = main_client(&sim);
+    for sql in uc_operator::setup::automatic_statements(&params, existing) {
+        if ours && !sql.starts_with("REVOKE") && !sql.contains("SET TAGS") {
+            sp.execute(&sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+    sim.clear_requests();
     let it = Integration {
         check_lockdown,
         ..integration(&id)

@@ -14,6 +14,7 @@ mod crd;
 mod hostile;
 mod import;
 mod leader;
+mod lockdown;
 mod proxy;
 mod reconcile;
 mod rollout;

@@ -2,7 +2,7 @@
 //! simulator, `uc_operator::controller::reconcile` called once per step (no binary, no polling),
 //! and each step's object writes read back from a watch, so their number and order are exact.
 
-mod fixtures;
+pub mod fixtures;
 
 use std::time::Duration;
 

@@ -218,6 +218,17 @@ impl Env {
         );
     }
 
+    /// The note of every event with `reason`.
+    pub async fn event_notes(&self, reason: Reason) -> Vec<String> {
+        let events = Api::<Event>::namespaced(self.client.clone(), &self.ns);
+        let list = events.list(&Default::default()).await.unwrap();
+        list.items
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some(reason.as_str()))
+            .filter_map(|e| e.note)
+            .collect()
+    }
+
     pub async fn event_reasons(&self) -> Vec<String> {
         let events = Api::<Event>::namespaced(self.client.clone(), &self.ns);
         let list = events.list(&Default::default()).await.unwrap();
