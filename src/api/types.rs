@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Catalog","type":"string","jsonPath":".spec.catalog"}"#,
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Connections","type":"string","priority":1,"description":"each connection's test status, main first","jsonPath":".status.connections[*].status"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DatabricksIntegrationSpec {

@@ -27,7 +27,19 @@ pub(super) async fn check(
     f: &mut Findings,
 ) {
     let name = it.catalog;
-    let info = match main.get_catalog(name).await {
+    // A new automatic integration will most likely create the catalog: what that needs is read
+    // in the same round trip as the catalog itself.
+    let (info, prefetched) = if it.automatic && !it.after_setup {
+        let (info, summary, grants) = tokio::join!(
+            main.get_catalog(name),
+            main.metastore_summary(),
+            main.effective_permissions("metastore", metastore, principal)
+        );
+        (info, Some((summary, grants)))
+    } else {
+        (main.get_catalog(name).await, None)
+    };
+    let info = match info {
         Ok(info) => info,
         // The name is taken by a catalog the principal may not even see.
         Err(e) if e.kind() == ErrorKind::PermissionDenied && it.automatic => {
@@ -51,45 +63,14 @@ pub(super) async fn check(
         }
     };
     let Some(info) = info else {
-        f.catalog = Some(CatalogState::Missing);
-        let (summary, grants) = tokio::join!(
-            main.metastore_summary(),
-            main.effective_permissions("metastore", metastore, principal)
-        );
-        let summary = match summary {
-            Ok(s) => s,
-            Err(e) => {
-                f.failed_call(
-                    CATALOG_VALIDATION,
-                    "could not read the metastore summary",
-                    &e,
-                );
-                return;
-            }
+        let prefetched = match prefetched {
+            Some(p) => p,
+            None => tokio::join!(
+                main.metastore_summary(),
+                main.effective_permissions("metastore", metastore, principal)
+            ),
         };
-        if summary.storage_root.is_none() && it.storage_root.is_none() {
-            f.failed_user(
-                CATALOG_VALIDATION,
-                Reason::StorageRootRequired,
-                format!("catalog {name} does not exist and metastore {metastore} has no root storage: set spec.storageRoot to a cloud storage URL (s3://, abfss://, gs://, r2://) for the catalog's managed location; nothing was created"),
-            );
-            return;
-        }
-        if it.automatic {
-            let groups = f.main().groups;
-            let admin = Admin {
-                summary: &summary,
-                principal,
-                groups: &groups,
-            };
-            can_create(admin, grants, metastore, f);
-        } else {
-            let message = format!(
-                "catalog {name} does not exist yet: waiting for the setup script to be run"
-            );
-            f.warned(CATALOG_VALIDATION, message);
-        }
-        return;
+        return missing(it, principal, metastore, prefetched, f);
     };
     let tag = match main.get_catalog_tag(name, TAG_KEY).await {
         Ok(tag) => tag,
@@ -115,6 +96,55 @@ pub(super) async fn check(
     }
     report(it, principal, &owner, &state, f);
     f.catalog = Some(state);
+}
+
+type Prefetched = (
+    Result<databricks::MetastoreSummary, databricks::Error>,
+    Result<Vec<databricks::EffectivePrivilegeAssignment>, databricks::Error>,
+);
+
+/// The catalog does not exist: can it be created (root storage, CREATE CATALOG or admin)?
+fn missing(
+    it: &Integration<'_>,
+    principal: &str,
+    metastore: &str,
+    (summary, grants): Prefetched,
+    f: &mut Findings,
+) {
+    let name = it.catalog;
+    f.catalog = Some(CatalogState::Missing);
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            f.failed_call(
+                CATALOG_VALIDATION,
+                "could not read the metastore summary",
+                &e,
+            );
+            return;
+        }
+    };
+    if summary.storage_root.is_none() && it.storage_root.is_none() {
+        f.failed_user(
+            CATALOG_VALIDATION,
+            Reason::StorageRootRequired,
+            format!("catalog {name} does not exist and metastore {metastore} has no root storage: set spec.storageRoot to a cloud storage URL (s3://, abfss://, gs://, r2://) for the catalog's managed location; nothing was created"),
+        );
+        return;
+    }
+    if it.automatic {
+        let groups = f.main().groups;
+        let admin = Admin {
+            summary: &summary,
+            principal,
+            groups: &groups,
+        };
+        can_create(admin, grants, metastore, f);
+    } else {
+        let message =
+            format!("catalog {name} does not exist yet: waiting for the setup script to be run");
+        f.warned(CATALOG_VALIDATION, message);
+    }
 }
 
 /// Whose the catalog is: this integration's only when it carries the marker *and* the principal

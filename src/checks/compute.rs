@@ -40,8 +40,9 @@ pub(super) async fn basic_connection(
             }
         }
     }
-    if policy == ComputePolicy::MayStart {
-        // Command Execution 1.2 never starts a cluster (a statement does start a warehouse).
+    // Command Execution 1.2 never starts a cluster; a statement does start a warehouse, so a
+    // warehouse needs no call here.
+    if policy == ComputePolicy::MayStart && matches!(main.compute(), Compute::Cluster { .. }) {
         if let Err(e) = main.ensure_running().await {
             f.failed_call(BASIC_CONNECTION_TEST, "could not start the compute", &e);
             return;

@@ -148,6 +148,16 @@ impl Findings {
         self.failed(name, Failure::databricks(context, e));
     }
 
+    /// Takes in what a check run on its own (concurrently) found.
+    pub fn merge(&mut self, other: Findings) {
+        for t in other.tests {
+            self.push(&t.name, t.outcome);
+        }
+        self.workspaces.extend(other.workspaces);
+        self.catalog = other.catalog.or(self.catalog.take());
+        self.compute_available |= other.compute_available;
+    }
+
     /// A re-run test replaces its earlier result (post-setup verification).
     fn push(&mut self, name: &str, outcome: Outcome) {
         self.tests.retain(|t| t.name != name);

@@ -102,7 +102,14 @@ pub async fn run(
     policy: ComputePolicy,
 ) -> Findings {
     let mut f = Findings::default();
-    if !workspace::metastore(main, &mut f).await {
+    // Independent reads at once: the metastore, the identity and the basic connection.
+    let (mut basic, mut identity) = (Findings::default(), Findings::default());
+    let (proceed, (), me) = tokio::join!(
+        workspace::metastore(main, &mut f),
+        compute::basic_connection(main, policy, &mut basic),
+        workspace::principal(main, &mut identity),
+    );
+    if !proceed {
         // Every other test is listed, so the status shows what did not run.
         let mut rest = vec![
             BASIC_CONNECTION_TEST.to_string(),
@@ -117,8 +124,12 @@ pub async fn run(
         }
         return f;
     }
-    compute::basic_connection(main, policy, &mut f).await;
-    workspace::principal(main, &mut f).await;
+    f.merge(basic);
+    f.merge(identity);
+    if let (Some(me), Some(ws)) = (me, f.workspaces.first_mut()) {
+        ws.principal = Some(me.user_name);
+        ws.groups = me.groups;
+    }
     let main_ws = f.main();
     match (main_ws.principal, main_ws.metastore_id) {
         (Some(principal), Some(metastore)) => {

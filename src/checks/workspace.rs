@@ -2,7 +2,7 @@
 //! principal's identity.
 
 use super::{CATALOG_VALIDATION, Findings, METASTORE_VALIDATION, Workspace};
-use crate::databricks::{ErrorKind, WorkspaceClient};
+use crate::databricks::{ErrorKind, ScimUser, WorkspaceClient};
 use crate::failure::Reason;
 
 /// Records the main workspace; `false` when authentication failed and nothing else can run.
@@ -48,18 +48,14 @@ pub(super) async fn metastore(main: &WorkspaceClient, f: &mut Findings) -> bool 
     proceed
 }
 
-/// The service principal's application id (SCIM `Me`), recorded on the main workspace.
-pub(super) async fn principal(main: &WorkspaceClient, f: &mut Findings) {
+/// The service principal (SCIM `Me`: its application id and groups); a failure is recorded.
+pub(super) async fn principal(main: &WorkspaceClient, f: &mut Findings) -> Option<ScimUser> {
     match main.me().await {
-        Ok(me) => {
-            if let Some(ws) = f.workspaces.first_mut() {
-                ws.principal = Some(me.user_name);
-                ws.groups = me.groups;
-            }
-        }
+        Ok(me) => Some(me),
         Err(e) => {
             let context = "could not look up the service principal (SCIM Me)";
             f.failed_call(CATALOG_VALIDATION, context, &e);
+            None
         }
     }
 }

@@ -128,6 +128,12 @@ impl Context {
         }
     }
 
+    /// Forgets a watched object's version (it concerns no integration).
+    pub fn forget_version(&self, kind: &'static str, namespace: &str, name: &str) {
+        let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        versions.remove(&(kind, namespace.to_string(), name.to_string()));
+    }
+
     /// Drops what is remembered of a deleted resource, so a new one of the same name starts
     /// afresh.
     pub fn forget(&self, obj: &ObjectRef<DatabricksIntegration>) {
@@ -181,6 +187,15 @@ mod tests {
         }
         ctx.succeeded(&obj);
         assert!(ctx.backoff(&obj).as_secs_f64() < 1.2);
+    }
+
+    #[tokio::test]
+    async fn forgotten_versions_are_first_sights_again() {
+        let ctx = context().await;
+        assert!(!ctx.changed("Secret", "ns".into(), "s".into(), Some("1".into())));
+        ctx.forget_version("Secret", "ns", "s");
+        assert!(!ctx.changed("Secret", "ns".into(), "s".into(), Some("2".into())));
+        assert!(ctx.changed("Secret", "ns".into(), "s".into(), Some("3".into())));
     }
 
     #[tokio::test]

@@ -55,6 +55,11 @@ pub fn on_secret(
 ) -> Vec<Ref> {
     let ns = secret.namespace().unwrap_or_default();
     let refs = users_of_secret(store, &ns, &secret.name_any());
+    if refs.is_empty() {
+        // Remember only Secrets something uses: the namespace may hold thousands.
+        ctx.forget_version("Secret", &ns, &secret.name_any());
+        return refs;
+    }
     if ctx.changed("Secret", ns, secret.name_any(), secret.resource_version()) {
         ctx.force(refs.clone());
     }

@@ -116,6 +116,11 @@ impl WorkspaceClient {
         self.inner.config.display_host()
     }
 
+    /// The compute `httpPath` names.
+    pub fn compute(&self) -> &Compute {
+        &self.inner.config.compute
+    }
+
     /// The workspace id, once a metastore assignment lookup has revealed it.
     pub fn workspace_id(&self) -> Option<i64> {
         self.inner.workspace_id.get().copied()

@@ -5,15 +5,18 @@ use super::plan::{self, Existing, SetupParams, TAG_KEY};
 use crate::databricks::{self, WorkspaceClient};
 use crate::identity::IntegrationId;
 
-/// Runs the automatic setup plan, statement by statement; every statement is idempotent, so an
-/// interrupted run is finished by the next one.
+/// Runs the automatic setup plan, stage by stage (a stage's statements at once); every statement
+/// is idempotent, so an interrupted run is finished by the next one.
 pub async fn run(
     client: &WorkspaceClient,
     params: &SetupParams,
     existing: Existing,
 ) -> Result<(), databricks::Error> {
-    for statement in plan::automatic_statements(params, existing) {
-        client.execute(&statement).await?;
+    for stage in plan::automatic_stages(params, existing) {
+        let results = futures::future::join_all(stage.iter().map(|s| client.execute(s))).await;
+        for result in results {
+            result?;
+        }
     }
     Ok(())
 }

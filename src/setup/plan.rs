@@ -202,16 +202,26 @@ fn transfer_ownership(n: &Names) -> Vec<String> {
 /// creates the catalog, so it already owns it: ownership is never transferred (and never taken),
 /// and a catalog it just created has no grants to revoke.
 pub fn automatic_statements(p: &SetupParams, existing: Existing) -> Vec<String> {
+    automatic_stages(p, existing).concat()
+}
+
+/// [`automatic_statements`] in stages: the statements of one stage depend only on earlier
+/// stages, so they may run at once (the marker tag and the schema, the two revokes).
+pub fn automatic_stages(p: &SetupParams, existing: Existing) -> Vec<Vec<String>> {
     let n = names(p);
-    let mut out = Vec::new();
+    let mut stages = Vec::new();
     if !existing.catalog {
-        out.push(create_catalog(p, &n));
+        stages.push(vec![create_catalog(p, &n)]);
     }
-    out.extend(objects(p, &n, existing.tagged));
+    let mut objects = objects(p, &n, existing.tagged).into_iter();
+    // [tag], schema, table, view: the tag goes with the schema.
+    let first = if existing.tagged { 1 } else { 2 };
+    stages.push(objects.by_ref().take(first).collect());
+    stages.extend(objects.map(|s| vec![s]));
     if existing.catalog {
-        out.extend(lockdown(&n));
+        stages.push(lockdown(&n));
     }
-    out
+    stages
 }
 
 /// The manual setup script's statements, in order: a privileged user who holds only `CREATE
@@ -433,6 +443,22 @@ mod tests {
         assert!(pending_statements(&after, &after).is_empty());
         let script = render_script(&params(), Script::Setup, "h");
         assert_eq!(statements_of(&script), after);
+    }
+
+    #[test]
+    fn a_fresh_setup_takes_four_round_trips() {
+        let stages = automatic_stages(&params(), Existing::default());
+        let sizes: Vec<usize> = stages.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [1, 2, 1, 1], "{stages:?}");
+        assert!(stages[1][0].contains("SET TAGS") && stages[1][1].starts_with("CREATE SCHEMA"));
+        let again = automatic_stages(
+            &params(),
+            Existing {
+                catalog: true,
+                tagged: true,
+            },
+        );
+        assert_eq!(again.last().unwrap().len(), 2, "the revokes share a stage");
     }
 
     #[test]
