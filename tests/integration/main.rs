@@ -15,6 +15,7 @@ mod hostile;
 mod import;
 mod leader;
 mod proxy;
+mod real_databricks;
 mod reconcile;
 mod rollout;
 mod setup_plan;
