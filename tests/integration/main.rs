@@ -16,6 +16,7 @@ mod import;
 mod leader;
 mod lockdown;
 mod proxy;
+mod real_databricks;
 mod reconcile;
 mod rollout;
 mod setup_plan;
