@@ -42,11 +42,13 @@ pub(super) async fn basic_connection(
     }
     // Command Execution 1.2 never starts a cluster; a statement does start a warehouse, so a
     // warehouse needs no call here.
-    if policy == ComputePolicy::MayStart && matches!(main.compute(), Compute::Cluster { .. }) {
-        if let Err(e) = main.ensure_running().await {
-            f.failed_call(BASIC_CONNECTION_TEST, "could not start the compute", &e);
-            return;
-        }
+    let cluster = matches!(main.compute(), Compute::Cluster { .. });
+    if policy == ComputePolicy::MayStart
+        && cluster
+        && let Err(e) = main.ensure_running().await
+    {
+        f.failed_call(BASIC_CONNECTION_TEST, "could not start the compute", &e);
+        return;
     }
     f.compute_available = true;
     match main.execute("SELECT 1").await {

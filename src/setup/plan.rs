@@ -94,6 +94,7 @@ struct Names {
     schema: String,
     table: String,
     view: String,
+    default_schema: String,
     principal: String,
 }
 
@@ -103,6 +104,7 @@ fn names(p: &SetupParams) -> Names {
         schema: quote_name(&[&p.catalog, INTERNAL_SCHEMA]),
         table: quote_name(&[&p.catalog, INTERNAL_SCHEMA, PROFILES_TABLE]),
         view: quote_name(&[&p.catalog, INTERNAL_SCHEMA, CURRENT_PROFILE_VIEW]),
+        default_schema: quote_name(&[&p.catalog, "default"]),
         principal: quote_ident(p.principal_or_placeholder()),
     }
 }
@@ -193,6 +195,8 @@ fn transfer_ownership(n: &Names) -> Vec<String> {
         format!("ALTER VIEW {} OWNER TO {to}", n.view),
         format!("ALTER TABLE {} OWNER TO {to}", n.table),
         format!("ALTER SCHEMA {} OWNER TO {to}", n.schema),
+        // Databricks creates `default` with the catalog, owned by whoever created it.
+        format!("ALTER SCHEMA {} OWNER TO {to}", n.default_schema),
         format!("ALTER CATALOG {} OWNER TO {to}", n.catalog),
     ]
 }
@@ -489,7 +493,7 @@ mod tests {
             "ALTER CATALOG `immuta_cat` OWNER TO `6b2c-app`",
             "the catalog moves last"
         );
-        assert_eq!(m.iter().filter(|x| x.contains(" OWNER TO ")).count(), 4);
+        assert_eq!(m.iter().filter(|x| x.contains(" OWNER TO ")).count(), 5);
         assert!(m.contains(
             &"GRANT SELECT ON TABLE `system`.`query`.`history` TO `6b2c-app`".to_owned()
         ));

@@ -4,11 +4,7 @@
 //! the in-process reconcile against the real API server and the strict simulator
 //! (`docs/simulator.md` lists each rule and its source).
 
-// The reconcile layer's fixtures, compiled here as well until `reconcile.rs` declares them
-// `pub(crate) mod fixtures` (a file this module does not own); not every helper is used here.
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "reconcile/fixtures.rs"]
-mod fixtures;
+use crate::reconcile::fixtures;
 
 mod access;
 mod compute;
