@@ -250,6 +250,9 @@ async fn run_controller(
     let (store, writer) = kube::runtime::reflector::store();
     let stream = watcher(dbis, watcher::Config::default())
         .default_backoff()
+        // The cache keeps every resource; its managedFields are most of an object's size and
+        // nothing here reads them.
+        .modify(|d| kube::ResourceExt::managed_fields_mut(d).clear())
         .reflect(writer)
         .applied_objects()
         .predicate_filter(
