@@ -27,18 +27,7 @@ pub(super) async fn check(
     f: &mut Findings,
 ) {
     let name = it.catalog;
-    // A new automatic integration will most likely create the catalog: what that needs is read
-    // in the same round trip as the catalog itself.
-    let (info, prefetched) = if it.automatic && !it.after_setup {
-        let (info, summary, grants) = tokio::join!(
-            main.get_catalog(name),
-            main.metastore_summary(),
-            main.effective_permissions("metastore", metastore, principal)
-        );
-        (info, Some((summary, grants)))
-    } else {
-        (main.get_catalog(name).await, None)
-    };
+    let (info, prefetched) = lookup(main, it, principal, metastore).await;
     let info = match info {
         Ok(info) => info,
         // The name is taken by a catalog the principal may not even see.
@@ -72,6 +61,19 @@ pub(super) async fn check(
         };
         return missing(it, principal, metastore, prefetched, f);
     };
+    existing(main, it, principal, &info, f).await;
+}
+
+/// A catalog that exists: whose it is (owner and marker) and, when ours, whether its lockdown
+/// holds.
+async fn existing(
+    main: &WorkspaceClient,
+    it: &Integration<'_>,
+    principal: &str,
+    info: &databricks::CatalogInfo,
+    f: &mut Findings,
+) {
+    let name = it.catalog;
     let tag = match main.get_catalog_tag(name, TAG_KEY).await {
         Ok(tag) => tag,
         Err(e) => {
@@ -96,6 +98,28 @@ pub(super) async fn check(
     }
     report(it, principal, &owner, &state, f);
     f.catalog = Some(state);
+}
+
+/// The catalog; a new automatic integration will most likely create it, so what that needs is
+/// read in the same round trip.
+async fn lookup(
+    main: &WorkspaceClient,
+    it: &Integration<'_>,
+    principal: &str,
+    metastore: &str,
+) -> (
+    Result<Option<databricks::CatalogInfo>, databricks::Error>,
+    Option<Prefetched>,
+) {
+    if !it.automatic || it.after_setup {
+        return (main.get_catalog(it.catalog).await, None);
+    }
+    let (info, summary, grants) = tokio::join!(
+        main.get_catalog(it.catalog),
+        main.metastore_summary(),
+        main.effective_permissions("metastore", metastore, principal)
+    );
+    (info, Some((summary, grants)))
 }
 
 type Prefetched = (

@@ -147,38 +147,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     )
     .await?;
 
-    let ca_bundle_pem = args.ca_bundle.as_deref().map(read_ca_bundle).transpose()?;
-    let observer_metrics = metrics.clone();
-    let mut settings = ClientSettings {
-        ca_bundle_pem,
-        observer: Some(Arc::new(move |event| {
-            observer_metrics.databricks_request(event)
-        })),
-        ..ClientSettings::default()
-    };
-    settings.poll.base = args.statement_poll;
-    settings.allowed_hosts = args.allowed_hosts.clone();
-    settings.retry.total_budget = args.request_retry_budget;
-
+    let settings = client_settings(&args, metrics.clone())?;
     let leadership = if args.leader_elect {
-        let namespace = args
-            .leader_elect_namespace
-            .clone()
-            .or_else(|| std::env::var("POD_NAMESPACE").ok())
-            .or_else(|| args.namespace.clone())
-            .unwrap_or_else(|| "default".into());
-        ready.set_standby();
-        let lease = leader::Leadership::acquire(
-            client.clone(),
-            &namespace,
-            &args.leader_elect_lease,
-            args.lease_duration,
-            shutdown.clone(),
-        )
-        .await
-        .map_err(RunError::Leader)?;
-        ready.set_starting(); // leading: ready once the cache has synced
-        match lease {
+        match lead(&args, &client, &ready, &shutdown).await? {
             Some(l) => Some(l),
             None => return Ok(()), // shut down while waiting to lead
         }
@@ -209,6 +180,50 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// The Databricks client's settings from the flags; requests are counted in the metrics.
+fn client_settings(
+    args: &RunArgs,
+    metrics: Arc<metrics::Metrics>,
+) -> Result<ClientSettings, RunError> {
+    let ca_bundle_pem = args.ca_bundle.as_deref().map(read_ca_bundle).transpose()?;
+    let mut settings = ClientSettings {
+        ca_bundle_pem,
+        observer: Some(Arc::new(move |event| metrics.databricks_request(event))),
+        allowed_hosts: args.allowed_hosts.clone(),
+        ..ClientSettings::default()
+    };
+    settings.poll.base = args.statement_poll;
+    settings.retry.total_budget = args.request_retry_budget;
+    Ok(settings)
+}
+
+/// Waits (as a ready standby) until this replica holds the Lease; `None` when shut down first.
+async fn lead(
+    args: &RunArgs,
+    client: &Client,
+    ready: &server::Readiness,
+    shutdown: &server::Shutdown,
+) -> Result<Option<leader::Leadership>, RunError> {
+    let namespace = args
+        .leader_elect_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .or_else(|| args.namespace.clone())
+        .unwrap_or_else(|| "default".into());
+    ready.set_standby();
+    let lease = leader::Leadership::acquire(
+        client.clone(),
+        &namespace,
+        &args.leader_elect_lease,
+        args.lease_duration,
+        shutdown.clone(),
+    )
+    .await
+    .map_err(RunError::Leader)?;
+    ready.set_starting(); // leading: ready once the cache has synced
+    Ok(lease)
 }
 
 /// Reads `--ca-bundle`; a file without certificates fails at start rather than on every reconcile.

@@ -153,6 +153,7 @@ impl SecretReader {
     }
 
     /// Builds the client configuration of one connection of the spec.
+    // Long: one match over the two authentication types and their three Secret kinds.
     pub async fn connection(&mut self, c: &Connection) -> Result<ConnectionConfig, SecretError> {
         connection(self, c).await
     }

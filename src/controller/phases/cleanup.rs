@@ -23,7 +23,6 @@ const HINT: &str =
 
 pub async fn run(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, Error> {
     let mut report = Report::new(ctx, dbi);
-    let catalog = &dbi.spec.catalog;
     // A retry after a failed cleanup keeps `deleteError` until it has a new outcome.
     if dbi.status.as_ref().and_then(|s| s.phase) != Some(Phase::DeleteError) {
         let deleting = State::Progressing {
@@ -32,34 +31,59 @@ pub async fn run(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, E
         };
         report.write(Phase::Deleting, &deleting).await?;
     }
-    let kept_script = if dbi.spec.auto_bootstrap {
-        None
-    } else {
-        config_map::keep(ctx, dbi).await?
-    };
-    let manual = kept_script.map(|name| {
-        format!("manual setup: run cleanup.sql from ConfigMap {name} (kept after the resource is gone; delete it when done) to drop it")
-    });
-    let keep = if dbi.spec.suspend {
-        Some("the resource is suspended: nothing is sent to Databricks".to_string())
-    } else if !dbi.spec.auto_bootstrap {
-        Some(manual.unwrap_or_else(|| "manual setup: the setup script was never published".into()))
-    } else if dbi.spec.deletion_policy == DeletionPolicy::Retain {
-        Some("deletionPolicy is Retain".to_string())
-    } else {
-        None
-    };
+    let keep = why_kept(ctx, dbi).await?;
     if !setup_may_have_run(dbi) {
         // Setup only runs after validation passed: nothing was created, nothing to ask.
         return Ok(done(ctx, dbi));
     }
     if let Some(why) = keep {
-        let note = format!("catalog {catalog} is kept ({why})");
+        let note = format!("catalog {} is kept ({why})", dbi.spec.catalog);
         report
             .event(EventType::Normal, Reason::CatalogRetained, note)
             .await;
         return Ok(done(ctx, dbi));
     }
+    match drop_catalog(ctx, dbi, &report).await {
+        Ok(()) => Ok(done(ctx, dbi)),
+        Err(f) => {
+            let f = Failure {
+                message: format!("{}{HINT}", f.message),
+                ..f
+            };
+            Err(report.fail(Phase::DeleteError, f).await)
+        }
+    }
+}
+
+/// Why the catalog stays, if it does. A manual-setup ConfigMap is kept (its owner reference
+/// dropped) so that `cleanup.sql` outlives the resource.
+async fn why_kept(ctx: &Context, dbi: &DatabricksIntegration) -> Result<Option<String>, Error> {
+    if dbi.spec.suspend {
+        return Ok(Some(
+            "the resource is suspended: nothing is sent to Databricks".into(),
+        ));
+    }
+    if !dbi.spec.auto_bootstrap {
+        let why = match config_map::keep(ctx, dbi).await? {
+            Some(name) => format!(
+                "manual setup: run cleanup.sql from ConfigMap {name} (kept after the resource is gone; delete it when done) to drop it"
+            ),
+            None => "manual setup: the setup script was never published".into(),
+        };
+        return Ok(Some(why));
+    }
+    Ok((dbi.spec.deletion_policy == DeletionPolicy::Retain)
+        .then(|| "deletionPolicy is Retain".into()))
+}
+
+/// Drops the catalog if it is this integration's; a namespace torn down with the credentials
+/// gone leaves it in place and says how to drop it.
+async fn drop_catalog(
+    ctx: &Context,
+    dbi: &DatabricksIntegration,
+    report: &Report<'_>,
+) -> Result<(), Failure> {
+    let catalog = &dbi.spec.catalog;
     let client = match dereference::main_client(ctx, dbi).await {
         Ok(c) => c,
         Err(f) if f.reason == Reason::SecretNotFound && namespace_terminating(ctx, dbi).await => {
@@ -69,43 +93,31 @@ pub async fn run(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, E
             report
                 .event(EventType::Warning, Reason::CatalogNotDropped, note)
                 .await;
-            return Ok(done(ctx, dbi));
+            return Ok(());
         }
-        Err(f) => {
-            let f = Failure {
-                message: format!("{}{HINT}", f.message),
-                ..f
-            };
-            return Err(report.fail(Phase::DeleteError, f).await);
-        }
+        Err(f) => return Err(f),
     };
-    match setup::drop_catalog(&client, catalog, &ctx.id_of(dbi)).await {
-        Ok(Dropped::Yes) => {
+    let dropped = setup::drop_catalog(&client, catalog, &ctx.id_of(dbi))
+        .await
+        .map_err(|e| Failure::databricks(&format!("could not drop catalog {catalog}"), &e))?;
+    match dropped {
+        Dropped::Yes => {
             let note = format!("catalog {catalog} dropped");
             report
                 .event(EventType::Normal, Reason::CatalogDropped, note)
                 .await;
         }
-        Ok(Dropped::Absent) => {}
-        Ok(Dropped::NotOurs(owner)) => {
+        Dropped::Absent => {}
+        Dropped::NotOurs(whose) => {
             let note = format!(
-                "catalog {catalog} is not marked as this integration's ({owner}); it is left in place"
+                "catalog {catalog} is not this integration's ({whose}); it is left in place"
             );
             report
                 .event(EventType::Warning, Reason::CatalogNotDropped, note)
                 .await;
         }
-        Err(e) => {
-            let context = format!("could not drop catalog {catalog}");
-            let f = Failure::databricks(&context, &e);
-            let f = Failure {
-                message: format!("{}{HINT}", f.message),
-                ..f
-            };
-            return Err(report.fail(Phase::DeleteError, f).await);
-        }
     }
-    Ok(done(ctx, dbi))
+    Ok(())
 }
 
 /// Whether setup may have created something: it runs only once validation passed, which the

@@ -17,90 +17,64 @@ use super::context::Context;
 use super::flow::{self, Flow};
 use super::reconcile::Error;
 use super::status::State;
-use crate::api::{DatabricksIntegration, Phase, SetupStatus};
+use crate::api::{DatabricksIntegration, Phase};
+use crate::checks::Findings;
 use crate::failure::{Failure, Reason};
+use crate::identity::IntegrationId;
 pub use report::Report;
 use report::SetupCondition;
 
 /// Brings a live resource to its desired state and reports it.
 pub async fn apply(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, Error> {
-    let oref = ObjectRef::from_obj(dbi);
     if dbi.spec.suspend {
         return suspended(dbi, ctx).await;
     }
     let flow = Flow::of(dbi);
     let requested = flow::new_request(dbi);
-    let forced = ctx.take_forced(&oref) || requested.is_some();
-    if flow == Flow::Recheck && !forced {
-        // At rest: nothing changed and the last validation is recent. No API calls.
-        if let Some(wait) = flow::not_due(dbi, Timestamp::now()) {
-            return Ok(Action::requeue(wait));
-        }
+    let forced = ctx.take_forced(&ObjectRef::from_obj(dbi)) || requested.is_some();
+    if let Some(wait) = at_rest(dbi, flow, forced) {
+        return Ok(Action::requeue(wait));
     }
     let mut report = Report::new(ctx, dbi);
-    if requested.is_some() {
-        report.status.last_handled_reconcile_at = requested;
-    }
-    let error_phase = flow.error_phase();
-    if let Some((reason, message)) = flow.announcement().filter(|_| !flow::announced(dbi, flow)) {
-        let state = State::Progressing {
-            reason,
-            message: message.into(),
-        };
-        report.write(flow.in_progress_phase(), &state).await?;
-    }
+    report.announce(flow, requested).await?;
     let clients = match before_validation(ctx, dbi).await {
         Ok(clients) => clients,
-        Err(f) => {
-            report.not_validated(f.reason);
-            return Err(report.fail(error_phase, f).await);
-        }
+        Err(f) => return Err(report.fail_unvalidated(flow.error_phase(), f).await),
     };
-
     let id = ctx.id_of(dbi);
     let it = validate::integration(dbi, &id, flow);
     let mut findings = validate::run(dbi, &clients, &it, flow).await;
+    let condition = set_up::run(&mut report, flow, &clients.main, &it, &mut findings).await?;
+    conclude(&mut report, flow, &id, &findings, condition).await
+}
 
-    let mut setup_status = SetupStatus {
-        mode: dbi.spec.setup_mode(),
-        script_config_map: None,
-        applied_spec_hash: report
-            .status
-            .bootstrap
-            .as_ref()
-            .and_then(|b| b.applied_spec_hash.clone()),
-    };
-    let condition = if dbi.spec.auto_bootstrap {
-        match set_up::automatic(&report, flow, &clients.main, &it, &mut findings).await {
-            Ok(condition) => condition,
-            Err(f) => {
-                let condition = SetupCondition {
-                    done: false,
-                    reason: f.reason,
-                    message: f.message.clone(),
-                };
-                report.record(&findings, setup_status, &condition);
-                return Err(report.fail(error_phase, f).await);
-            }
-        }
-    } else {
-        let (condition, config_map) = set_up::manual(&report, &id, &findings).await?;
-        setup_status.script_config_map = config_map;
-        condition
-    };
-    report.record(&findings, setup_status, &condition);
+/// How long an unchanged, recently validated resource rests: it costs no API call.
+fn at_rest(dbi: &DatabricksIntegration, flow: Flow, forced: bool) -> Option<std::time::Duration> {
+    (flow == Flow::Recheck && !forced)
+        .then(|| flow::not_due(dbi, Timestamp::now()))
+        .flatten()
+}
+
+/// The phase the validation and setup lead to: an error, waiting for the manual script, or
+/// `enabled` until the next re-check.
+async fn conclude(
+    report: &mut Report<'_>,
+    flow: Flow,
+    id: &IntegrationId,
+    findings: &Findings,
+    condition: SetupCondition,
+) -> Result<Action, Error> {
+    let (ctx, dbi) = (report.ctx, report.dbi);
+    let oref = ObjectRef::from_obj(dbi);
     // Statements still to run explain a failing test: waiting for them is no failure.
-    let awaiting = condition.reason == Reason::AwaitingManualSetup;
-    if let Some(f) = findings
-        .failure()
-        .filter(|_| !awaiting || flow == Flow::Recheck)
-    {
-        return Err(report.fail(error_phase, f).await);
+    let awaiting = condition.reason == Reason::AwaitingManualSetup && flow != Flow::Recheck;
+    if let Some(f) = findings.failure().filter(|_| !awaiting) {
+        return Err(report.fail(flow.error_phase(), f).await);
     }
     if !condition.done {
         if flow == Flow::Recheck {
             let f = Failure::user(condition.reason, condition.message);
-            return Err(report.fail(error_phase, f).await);
+            return Err(report.fail(flow.error_phase(), f).await);
         }
         let state = State::AwaitingManualSetup {
             message: condition.message,
@@ -111,17 +85,14 @@ pub async fn apply(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action,
     }
     // Recorded only with `enabled`: it is what marks the integration as set up (see Flow::of).
     if let Some(b) = report.status.bootstrap.as_mut() {
-        b.applied_spec_hash = Some(crate::setup::applied_hash(dbi, &id));
+        b.applied_spec_hash = Some(crate::setup::applied_hash(dbi, id));
     }
     report.write(Phase::Enabled, &State::Enabled).await?;
     ctx.succeeded(&oref);
     info!(flow = ?flow, "integration enabled");
     let uid = dbi.metadata.uid.as_deref().unwrap_or_default();
-    Ok(Action::requeue(flow::until_due(
-        uid,
-        Timestamp::now(),
-        flow::interval(dbi),
-    )))
+    let next = flow::until_due(uid, Timestamp::now(), flow::interval(dbi));
+    Ok(Action::requeue(next))
 }
 
 /// `spec.suspend`: no Databricks request; only `Reconciling` says so (written once).

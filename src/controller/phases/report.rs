@@ -9,6 +9,7 @@ use kube::runtime::events::{Event, EventType};
 use tracing::warn;
 
 use super::super::context::Context;
+use super::super::flow::{self, Flow};
 use super::super::reconcile::Error;
 use super::super::status::{self, BOOTSTRAPPED, State, VALIDATED};
 use crate::api::{DatabricksIntegration, DatabricksIntegrationStatus, Phase, SetupStatus};
@@ -21,6 +22,16 @@ pub struct SetupCondition {
     pub done: bool,
     pub reason: Reason,
     pub message: String,
+}
+
+impl SetupCondition {
+    pub fn failed(f: &Failure) -> Self {
+        SetupCondition {
+            done: false,
+            reason: f.reason,
+            message: f.message.clone(),
+        }
+    }
 }
 
 pub struct Report<'a> {
@@ -61,6 +72,25 @@ impl<'a> Report<'a> {
         if let Err(e) = self.ctx.recorder.publish(&event, &reference).await {
             warn!(error = %e, "could not publish an event");
         }
+    }
+
+    /// Writes `creating`/`editing` once per generation (a retry keeps its error phase until it
+    /// has a new outcome, so the phase does not flap), and the request being handled.
+    pub async fn announce(&mut self, flow: Flow, requested: Option<String>) -> Result<(), Error> {
+        if requested.is_some() {
+            self.status.last_handled_reconcile_at = requested;
+        }
+        let Some((reason, message)) = flow.announcement() else {
+            return Ok(());
+        };
+        if flow::announced(self.dbi, flow) {
+            return Ok(());
+        }
+        let state = State::Progressing {
+            reason,
+            message: message.into(),
+        };
+        self.write(flow.in_progress_phase(), &state).await
     }
 
     /// Writes `phase` and `state`; announces a phase change with an event.
@@ -133,6 +163,12 @@ impl<'a> Report<'a> {
             self.generation,
             &self.now,
         );
+    }
+
+    /// A failure before the tests could run (Secrets, duplicate workspace).
+    pub async fn fail_unvalidated(&mut self, phase: Phase, failure: Failure) -> Error {
+        self.not_validated(failure.reason);
+        self.fail(phase, failure).await
     }
 
     /// Records a failure in the status and hands it to the error policy for a backoff retry.

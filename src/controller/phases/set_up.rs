@@ -8,13 +8,45 @@ use super::super::config_map;
 use super::super::flow::Flow;
 use super::super::reconcile::Error;
 use super::report::{Report, SetupCondition};
+use crate::api::SetupStatus;
 use crate::checks::{self, CATALOG_VALIDATION, CatalogState, Findings, Integration};
 use crate::databricks::WorkspaceClient;
 use crate::failure::{Failure, Reason};
 use crate::identity::IntegrationId;
 use crate::setup;
 
-pub async fn automatic(
+/// Sets the catalog up as the spec's mode says, and records the outcome with the findings.
+pub async fn run(
+    report: &mut Report<'_>,
+    flow: Flow,
+    main: &WorkspaceClient,
+    it: &Integration<'_>,
+    findings: &mut Findings,
+) -> Result<SetupCondition, Error> {
+    let previous = report.status.bootstrap.as_ref();
+    let mut status = SetupStatus {
+        mode: report.dbi.spec.setup_mode(),
+        script_config_map: None,
+        applied_spec_hash: previous.and_then(|b| b.applied_spec_hash.clone()),
+    };
+    let condition = if it.automatic {
+        match automatic(report, flow, main, it, findings).await {
+            Ok(condition) => condition,
+            Err(f) => {
+                report.record(findings, status, &SetupCondition::failed(&f));
+                return Err(report.fail(flow.error_phase(), f).await);
+            }
+        }
+    } else {
+        let (condition, config_map) = manual(report, it.id, findings).await?;
+        status.script_config_map = config_map;
+        condition
+    };
+    report.record(findings, status, &condition);
+    Ok(condition)
+}
+
+async fn automatic(
     report: &Report<'_>,
     flow: Flow,
     main: &WorkspaceClient,
@@ -133,7 +165,7 @@ async fn repair_grants(
 
 /// Publishes the script (once the principal is known) and reports whether it has been run —
 /// or, after a spec change that changed it, whether the statements still to run have been.
-pub async fn manual(
+async fn manual(
     report: &Report<'_>,
     id: &IntegrationId,
     findings: &Findings,
