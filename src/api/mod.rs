@@ -4,9 +4,11 @@
 //! OpenAPI descriptions users read in `kubectl explain`; every rule that needs no Databricks is
 //! added to the generated schema in [`validation`] so the API server enforces it.
 
+mod status;
 mod types;
 pub mod validation;
 
+pub use status::*;
 pub use types::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -3,7 +3,8 @@
 
 use kube::ResourceExt;
 
-use super::plan::{self, Script, SetupParams};
+use super::plan::{self, SetupParams};
+use super::script::{self as rendering, Script};
 use crate::api::DatabricksIntegration;
 use crate::identity::IntegrationId;
 
@@ -40,7 +41,7 @@ pub fn script(
     principal: Option<&str>,
     which: Script,
 ) -> String {
-    plan::render_script(&params(dbi, id, principal), which, &applied_hash(dbi, id))
+    rendering::render_script(&params(dbi, id, principal), which, &applied_hash(dbi, id))
 }
 
 #[cfg(test)]
