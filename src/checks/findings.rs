@@ -50,6 +50,8 @@ pub struct Workspace {
     pub principal: Option<String>,
     /// The groups it belongs to (SCIM `Me`): a metastore owned by one makes it an admin.
     pub groups: Vec<String>,
+    /// The catalogs listed for an additional connection: their access tests are its own.
+    pub catalogs: Vec<String>,
 }
 
 /// What the catalog looks like from the service principal's seat.
