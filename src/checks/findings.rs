@@ -54,6 +54,16 @@ pub struct Workspace {
     pub catalogs: Vec<String>,
 }
 
+impl Workspace {
+    /// The names of an additional connection's own tests: its connection and its catalogs.
+    pub fn own_tests(&self) -> Vec<String> {
+        let catalogs = self.catalogs.iter().map(|c| super::catalog_access_test(c));
+        std::iter::once(super::connection_test(&self.host))
+            .chain(catalogs)
+            .collect()
+    }
+}
+
 /// What the catalog looks like from the service principal's seat.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CatalogState {

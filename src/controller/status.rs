@@ -156,21 +156,8 @@ pub fn validation_tests(findings: &Findings) -> Vec<ValidationTest> {
 /// An additional connection's tests are its connection test and its catalogs' access tests;
 /// the main connection's are all the others.
 pub fn connections(findings: &Findings, tests: &[ValidationTest]) -> Vec<ConnectionStatus> {
-    let own_tests = |w: &crate::checks::Workspace| {
-        let mut names = vec![crate::checks::connection_test(&w.host)];
-        names.extend(
-            w.catalogs
-                .iter()
-                .map(|c| crate::checks::catalog_access_test(c)),
-        );
-        names
-    };
-    let additional: Vec<String> = findings
-        .workspaces
-        .iter()
-        .skip(1)
-        .flat_map(own_tests)
-        .collect();
+    let extra = findings.workspaces.iter().skip(1);
+    let additional: Vec<String> = extra.flat_map(|w| w.own_tests()).collect();
     findings
         .workspaces
         .iter()
@@ -180,7 +167,7 @@ pub fn connections(findings: &Findings, tests: &[ValidationTest]) -> Vec<Connect
                 let main = tests.iter().filter(|t| !additional.contains(&t.name));
                 main.cloned().collect()
             } else {
-                let names = own_tests(w);
+                let names = w.own_tests();
                 let own = tests.iter().filter(|t| names.contains(&t.name));
                 own.cloned().collect()
             };

@@ -77,6 +77,32 @@ async fn wait(
     }
 }
 
+/// `uc_operator_reconciles_total` of the running operator.
+async fn reconciles(op: &Operator) -> u64 {
+    let url = format!("http://127.0.0.1:{}/metrics", op.metrics_port);
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("uc_operator_reconciles_total "));
+    let value = line.and_then(|l| l.split_whitespace().nth(1));
+    value
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no reconcile count:\n{text}"))
+}
+
+/// Waits (60 s) until the operator has reconciled more than `seen` times; the new count.
+async fn wait_reconciled(op: &Operator, seen: u64) -> u64 {
+    let start = Instant::now();
+    loop {
+        let now = reconciles(op).await;
+        if now > seen {
+            return now;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no reconcile");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn enabled(d: &DatabricksIntegration) -> bool {
     phase(d) == Some(Phase::Enabled)
         && d.status.as_ref().unwrap().observed_generation == d.metadata.generation
@@ -126,6 +152,7 @@ async fn next_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_sends_nothing_and_resuming_revalidates_at_once() {
+    // One story on one operator process: suspend, the quiet window, resume, delete suspended.
     let mut scenario = Scenario::default_for_tests();
     scenario
         .principal_mut(SP_APP_ID)
@@ -152,10 +179,14 @@ async fn suspend_sends_nothing_and_resuming_revalidates_at_once() {
         "{ready:?}"
     );
 
-    // A rotated Secret and a reconcile request, each of which would otherwise re-validate.
+    // A rotated Secret and a reconcile request, each of which would otherwise re-validate: each
+    // is seen to reach a reconcile (the operator's counter), then a window passes.
     env.sim.clear_requests();
+    let seen = reconciles(&op).await;
     env.secret("sp-token", ROTATED_TOKEN).await;
+    let seen = wait_reconciled(&op, seen).await;
     annotate(&env, "gov", "while-suspended");
+    wait_reconciled(&op, seen).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let requests = env.sim.requests();
     assert!(requests.is_empty(), "sent while suspended: {requests:?}");
