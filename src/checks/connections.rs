@@ -10,7 +10,8 @@ pub(super) async fn check(main: &WorkspaceClient, additional: &[Additional], f: 
         return;
     }
     for a in additional {
-        let ws = connection(&a.client, f).await;
+        let mut ws = connection(&a.client, f).await;
+        ws.catalogs = a.catalogs.clone();
         f.workspaces.push(ws);
     }
     // Workspaces reachable through any connection, by id.
@@ -49,11 +50,22 @@ async fn connection(client: &WorkspaceClient, f: &mut Findings) -> Workspace {
         Ok(Some(a)) => {
             ws.workspace_id = Some(a.workspace_id);
             ws.metastore_id = Some(a.metastore_id.clone());
-            let message = format!(
-                "workspace {} (metastore {})",
-                a.workspace_id, a.metastore_id
-            );
-            f.passed(&name, Some(message), None);
+            // Who the credentials are on this workspace (`status.connections` shows it): a
+            // connection may authenticate as another principal than the main one.
+            match client.me().await {
+                Ok(me) => {
+                    ws.principal = Some(me.user_name);
+                    let message = format!(
+                        "workspace {} (metastore {})",
+                        a.workspace_id, a.metastore_id
+                    );
+                    f.passed(&name, Some(message), None);
+                }
+                Err(e) => {
+                    let context = "could not look up the service principal (SCIM Me)";
+                    f.failed_call(&name, context, &e);
+                }
+            }
         }
         Ok(None) => f.failed_user(
             &name,

@@ -51,6 +51,18 @@ pub struct Workspace {
     pub principal: Option<String>,
     /// The groups it belongs to (SCIM `Me`): a metastore owned by one makes it an admin.
     pub groups: Vec<String>,
+    /// The catalogs listed for an additional connection: their access tests are its own.
+    pub catalogs: Vec<String>,
+}
+
+impl Workspace {
+    /// The names of an additional connection's own tests: its connection and its catalogs.
+    pub fn own_tests(&self) -> Vec<String> {
+        let catalogs = self.catalogs.iter().map(|c| super::catalog_access_test(c));
+        std::iter::once(super::connection_test(&self.host))
+            .chain(catalogs)
+            .collect()
+    }
 }
 
 /// What the catalog looks like from the service principal's seat.

@@ -103,7 +103,7 @@ mod tests {
             workspace_id: Some(1001),
             metastore_id: Some("m-1".into()),
             principal: Some("app-1".into()),
-            groups: Vec::new(),
+            ..Workspace::default()
         });
         f.passed("Metastore validation", None, None);
         f.skipped("Basic Connection Test", "warehouse wh1 is STOPPED");

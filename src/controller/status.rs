@@ -153,23 +153,24 @@ pub fn validation_tests(findings: &Findings) -> Vec<ValidationTest> {
 }
 
 /// One entry per connection, the main one first: what was discovered and how its tests went.
+/// An additional connection's tests are its connection test and its catalogs' access tests;
+/// the main connection's are all the others.
 pub fn connections(findings: &Findings, tests: &[ValidationTest]) -> Vec<ConnectionStatus> {
+    let extra = findings.workspaces.iter().skip(1);
+    let additional: Vec<String> = extra.flat_map(|w| w.own_tests()).collect();
     findings
         .workspaces
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            // The main connection's tests are all but the additional connections' own.
-            let mine: Vec<&ValidationTest> = if i == 0 {
-                tests
-                    .iter()
-                    .filter(|t| !t.name.starts_with("Workspace connection: "))
-                    .collect()
+            let owned: Vec<ValidationTest> = if i == 0 {
+                let main = tests.iter().filter(|t| !additional.contains(&t.name));
+                main.cloned().collect()
             } else {
-                let name = crate::checks::connection_test(&w.host);
-                tests.iter().filter(|t| t.name == name).collect()
+                let names = w.own_tests();
+                let own = tests.iter().filter(|t| names.contains(&t.name));
+                own.cloned().collect()
             };
-            let owned: Vec<ValidationTest> = mine.iter().map(|t| (*t).clone()).collect();
             let failed = owned.iter().find(|t| t.status == TestStatus::Failed);
             ConnectionStatus {
                 workspace_url: w.host.clone(),
@@ -341,6 +342,7 @@ mod tests {
                 Workspace {
                     host: "other".into(),
                     workspace_id: None,
+                    catalogs: vec!["far".into()],
                     ..Default::default()
                 },
             ],
@@ -357,12 +359,18 @@ mod tests {
             Reason::AuthenticationFailed,
             "bad token",
         );
+        f.failed_user(
+            &crate::checks::catalog_access_test("far"),
+            Reason::AuthenticationFailed,
+            "bad token",
+        );
         let tests = validation_tests(&f);
         assert_eq!(tests[0].result, Some(serde_json::json!([{"1": 1}])));
         assert_eq!(tests[1].result, None, "an oversized result is dropped");
         assert_eq!(tests[2].status, TestStatus::Failed);
         let c = connections(&f, &tests);
         assert_eq!(c.len(), 2);
+        // The other connection's catalog is its own: the main connection is not blamed.
         assert_eq!(c[0].status, Some(TestStatus::Passed));
         assert_eq!(c[1].status, Some(TestStatus::Failed));
         assert!(c[1].message.as_deref().unwrap().contains("bad token"));

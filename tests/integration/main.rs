@@ -11,6 +11,7 @@ mod client;
 mod control_plane;
 mod controller;
 mod crd;
+mod day_two;
 mod hostile;
 mod import;
 mod leader;
