@@ -41,15 +41,8 @@ pub async fn publish(
     let api: Api<ConfigMap> = Api::namespaced(ctx.kube.clone(), &ns);
     let current = api.get_opt(&name).await?;
     let setup_sql = setup::script(dbi, id, Some(principal), Script::Setup);
-    let reference = match current.as_ref().and_then(|c| c.data.as_ref()) {
-        _ if applied => Some(setup_sql.clone()),
-        Some(data) => data.get(APPLIED).cloned(),
-        None => None,
-    };
     let new = setup::statements_of(&setup_sql);
-    let pending = reference
-        .map(|r| setup::pending_statements(&setup::statements_of(&r), &new))
-        .unwrap_or_default();
+    let pending = still_to_run(current.as_ref(), &setup_sql, &new, applied);
     let mut data = BTreeMap::from([
         ("setup.sql".to_string(), setup_sql.clone()),
         (
@@ -102,6 +95,44 @@ pub async fn keep(
     let written = api.patch(&name, &params, &Patch::Apply(&cm)).await?;
     ctx.changed("ConfigMap", ns, name.clone(), written.resource_version());
     Ok(Some(name))
+}
+
+/// What the user still has to run. While the script is not seen applied: the difference from
+/// the last applied one. Once it is: the grants it no longer makes (to revoke), kept until the
+/// script changes again (their absence cannot be verified without compute).
+fn still_to_run(
+    current: Option<&ConfigMap>,
+    setup_sql: &str,
+    new: &[String],
+    applied: bool,
+) -> Vec<String> {
+    let data = current.and_then(|c| c.data.as_ref());
+    let get = |key: &str| data.and_then(|d| d.get(key));
+    let difference = get(APPLIED)
+        .map(|r| setup::pending_statements(&setup::statements_of(r), new))
+        .unwrap_or_default();
+    if !applied {
+        return difference;
+    }
+    let revokes: Vec<String> = difference
+        .into_iter()
+        .filter(|s| s.starts_with("REVOKE "))
+        .collect();
+    if !revokes.is_empty() {
+        return revokes;
+    }
+    let unchanged = get("setup.sql").map(String::as_str) == Some(setup_sql);
+    match get(PENDING) {
+        Some(pending) if unchanged => {
+            let kept = setup::statements_of(pending);
+            if kept.iter().all(|s| s.starts_with("REVOKE ")) {
+                kept
+            } else {
+                Vec::new()
+            }
+        }
+        _ => Vec::new(),
+    }
 }
 
 const APPLIED: &str = "applied.sql";

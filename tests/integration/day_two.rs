@@ -3,11 +3,7 @@
 //! (`day_two/manual.rs`). Steps that need the real process (watches, the predicate filter) spawn
 //! the binary; the rest drive `controller::reconcile` in-process through the reconcile fixtures.
 
-// The reconcile layer's fixtures, compiled here too until `reconcile::fixtures` is visible to
-// the crate (it is private to `reconcile`); not every helper is used by these tests.
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "reconcile/fixtures.rs"]
-mod fixtures;
+use crate::reconcile::fixtures;
 mod manual;
 
 use std::time::{Duration, Instant};

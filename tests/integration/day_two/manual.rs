@@ -105,7 +105,6 @@ async fn enabling_audit_publishes_only_its_grants() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "operator bug (src/controller/phases/set_up.rs, lead's file): with audit off nothing fails, so manual() passes applied=true and publish() takes the new script as the reference; the dropped GRANTs never become REVOKEs in pending.sql"]
 async fn disabling_audit_publishes_the_revokes() {
     let (env, mut manifest) = manual_integration("d2-manual-revoke").await;
     let grants = audit_on_by_hand(&env, &mut manifest).await;
