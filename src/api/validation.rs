@@ -219,6 +219,15 @@ pub fn apply(root: &mut Value) {
         ),
     );
 
+    // The setup ConfigMap is `<name>-uc-setup`: a longer name could not have one.
+    add(
+        root,
+        rule(
+            "self.metadata.name.size() <= 244",
+            "metadata.name may have at most 244 characters (the setup ConfigMap <name>-uc-setup must fit in 253)",
+        ),
+    );
+
     let status = &mut root["properties"]["status"]["properties"];
     // kstatus and server-side apply merge conditions by type.
     status["conditions"]["x-kubernetes-list-type"] = json!("map");

@@ -38,7 +38,7 @@ pub async fn run(
             }
         }
     } else {
-        let (condition, config_map) = manual(report, it.id, findings).await?;
+        let (condition, config_map) = manual(report, flow, it.id, findings).await?;
         status.script_config_map = config_map;
         condition
     };
@@ -166,7 +166,8 @@ async fn repair_grants(
 /// Publishes the script (once the principal is known) and reports whether it has been run —
 /// or, after a spec change that changed it, whether the statements still to run have been.
 async fn manual(
-    report: &Report<'_>,
+    report: &mut Report<'_>,
+    flow: Flow,
     id: &IntegrationId,
     findings: &Findings,
 ) -> Result<(SetupCondition, Option<String>), Error> {
@@ -180,7 +181,17 @@ async fn manual(
     };
     let ours = *findings.catalog_state() == CatalogState::Ours;
     let applied = ours && findings.failure().is_none();
-    let published = config_map::publish(report.ctx, report.dbi, id, principal, applied).await?;
+    let published = match config_map::publish(report.ctx, report.dbi, id, principal, applied).await
+    {
+        Ok(p) => p,
+        // Said on the resource, not only in the logs.
+        Err(e) => {
+            let name = config_map::name(report.dbi);
+            let message = format!("could not publish the setup script in ConfigMap {name}: {e}");
+            let f = Failure::retry(Reason::KubernetesError, message);
+            return Err(report.fail(flow.error_phase(), f).await);
+        }
+    };
     let name = published.name;
     let condition = if applied {
         SetupCondition {
