@@ -12,6 +12,7 @@ mod control_plane;
 mod controller;
 mod crd;
 mod hostile;
+mod hostile_tenants;
 mod import;
 mod leader;
 mod proxy;
