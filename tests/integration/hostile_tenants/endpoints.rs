@@ -115,15 +115,24 @@ async fn hostile_endpoints_neither_crash_nor_exhaust_the_operator() {
 
     t.wait_phase("healthy", Phase::Enabled).await;
     let expectations = [
-        ("slow", "429"),
-        ("token", "PERMISSION_DENIED"),
-        ("endless", "is larger than"),
-        ("pages", "page token came back"),
+        ("slow", "WorkspaceUnavailable", "HTTP 429"),
+        ("token", "PermissionDenied", "PERMISSION_DENIED"),
+        (
+            "endless",
+            "UnexpectedResponse",
+            "is larger than 4194304 bytes",
+        ),
+        (
+            "pages",
+            "UnexpectedResponse",
+            "the same page token came back",
+        ),
     ];
-    for (name, problem) in expectations {
+    for (name, expected, problem) in expectations {
         let dbi = t.wait_phase(name, Phase::CreateError).await;
         let (reason, message) = ready(&dbi);
-        assert!(message.contains(problem), "{name}: {reason}: {message}");
+        assert_eq!(reason, expected, "{name}: {message}");
+        assert!(message.contains(problem), "{name}: {message}");
     }
     assert!(
         token.count("/oidc/v1/token") >= 1,
