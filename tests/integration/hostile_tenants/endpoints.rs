@@ -55,11 +55,9 @@ fn error(status: u16, code: &str) -> Reply {
     Reply::json(status, json!({"error_code": code, "message": "hostile"}))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_endpoints_neither_crash_nor_exhaust_the_operator() {
-    let scenario = Scenario::default_for_tests()
-        .with_workspace(WorkspaceSpec::new("pages", 7007).with_warehouse(WAREHOUSE_ID, "RUNNING"));
-    let mut t = Tenants::new("hostile-ep", scenario).await;
+/// Three hostile workspaces: slow with an absurd Retry-After, one whose token endpoint hands out
+/// an absurd lifetime, one streaming an endless body.
+fn hostile_workspaces() -> (Hostile, Hostile, Hostile) {
     // Slow (over a second) and a Retry-After of u64::MAX seconds: `elapsed + wait` overflowed.
     let slow = Hostile::start(|_| {
         let reply =
@@ -76,8 +74,18 @@ async fn hostile_endpoints_neither_crash_nor_exhaust_the_operator() {
             error(403, "PERMISSION_DENIED")
         }
     });
-    t.remember_secret("hostile-access-token");
     let endless = Hostile::start(|_| Reply::Endless { status: 200 });
+    (slow, token, endless)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_endpoints_neither_crash_nor_exhaust_the_operator() {
+    // Long: the four hostile tenants and the healthy one must share one operator process.
+    let scenario = Scenario::default_for_tests()
+        .with_workspace(WorkspaceSpec::new("pages", 7007).with_warehouse(WAREHOUSE_ID, "RUNNING"));
+    let mut t = Tenants::new("hostile-ep", scenario).await;
+    let (slow, token, endless) = hostile_workspaces();
+    t.remember_secret("hostile-access-token");
     // The same page token forever, on the effective permissions the catalog check reads.
     t.sim.inject(
         "pages",
