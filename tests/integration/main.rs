@@ -13,6 +13,7 @@ mod controller;
 mod crd;
 mod day_two;
 mod hostile;
+mod hostile_tenants;
 mod import;
 mod leader;
 mod lockdown;

@@ -70,7 +70,9 @@ impl<'a> Report<'a> {
         };
         let reference = self.dbi.object_ref(&());
         if let Err(e) = self.ctx.recorder.publish(&event, &reference).await {
-            warn!(error = %e, "could not publish an event");
+            // A terminating namespace refuses new events: the log keeps what it said.
+            let note = event.note.as_deref().unwrap_or_default();
+            warn!(error = %e, reason = %event.reason, note, "could not publish an event");
         }
     }
 
