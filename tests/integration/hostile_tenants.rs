@@ -8,11 +8,7 @@ mod installations;
 mod ownership;
 mod teardown;
 
-// The reconcile layer's fixtures, compiled once more here (the module is private to
-// `reconcile`); not every helper is used by these tests.
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "reconcile/fixtures.rs"]
-mod fixtures;
+use crate::reconcile::fixtures;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
