@@ -1,6 +1,7 @@
-//! Set up: automatic (run the setup plan as the service principal once validation allows it,
-//! and repair drift on a periodic check while the compute runs) or manual (publish the script
-//! and report whether validation sees it has been run).
+//! Set up: automatic (run what the setup plan still needs as the service principal once
+//! validation allows it — on a periodic check only while the compute runs — and remove grants
+//! others gained over REST, with no compute, on every flow) or manual (publish the script, and
+//! what a changed spec still needs, and report whether validation sees it has been run).
 
 use kube::runtime::events::EventType;
 
