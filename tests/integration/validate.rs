@@ -232,6 +232,7 @@ async fn a_good_manifest_passes_from_a_secrets_dir_and_changes_nothing() {
 }
 
 #[tokio::test]
+// Long: one namespace walked through: the Secret found, the report, a missing Secret, nothing written.
 async fn secrets_from_the_cluster_and_json_output() {
     let cp = control_plane();
     let ns = cp.namespace("validate");
