@@ -185,14 +185,16 @@ fn every_option_is_accepted_by_the_api_server() {
     assert!(text.contains("maxUnavailable: 50%"));
 }
 
+/// The Deployment the chart renders with `values`.
+fn deployment(values: &[&str]) -> Value {
+    documents(&render(values))
+        .into_iter()
+        .find(|d| d["kind"] == "Deployment")
+        .unwrap()
+}
+
 #[test]
 fn operator_values_become_flags() {
-    let deployment = |values: &[&str]| {
-        documents(&render(values))
-            .into_iter()
-            .find(|d| d["kind"] == "Deployment")
-            .unwrap()
-    };
     // Defaults: the binary's own host list, concurrency and identity; a 5m reconcile deadline.
     let args = args_of(&deployment(&[]));
     assert!(
@@ -243,13 +245,7 @@ fn operator_values_become_flags() {
 
 #[test]
 fn the_update_strategy_never_runs_two_unelected_operators() {
-    let strategy = |values: &[&str]| {
-        documents(&render(values))
-            .into_iter()
-            .find(|d| d["kind"] == "Deployment")
-            .unwrap()["spec"]["strategy"]
-            .clone()
-    };
+    let strategy = |values: &[&str]| deployment(values)["spec"]["strategy"].clone();
     // Without leader election two pods would both reconcile: the old one stops first.
     assert_eq!(strategy(&[]), serde_json::json!({"type": "Recreate"}));
     let surge = serde_json::json!({
