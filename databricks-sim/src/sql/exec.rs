@@ -59,7 +59,7 @@ pub(super) fn unsupported(what: &str) -> SqlError {
 }
 
 /// Runs one statement.
-// One arm per statement kind: a dispatch table; splitting it would only scatter it.
+// Long: one arm per statement kind: a dispatch table; splitting it would only scatter it.
 pub(crate) fn execute(stmt: &SqlStatement, ctx: &mut ExecContext) -> Result<QueryResult, SqlError> {
     let caller = ctx.caller.clone();
     let ok = Ok(QueryResult::default());
