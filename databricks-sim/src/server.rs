@@ -24,6 +24,13 @@ pub(crate) struct Ctx {
     pub port: u16,
 }
 
+impl Ctx {
+    /// The shared world, locked for this request.
+    pub fn world(&self) -> std::sync::MutexGuard<'_, crate::state::World> {
+        self.shared.world.lock().expect("world lock")
+    }
+}
+
 /// Filled in by handlers so the request log can name the principal and the SQL.
 #[derive(Clone, Default)]
 pub(crate) struct PrincipalSlot(pub Arc<Mutex<Notes>>);
@@ -105,7 +112,7 @@ async fn handle(
     let fault = if admin {
         None
     } else {
-        let mut world = ctx.shared.world.lock().expect("world lock");
+        let mut world = ctx.world();
         world
             .workspaces
             .get_mut(&ctx.workspace)

@@ -221,10 +221,7 @@ async fn transient_faults_then_success() {
         FaultRule::unavailable_retry_after("/api/2.0/preview", 0).times(1),
     );
     let r = t
-        .http
-        .get(format!("{}/api/2.0/preview/scim/v2/Me", t.url))
-        .bearer_auth(SP_TOKEN)
-        .send()
+        .send_get(SP_TOKEN, "/api/2.0/preview/scim/v2/Me")
         .await
         .unwrap();
     assert_eq!(

@@ -68,6 +68,7 @@ fn cond(kind: &str, status: &str, reason: &str, message: &str) -> Value {
 }
 
 #[test]
+// Long: one row per health state, so a new state is one more row.
 fn argocd_health_check_reports_each_state() {
     let enabled = serde_json::json!({"phase": "enabled", "observedGeneration": 2, "conditions": [
         cond("Ready", "True", "Enabled", "Integration is enabled"),

@@ -53,6 +53,17 @@ fn can_i(cp: &ControlPlane, sa: &str, sa_ns: &str, verb: &str, what: &str, ns: &
     }
 }
 
+/// Asserts each `(verb, resource, namespace, allowed)` against the API server's RBAC decision.
+fn assert_can(cp: &ControlPlane, sa: &str, sa_ns: &str, cases: &[(&str, &str, &str, bool)]) {
+    for (verb, what, ns, allowed) in cases {
+        assert_eq!(
+            can_i(cp, sa, sa_ns, verb, what, ns),
+            *allowed,
+            "{sa} may {verb} {what} in {ns:?}"
+        );
+    }
+}
+
 fn rules(role: &Value) -> Vec<(String, String, Vec<String>)> {
     let mut out = Vec::new();
     for r in role["rules"].as_array().unwrap() {
@@ -111,6 +122,7 @@ pub(crate) fn args_of(deployment: &Value) -> Vec<String> {
 }
 
 #[test]
+// Long: one install (slow) checked object by object, then what its RBAC allows.
 fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
     let cp = control_plane();
     let ns = cp.namespace("chart-cluster");
@@ -145,32 +157,40 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
                 && verbs.iter().all(|x| v.contains(&x.to_string()))
         })
     };
-    assert!(has(
-        "uc-operator.dev",
-        "databricksintegrations",
-        &["get", "list", "watch", "patch"]
-    ));
-    assert!(has(
-        "uc-operator.dev",
-        "databricksintegrations/status",
-        &["get", "patch"]
-    ));
-    assert!(has(
-        "uc-operator.dev",
-        "databricksintegrations/finalizers",
-        &["update"]
-    ));
-    assert!(has("", "secrets", &["get", "list", "watch"]));
-    // No delete: the setup ConfigMaps go with their owner (garbage collection).
-    assert!(has(
-        "",
-        "configmaps",
-        &["get", "list", "watch", "create", "patch"]
-    ));
-    assert!(has("", "events", &["create", "patch"]));
-    assert!(has("events.k8s.io", "events", &["create", "patch"]));
-    // Only to tell that a namespace is being deleted (a deletion must not hang on it).
-    assert!(has("", "namespaces", &["get"]));
+    let expected: &[(&str, &str, &[&str])] = &[
+        (
+            "uc-operator.dev",
+            "databricksintegrations",
+            &["get", "list", "watch", "patch"],
+        ),
+        (
+            "uc-operator.dev",
+            "databricksintegrations/status",
+            &["get", "patch"],
+        ),
+        (
+            "uc-operator.dev",
+            "databricksintegrations/finalizers",
+            &["update"],
+        ),
+        ("", "secrets", &["get", "list", "watch"]),
+        // No delete: the setup ConfigMaps go with their owner (garbage collection).
+        (
+            "",
+            "configmaps",
+            &["get", "list", "watch", "create", "patch"],
+        ),
+        ("", "events", &["create", "patch"]),
+        ("events.k8s.io", "events", &["create", "patch"]),
+        // Only to tell that a namespace is being deleted (a deletion must not hang on it).
+        ("", "namespaces", &["get"]),
+    ];
+    for (group, resource, verbs) in expected {
+        assert!(
+            has(group, resource, verbs),
+            "{group}/{resource} {verbs:?} in {rules:?}"
+        );
+    }
     assert_eq!(
         rules.len(),
         8,
@@ -186,46 +206,24 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
         "cluster mode has no namespaced Role"
     );
 
-    // What the API server allows the ServiceAccount, everywhere.
-    assert!(can_i(cp, full, &ns, "get", "secrets", &other));
-    assert!(can_i(
+    // What the API server allows the ServiceAccount, everywhere (Secrets are read only).
+    let dbi = "databricksintegrations.uc-operator.dev";
+    let status = "databricksintegrations.uc-operator.dev/status";
+    assert_can(
         cp,
         full,
         &ns,
-        "watch",
-        "databricksintegrations.uc-operator.dev",
-        &other
-    ));
-    assert!(can_i(
-        cp,
-        full,
-        &ns,
-        "patch",
-        "databricksintegrations.uc-operator.dev/status",
-        &other
-    ));
-    assert!(
-        !can_i(cp, full, &ns, "create", "secrets", &other),
-        "Secrets are read only"
+        &[
+            ("get", "secrets", &other, true),
+            ("watch", dbi, &other, true),
+            ("patch", status, &other, true),
+            ("create", "secrets", &other, false),
+            ("delete", dbi, &other, false),
+            ("update", dbi, &other, false),
+            ("get", "pods", &other, false),
+            ("delete", "configmaps", &other, false),
+        ],
     );
-    assert!(!can_i(
-        cp,
-        full,
-        &ns,
-        "delete",
-        "databricksintegrations.uc-operator.dev",
-        &other
-    ));
-    assert!(!can_i(
-        cp,
-        full,
-        &ns,
-        "update",
-        "databricksintegrations.uc-operator.dev",
-        &other
-    ));
-    assert!(!can_i(cp, full, &ns, "get", "pods", &other));
-    assert!(!can_i(cp, full, &ns, "delete", "configmaps", &other));
 
     let out = cp.helm(&["uninstall", "ucop", "--namespace", &ns]);
     assert_success(&out, "helm uninstall");
@@ -237,6 +235,7 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
 }
 
 #[test]
+// Long: one install (slow) checked object by object, then what its RBAC allows.
 fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
     let cp = control_plane();
     let ns = cp.namespace("chart-ops");
@@ -285,72 +284,34 @@ fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
         serde_json::json!([full])
     );
 
-    // The API server's word: Secrets in the watched namespace only.
-    assert!(can_i(cp, full, &ns, "get", "secrets", &watched));
-    assert!(can_i(
+    // The API server's word: Secrets in the watched namespace only (not even its own), and
+    // its own Lease and no other.
+    let dbi = "databricksintegrations.uc-operator.dev";
+    let own_lease = format!("leases.coordination.k8s.io/{full}");
+    assert_can(
         cp,
         full,
         &ns,
-        "list",
-        "databricksintegrations.uc-operator.dev",
-        &watched
-    ));
-    assert!(!can_i(cp, full, &ns, "get", "secrets", &other));
-    assert!(!can_i(cp, full, &ns, "list", "secrets", &other));
-    assert!(
-        !can_i(cp, full, &ns, "get", "secrets", &ns),
-        "not even its own namespace"
+        &[
+            ("get", "secrets", &watched, true),
+            ("list", dbi, &watched, true),
+            ("get", "secrets", &other, false),
+            ("list", "secrets", &other, false),
+            ("get", "secrets", &ns, false),
+            ("list", dbi, &other, false),
+            ("list", "secrets", "*", false),
+            ("update", &own_lease, &ns, true),
+            ("create", "leases.coordination.k8s.io", &ns, true),
+            (
+                "update",
+                "leases.coordination.k8s.io/someone-else",
+                &ns,
+                false,
+            ),
+            ("patch", &own_lease, &ns, false),
+            ("update", &own_lease, &watched, false),
+        ],
     );
-    assert!(!can_i(
-        cp,
-        full,
-        &ns,
-        "list",
-        "databricksintegrations.uc-operator.dev",
-        &other
-    ));
-    assert!(!can_i(cp, full, &ns, "list", "secrets", "*"));
-    // Its own Lease, and no other.
-    assert!(can_i(
-        cp,
-        full,
-        &ns,
-        "update",
-        &format!("leases.coordination.k8s.io/{full}"),
-        &ns
-    ));
-    assert!(can_i(
-        cp,
-        full,
-        &ns,
-        "create",
-        "leases.coordination.k8s.io",
-        &ns
-    ));
-    assert!(!can_i(
-        cp,
-        full,
-        &ns,
-        "update",
-        "leases.coordination.k8s.io/someone-else",
-        &ns
-    ));
-    assert!(!can_i(
-        cp,
-        full,
-        &ns,
-        "patch",
-        &format!("leases.coordination.k8s.io/{full}"),
-        &ns
-    ));
-    assert!(!can_i(
-        cp,
-        full,
-        &ns,
-        "update",
-        &format!("leases.coordination.k8s.io/{full}"),
-        &watched
-    ));
 
     // And an actual read as the ServiceAccount is forbidden by the API server.
     cp.kubectl(&[

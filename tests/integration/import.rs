@@ -52,6 +52,7 @@ fn kinds(yaml: &str) -> Vec<String> {
 }
 
 #[test]
+// Long: each fixture converted, applied and read back, check by check.
 fn every_databricks_payload_is_accepted_by_the_api_server() {
     let cp = control_plane();
     let listed: Vec<String> = std::fs::read_dir(fixtures())

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use databricks_sim::{FaultKind, FaultRule, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID};
 use serde_json::json;
 
-use crate::harness::{ControlPlane, Operator, assert_success, control_plane};
+use crate::harness::{ControlPlane, Operator, SHORT_TIMINGS, assert_success, control_plane};
 use crate::proxy::TcpProxy;
 
 /// Short, so the tests are quick; the leader's renew deadline is two thirds of it.
@@ -38,23 +38,20 @@ fn flags(ns: &str) -> Vec<String> {
 
 /// The harness's timings, except that one Databricks request may keep retrying for ten minutes:
 /// a reconcile stuck on a request that never answers then lasts that long.
-const PATIENT: &[&str] = &[
-    "--retry-base",
-    "500ms",
-    "--retry-max",
-    "3s",
-    "--manual-setup-poll",
-    "1s",
-    "--statement-poll",
-    "50ms",
-    "--request-retry-budget",
-    "10m",
-];
+fn patient() -> Vec<&'static str> {
+    let mut timings = SHORT_TIMINGS.to_vec();
+    let budget = timings
+        .iter()
+        .position(|f| *f == "--request-retry-budget")
+        .expect("the harness sets a retry budget");
+    timings[budget + 1] = "10m";
+    timings
+}
 
 fn start(cp: &ControlPlane, kubeconfig: &Path, ns: &str, ca: &Path) -> Operator {
     let flags = flags(ns);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    Operator::start_timed(cp, kubeconfig, ns, ca, PATIENT, &flags)
+    Operator::start_timed(cp, kubeconfig, ns, ca, &patient(), &flags)
 }
 
 fn leading(op: &Operator) -> bool {

@@ -37,6 +37,7 @@ fn same_path(got: &[String], want: &[&str]) -> bool {
 }
 
 /// Every statement parses to what it says, with the identifiers and literals intact.
+// Long: one arm per statement kind the setup emits, each checking its own fields.
 fn check_round_trip(p: &SetupParams, statements: &[String]) {
     let principal = p.principal_or_placeholder();
     let c = p.catalog.as_str();

@@ -35,6 +35,15 @@ impl Scratch {
         self.write("secrets/sp-token/token", &format!("{token}\n"));
         self.0.join("secrets")
     }
+
+    /// `-f <the manifest> --secrets-dir <a dir holding token>`, both written here.
+    fn file_args(&self, sim: &Simulator, token: &str) -> Vec<String> {
+        let file = self.write("dbi.yaml", &manifest(sim, None).to_string());
+        let secrets = self.secrets_dir(token);
+        [Path::new("-f"), &file, Path::new("--secrets-dir"), &secrets]
+            .map(|p| p.to_str().unwrap().to_string())
+            .to_vec()
+    }
 }
 
 impl Drop for Scratch {
@@ -73,7 +82,11 @@ fn manifest(sim: &Simulator, namespace: Option<&str>) -> Value {
 
 /// Runs `uc-operator validate` with the simulator's CA and trace logging (so the secret scans
 /// cover every log line); without `kubeconfig`, no cluster is reachable.
-async fn validate(sim: &Simulator, kubeconfig: Option<&Path>, args: &[&str]) -> Output {
+async fn validate(
+    sim: &Simulator,
+    kubeconfig: Option<&Path>,
+    args: &[impl AsRef<std::ffi::OsStr>],
+) -> Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_uc-operator"));
     cmd.arg("validate")
         .args(args)
@@ -91,7 +104,11 @@ async fn validate(sim: &Simulator, kubeconfig: Option<&Path>, args: &[&str]) -> 
 }
 
 /// Like [`validate`] with `-f -`, the manifest on standard input (as from `kustomize build`).
-async fn validate_stdin(sim: &Simulator, manifest: &str, args: &[&str]) -> Output {
+async fn validate_stdin(
+    sim: &Simulator,
+    manifest: &str,
+    args: &[impl AsRef<std::ffi::OsStr>],
+) -> Output {
     use tokio::io::AsyncWriteExt as _;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_uc-operator"))
         .args(["validate", "-f", "-"])
@@ -183,21 +200,10 @@ fn assert_read_only(sim: &Simulator) -> usize {
 async fn a_good_manifest_passes_from_a_secrets_dir_and_changes_nothing() {
     let sim = start_sim().await;
     let scratch = Scratch::new();
-    let file = scratch.write("dbi.yaml", &manifest(&sim, None).to_string());
-    let secrets = scratch.secrets_dir(SP_TOKEN);
+    let args = scratch.file_args(&sim, SP_TOKEN);
     let before = world(&sim);
 
-    let out = validate(
-        &sim,
-        None,
-        &[
-            "-f",
-            file.to_str().unwrap(),
-            "--secrets-dir",
-            secrets.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let out = validate(&sim, None, &args).await;
     assert_exit(&out, 0);
     let table = stdout(&out);
     assert!(table.starts_with("NAME "), "{table}");
@@ -226,12 +232,13 @@ async fn a_good_manifest_passes_from_a_secrets_dir_and_changes_nothing() {
         "apiVersion: v1\nkind: Secret\nmetadata: {{name: x}}\n---\n{}\n---\nkind: ConfigMap\n",
         manifest(&sim, None)
     );
-    let out = validate_stdin(&sim, &piped, &["--secrets-dir", secrets.to_str().unwrap()]).await;
+    let out = validate_stdin(&sim, &piped, &args[2..]).await;
     assert_exit(&out, 0);
     assert_eq!(row(&stdout(&out), "Basic Connection Test").0, "passed");
 }
 
 #[tokio::test]
+// Long: one namespace walked through: the Secret found, the report, a missing Secret, nothing written.
 async fn secrets_from_the_cluster_and_json_output() {
     let cp = control_plane();
     let ns = cp.namespace("validate");
@@ -309,20 +316,9 @@ async fn secrets_from_the_cluster_and_json_output() {
 async fn a_bad_credential_fails_with_exit_1_naming_the_test() {
     let sim = start_sim().await;
     let scratch = Scratch::new();
-    let file = scratch.write("dbi.yaml", &manifest(&sim, None).to_string());
-    let secrets = scratch.secrets_dir("dapi-not-a-valid-token");
+    let args = scratch.file_args(&sim, "dapi-not-a-valid-token");
 
-    let out = validate(
-        &sim,
-        None,
-        &[
-            "-f",
-            file.to_str().unwrap(),
-            "--secrets-dir",
-            secrets.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let out = validate(&sim, None, &args).await;
     assert_exit(&out, 1);
     let (status, message) = row(&stdout(&out), "Metastore validation");
     assert_eq!(status, "failed");
@@ -376,14 +372,7 @@ async fn a_stopped_warehouse_is_started_only_with_allow_start() {
     let sim = start_sim().await;
     sim.set_warehouse_state("main", WAREHOUSE_ID, "STOPPED");
     let scratch = Scratch::new();
-    let file = scratch.write("dbi.yaml", &manifest(&sim, None).to_string());
-    let secrets = scratch.secrets_dir(SP_TOKEN);
-    let args = [
-        "-f",
-        file.to_str().unwrap(),
-        "--secrets-dir",
-        secrets.to_str().unwrap(),
-    ];
+    let args = scratch.file_args(&sim, SP_TOKEN);
 
     let out = validate(&sim, None, &args).await;
     assert_exit(&out, 0);
@@ -392,7 +381,7 @@ async fn a_stopped_warehouse_is_started_only_with_allow_start() {
     assert_eq!(sim.warehouse_starts(WAREHOUSE_ID), 0);
     assert_eq!(assert_read_only(&sim), 0, "no SQL on stopped compute");
 
-    let out = validate(&sim, None, &[&args[..], &["--allow-start"]].concat()).await;
+    let out = validate(&sim, None, &[&args[..], &["--allow-start".into()]].concat()).await;
     assert_exit(&out, 0);
     assert_eq!(row(&stdout(&out), "Basic Connection Test").0, "passed");
     assert_eq!(sim.warehouse_starts(WAREHOUSE_ID), 1);

@@ -4,14 +4,14 @@ use std::collections::HashMap;
 
 use axum::Extension;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, Query};
 use axum::http::{Response, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{parse_body, respond};
+use super::{JsonBody, respond};
 use crate::faults::FaultRule;
 use crate::server::Ctx;
 use crate::state::{Compute, World};
@@ -50,20 +50,16 @@ pub(crate) fn count_requests(world: &World) -> std::collections::BTreeMap<String
 }
 
 async fn request_counts(Extension(ctx): Extension<Ctx>) -> Response<Body> {
-    let counts = count_requests(&ctx.shared.world.lock().expect("world lock"));
+    let counts = count_requests(&ctx.world());
     respond(StatusCode::OK, json!(counts))
 }
 
 async fn cluster_state(
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(req): JsonBody<SetState>,
 ) -> Response<Body> {
-    let req: SetState = match parse_body(&body) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     set_cluster_state(&mut world, &ctx.workspace, &id, &req.state);
     respond(StatusCode::OK, json!({}))
 }
@@ -82,7 +78,7 @@ pub(crate) fn set_warehouse_state(world: &mut World, workspace: &str, id: &str, 
 }
 
 async fn state(Extension(ctx): Extension<Ctx>) -> Response<Body> {
-    let snap = ctx.shared.world.lock().expect("world lock").snapshot();
+    let snap = ctx.world().snapshot();
     respond(
         StatusCode::OK,
         serde_json::to_value(snap).unwrap_or_default(),
@@ -113,14 +109,10 @@ async fn clear_requests(Extension(ctx): Extension<Ctx>) -> Response<Body> {
 async fn add_fault(
     Extension(ctx): Extension<Ctx>,
     Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
+    JsonBody(rule): JsonBody<FaultRule>,
 ) -> Response<Body> {
-    let rule: FaultRule = match parse_body(&body) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
     let ws = q.get("workspace").cloned().unwrap_or(ctx.workspace.clone());
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     match world.workspaces.get_mut(&ws) {
         Some(w) => {
             w.faults.push(rule);
@@ -152,13 +144,9 @@ struct SetState {
 async fn warehouse_state(
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(req): JsonBody<SetState>,
 ) -> Response<Body> {
-    let req: SetState = match parse_body(&body) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     set_warehouse_state(&mut world, &ctx.workspace, &id, &req.state);
     respond(StatusCode::OK, json!({}))
 }

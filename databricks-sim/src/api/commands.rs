@@ -1,14 +1,14 @@
 //! Command Execution API 1.2 (camelCase) and cluster state, for all-purpose clusters.
 
 use axum::Extension;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::Query;
 use axum::http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::statements::advance;
-use super::{Authed, parse_body, respond};
+use super::{Authed, JsonBody, respond};
 use crate::server::Ctx;
 use crate::state::{Job, Outcome, Target};
 
@@ -27,7 +27,7 @@ pub(crate) fn runs_commands(state: &str) -> bool {
 /// naming `ClusterNotReadyException` (terraform-provider-databricks#217; the SDKs retry on that
 /// name: databricks-sdk-go apierr/errors.go, databricks-sdk-py _base_client.py).
 fn not_ready(ctx: &Ctx, cluster: &str) -> Option<Response<Body>> {
-    let world = ctx.shared.world.lock().expect("world lock");
+    let world = ctx.world();
     let state = world.compute_state(&ctx.workspace, &Target::Cluster(cluster.into()))?;
     if runs_commands(&state) {
         return None;
@@ -60,16 +60,12 @@ pub(super) struct StartCluster {
 pub(super) async fn start(
     Extension(ctx): Extension<Ctx>,
     _auth: Authed,
-    body: Bytes,
+    JsonBody(req): JsonBody<StartCluster>,
 ) -> Response<Body> {
-    let req: StartCluster = match parse_body(&body) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
     let Some(id) = req.cluster_id.filter(|c| !c.is_empty()) else {
         return super::bad_request("Missing required field: cluster_id");
     };
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     match world.start_cluster(&ctx.workspace, &id) {
         None => no_cluster(&id),
         Some(Err(m)) => super::error(StatusCode::BAD_REQUEST, "INVALID_STATE", &m),
@@ -79,7 +75,7 @@ pub(super) async fn start(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Ids {
+pub(super) struct Ids {
     cluster_id: Option<String>,
     context_id: Option<String>,
     command_id: Option<String>,
@@ -97,7 +93,7 @@ pub(super) async fn cluster(
     _auth: Authed,
     Query(q): Query<ClusterQuery>,
 ) -> Response<Body> {
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     world.tick_compute(&ctx.workspace, &Target::Cluster(q.cluster_id.clone()));
     match world
         .workspaces
@@ -119,7 +115,7 @@ pub(super) async fn cluster(
 }
 
 fn cluster_known(ctx: &Ctx, id: &str) -> bool {
-    let world = ctx.shared.world.lock().expect("world lock");
+    let world = ctx.world();
     world
         .workspaces
         .get(&ctx.workspace)
@@ -129,12 +125,8 @@ fn cluster_known(ctx: &Ctx, id: &str) -> bool {
 pub(super) async fn create_context(
     Extension(ctx): Extension<Ctx>,
     _auth: Authed,
-    body: Bytes,
+    JsonBody(ids): JsonBody<Ids>,
 ) -> Response<Body> {
-    let ids: Ids = match parse_body(&body) {
-        Ok(i) => i,
-        Err(e) => return e,
-    };
     let Some(cluster) = ids.cluster_id.filter(|c| cluster_known(&ctx, c)) else {
         return legacy_error(
             StatusCode::BAD_REQUEST,
@@ -144,7 +136,7 @@ pub(super) async fn create_context(
     if let Some(refusal) = not_ready(&ctx, &cluster) {
         return refusal;
     }
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     let id = (rand::random::<u64>() >> 2).to_string();
     world.contexts.insert(id.clone(), cluster);
     respond(StatusCode::OK, json!({"id": id}))
@@ -163,7 +155,7 @@ pub(super) async fn context_status(
     _auth: Authed,
     Query(q): Query<StatusQuery>,
 ) -> Response<Body> {
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     let Some(cluster) = q
         .context_id
         .as_ref()
@@ -188,13 +180,9 @@ pub(super) async fn context_status(
 pub(super) async fn destroy_context(
     Extension(ctx): Extension<Ctx>,
     _auth: Authed,
-    body: Bytes,
+    JsonBody(ids): JsonBody<Ids>,
 ) -> Response<Body> {
-    let ids: Ids = match parse_body(&body) {
-        Ok(i) => i,
-        Err(e) => return e,
-    };
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     let id = ids.context_id.unwrap_or_default();
     world.contexts.remove(&id);
     respond(StatusCode::OK, json!({"id": id}))
@@ -203,12 +191,8 @@ pub(super) async fn destroy_context(
 pub(super) async fn execute(
     Extension(ctx): Extension<Ctx>,
     auth: Authed,
-    body: Bytes,
+    JsonBody(ids): JsonBody<Ids>,
 ) -> Response<Body> {
-    let ids: Ids = match parse_body(&body) {
-        Ok(i) => i,
-        Err(e) => return e,
-    };
     if ids
         .language
         .as_deref()
@@ -220,7 +204,7 @@ pub(super) async fn execute(
         );
     }
     let cluster = {
-        let world = ctx.shared.world.lock().expect("world lock");
+        let world = ctx.world();
         ids.context_id
             .as_ref()
             .and_then(|c| world.contexts.get(c))
@@ -239,7 +223,7 @@ pub(super) async fn execute(
         return refusal;
     }
     auth.note_sql(ids.command.as_deref());
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     let target = Target::Cluster(cluster);
     let id = uuid::Uuid::new_v4().simple().to_string();
     let polls = world.statement_polls;
@@ -277,7 +261,7 @@ pub(super) async fn status(
     _auth: Authed,
     Query(q): Query<StatusQuery>,
 ) -> Response<Body> {
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     let id = q.command_id.unwrap_or_default();
     if !world
         .jobs
@@ -323,13 +307,9 @@ pub(super) async fn status(
 pub(super) async fn cancel(
     Extension(ctx): Extension<Ctx>,
     _auth: Authed,
-    body: Bytes,
+    JsonBody(ids): JsonBody<Ids>,
 ) -> Response<Body> {
-    let ids: Ids = match parse_body(&body) {
-        Ok(i) => i,
-        Err(e) => return e,
-    };
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     let id = ids.command_id.unwrap_or_default();
     if let Some(job) = world.jobs.get_mut(&id)
         && job.outcome.is_none()

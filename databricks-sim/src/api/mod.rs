@@ -12,9 +12,10 @@ mod uc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Response, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -113,6 +114,20 @@ pub(crate) fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, Respons
     })
 }
 
+/// A JSON body parsed by [`parse_body`], for handlers that read it before anything else.
+pub(crate) struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response<Body>;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        parse_body(&body).map(JsonBody)
+    }
+}
+
 /// An authenticated caller.
 pub(crate) struct Authed {
     pub principal: PrincipalSpec,
@@ -159,7 +174,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authed {
                 json!({"error_code": 403, "message": "Invalid access token."}),
             )
         };
-        let world = ctx.shared.world.lock().expect("world lock");
+        let world = ctx.world();
         if world.revoked.contains(token) {
             return Err(invalid());
         }

@@ -124,7 +124,7 @@ pub(super) async fn get_chunk(
     auth: Authed,
     Path((id, i)): Path<(String, String)>,
 ) -> Response<Body> {
-    let world = ctx.shared.world.lock().expect("world lock");
+    let world = ctx.world();
     let Some(job) = world.jobs.get(&id).filter(|j| {
         j.caller.principal == auth.caller.principal && matches!(j.target, Target::Warehouse(_))
     }) else {

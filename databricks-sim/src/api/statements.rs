@@ -1,6 +1,6 @@
 //! Statement Execution API 2.0 and warehouse state.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::Path;
 use axum::http::{Response, StatusCode};
 use serde::Deserialize;
@@ -9,13 +9,13 @@ use serde_json::json;
 use axum::Extension;
 
 use super::results::render;
-use super::{Authed, bad_request, error, parse_body, respond};
+use super::{Authed, JsonBody, bad_request, error, respond};
 use crate::server::{Ctx, InjectedFailure};
 use crate::sql::{ExecContext, SqlError, SqlStatement, execute, parse_with_params};
 use crate::state::{Job, Outcome, Target, World, now_millis};
 
 #[derive(Deserialize)]
-struct Submit {
+pub(super) struct Submit {
     warehouse_id: Option<String>,
     statement: Option<String>,
     wait_timeout: Option<String>,
@@ -58,12 +58,8 @@ pub(super) async fn submit(
     Extension(ctx): Extension<Ctx>,
     auth: Authed,
     injected: Option<Extension<InjectedFailure>>,
-    body: Bytes,
+    JsonBody(req): JsonBody<Submit>,
 ) -> Response<Body> {
-    let req: Submit = match parse_body(&body) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
     let Some(warehouse) = req.warehouse_id.filter(|w| !w.is_empty()) else {
         return bad_request("warehouse_id is required.");
     };
@@ -81,7 +77,7 @@ pub(super) async fn submit(
         return bad_request("Only disposition INLINE is supported by databricks-sim.");
     }
     auth.note_sql(Some(&sql));
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     let target = Target::Warehouse(warehouse.clone());
     if world.ensure_started(&ctx.workspace, &target).is_none() {
         return error(
@@ -252,7 +248,7 @@ pub(super) async fn get(
     auth: Authed,
     Path(id): Path<String>,
 ) -> Response<Body> {
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     match world.jobs.get(&id) {
         Some(j)
             if j.caller.principal == auth.caller.principal
@@ -271,7 +267,7 @@ pub(super) async fn cancel(
     auth: Authed,
     Path(id): Path<String>,
 ) -> Response<Body> {
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     let Some(job) = world.jobs.get_mut(&id) else {
         return no_statement(&id);
     };
@@ -300,7 +296,7 @@ pub(super) async fn warehouse(
     _auth: Authed,
     Path(id): Path<String>,
 ) -> Response<Body> {
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     let target = Target::Warehouse(id.clone());
     world.tick_compute(&ctx.workspace, &target);
     let Some(w) = world

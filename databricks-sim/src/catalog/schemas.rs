@@ -187,15 +187,9 @@ impl Metastore {
             || caller.is(current)
             || grants_have(grants, caller, "MANAGE"))
         {
-            return Err(UcError::denied(format!(
-                "Insufficient privileges: User is not an owner of {full}."
-            )));
+            return Err(not_owner(&full));
         }
-        let s = self
-            .catalog_mut(caller, catalog)?
-            .schemas
-            .get_mut(schema)
-            .expect("checked");
+        let s = self.checked_schema_mut(caller, catalog, schema)?;
         let slot = match kind {
             Some(ObjectKind::Function) => s.functions.get_mut(name).map(|f| &mut f.owner),
             _ => match s.tables.get_mut(name) {
@@ -329,15 +323,9 @@ impl Metastore {
             || caller.is(&s.owner)
             || caller.is(&c.owner))
         {
-            return Err(UcError::denied(format!(
-                "Insufficient privileges: User is not an owner of {full}."
-            )));
+            return Err(not_owner(&full));
         }
-        let s = self
-            .catalog_mut(caller, catalog)?
-            .schemas
-            .get_mut(schema)
-            .expect("checked");
+        let s = self.checked_schema_mut(caller, catalog, schema)?;
         match kind {
             ObjectKind::Table => s.tables.remove(name).map(|_| ()),
             ObjectKind::View => s.views.remove(name).map(|_| ()),
@@ -383,4 +371,24 @@ impl Metastore {
         }
         Ok(t.columns.clone())
     }
+
+    /// The schema the caller's checks already found, through the catalog's binding check.
+    fn checked_schema_mut(
+        &mut self,
+        caller: &Caller,
+        catalog: &str,
+        schema: &str,
+    ) -> Result<&mut Schema, UcError> {
+        Ok(self
+            .catalog_mut(caller, catalog)?
+            .schemas
+            .get_mut(schema)
+            .expect("checked"))
+    }
+}
+
+fn not_owner(full: &str) -> UcError {
+    UcError::denied(format!(
+        "Insufficient privileges: User is not an owner of {full}."
+    ))
 }

@@ -59,7 +59,7 @@ pub(super) fn unsupported(what: &str) -> SqlError {
 }
 
 /// Runs one statement.
-// One arm per statement kind: a dispatch table; splitting it would only scatter it.
+// Long: one arm per statement kind: a dispatch table; splitting it would only scatter it.
 pub(crate) fn execute(stmt: &SqlStatement, ctx: &mut ExecContext) -> Result<QueryResult, SqlError> {
     let caller = ctx.caller.clone();
     let ok = Ok(QueryResult::default());
@@ -162,11 +162,7 @@ pub(crate) fn execute(stmt: &SqlStatement, ctx: &mut ExecContext) -> Result<Quer
         SqlStatement::AlterObjectOwner { kind, name, owner } => {
             check_principal(ctx, owner)?;
             let (c, s, t) = object_name(ctx, name)?;
-            let kind = match kind {
-                SecurableKind::View => ObjectKind::View,
-                SecurableKind::Function => ObjectKind::Function,
-                _ => ObjectKind::Table,
-            };
+            let kind = object_kind(*kind);
             ctx.metastore
                 .set_object_owner(&caller, Some(kind), &c, &s, &t, owner)?;
             ok
@@ -248,11 +244,7 @@ pub(crate) fn execute(stmt: &SqlStatement, ctx: &mut ExecContext) -> Result<Quer
             if_exists,
         } => {
             let (c, s, t) = object_name(ctx, name)?;
-            let kind = match kind {
-                SecurableKind::View => ObjectKind::View,
-                SecurableKind::Function => ObjectKind::Function,
-                _ => ObjectKind::Table,
-            };
+            let kind = object_kind(*kind);
             ctx.metastore
                 .drop_object(&caller, kind, &c, &s, &t, *if_exists)?;
             ok
@@ -312,5 +304,14 @@ pub(super) fn object_name(
         [s, t] => Ok((current_catalog(ctx), s.clone(), t.clone())),
         [c, s, t] => Ok((c.clone(), s.clone(), t.clone())),
         _ => Err(UcError::invalid(format!("Invalid name '{}'.", name.join("."))).into()),
+    }
+}
+
+/// The object a securable kind names; tables stand for anything that is not a view or function.
+fn object_kind(kind: SecurableKind) -> ObjectKind {
+    match kind {
+        SecurableKind::View => ObjectKind::View,
+        SecurableKind::Function => ObjectKind::Function,
+        _ => ObjectKind::Table,
     }
 }

@@ -1,5 +1,6 @@
 //! Databricks SQL: parsing ([`parse`]) and execution against the in-memory model (`exec`).
 
+mod ast;
 mod exec;
 mod parse;
 mod select;

@@ -122,6 +122,18 @@ fn create_function_or_view(p: &mut Parser) -> Result<Option<SqlStatement>, Parse
 /// After `CREATE [OR REPLACE] VIEW`: `[IF NOT EXISTS] name [COMMENT '..'] [TBLPROPERTIES (..)]
 /// AS query` (docs.databricks.com sql/language-manual/sql-ref-syntax-ddl-create-view; the
 /// dialect parser refuses the COMMENT).
+/// `('k' = 'v', ...)`: accepted and dropped, the simulator keeps no properties of these.
+fn properties(p: &mut Parser) -> Result<(), ParserError> {
+    p.expect_token(&Token::LParen)?;
+    p.parse_comma_separated(|p| {
+        literal(p)?;
+        p.expect_token(&Token::Eq)?;
+        literal(p)
+    })?;
+    p.expect_token(&Token::RParen)?;
+    Ok(())
+}
+
 fn create_view(p: &mut Parser, or_replace: bool) -> Result<SqlStatement, ParserError> {
     let if_not_exists = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
     let name = object_name(p)?;
@@ -129,13 +141,7 @@ fn create_view(p: &mut Parser, or_replace: bool) -> Result<SqlStatement, ParserE
         if p.parse_keyword(Keyword::COMMENT) {
             literal(p)?;
         } else if p.parse_keyword(Keyword::TBLPROPERTIES) {
-            p.expect_token(&Token::LParen)?;
-            p.parse_comma_separated(|p| {
-                literal(p)?;
-                p.expect_token(&Token::Eq)?;
-                literal(p)
-            })?;
-            p.expect_token(&Token::RParen)?;
+            properties(p)?;
         } else {
             break;
         }
@@ -238,13 +244,7 @@ fn create_schema(p: &mut Parser) -> Result<SqlStatement, ParserError> {
             managed_location = Some(literal(p)?);
         } else if p.parse_keyword(Keyword::WITH) {
             expect_word(p, "DBPROPERTIES")?;
-            p.expect_token(&Token::LParen)?;
-            p.parse_comma_separated(|p| {
-                literal(p)?;
-                p.expect_token(&Token::Eq)?;
-                literal(p)
-            })?;
-            p.expect_token(&Token::RParen)?;
+            properties(p)?;
         } else {
             break;
         }

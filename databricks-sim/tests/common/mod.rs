@@ -1,4 +1,4 @@
-//! Shared helpers of the strictness tests: an HTTPS client trusting the simulator's CA.
+//! Shared helpers of the simulator's tests: an HTTPS client trusting the simulator's CA.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::sync::Arc;
@@ -64,6 +64,42 @@ impl T {
     }
     pub async fn patch(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
         self.call("PATCH", token, path, Some(body)).await
+    }
+    /// Sends a GET and returns the response itself (for headers or a dropped connection).
+    pub async fn send_get(&self, token: &str, path: &str) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+    }
+    /// Submits without waiting and returns the first (PENDING) response.
+    pub async fn submit_async(&self, token: &str, sql: &str) -> Value {
+        let (s, v) = self
+            .post(
+                token,
+                "/api/2.0/sql/statements",
+                json!({"warehouse_id": WAREHOUSE_ID, "statement": sql, "wait_timeout": "0s"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+    /// Runs SQL to completion and returns the final statement body.
+    pub async fn sql(&self, token: &str, statement: &str) -> Value {
+        let mut v = self.submit_async(token, statement).await;
+        for _ in 0..20 {
+            let state = v["status"]["state"].as_str().unwrap().to_string();
+            if !matches!(state.as_str(), "PENDING" | "RUNNING") {
+                return v;
+            }
+            let id = v["statement_id"].as_str().unwrap().to_string();
+            v = self
+                .get(token, &format!("/api/2.0/sql/statements/{id}"))
+                .await
+                .1;
+        }
+        panic!("statement never finished: {v}");
     }
     /// Submits with a wait and returns the response as it came.
     pub async fn submit(&self, token: &str, sql: &str) -> Value {

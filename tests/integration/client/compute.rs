@@ -12,6 +12,15 @@ use crate::hostile::{Hostile, Reply};
 const GET: &str = "/api/2.0/clusters/get";
 const START: &str = "/api/2.0/clusters/start";
 
+/// Whether `ensure_running` ends with the cluster running.
+async fn started(server: &Hostile) -> bool {
+    cluster_client(server)
+        .ensure_running()
+        .await
+        .unwrap()
+        .is_running()
+}
+
 #[tokio::test]
 async fn compute_state_never_starts_a_stopped_warehouse() {
     let sim = start(Scenario::default_for_tests()).await;
@@ -73,13 +82,7 @@ async fn a_terminated_cluster_is_started_once_and_waited_for() {
 
     // A terminating cluster is waited for, then started.
     let server = cluster_server(&["TERMINATING", "TERMINATED"], &["RUNNING"]);
-    assert!(
-        cluster_client(&server)
-            .ensure_running()
-            .await
-            .unwrap()
-            .is_running()
-    );
+    assert!(started(&server).await);
     assert_eq!(server.count(START), 1);
 }
 
@@ -87,13 +90,7 @@ async fn a_terminated_cluster_is_started_once_and_waited_for() {
 async fn running_and_resizing_clusters_are_not_started() {
     for state in ["RUNNING", "RESIZING"] {
         let server = cluster_server(&[state], &["RUNNING"]);
-        assert!(
-            cluster_client(&server)
-                .ensure_running()
-                .await
-                .unwrap()
-                .is_running()
-        );
+        assert!(started(&server).await);
         assert_eq!(server.count(START), 0, "{state}");
         assert_eq!(server.count(GET), 1);
     }
@@ -126,13 +123,7 @@ async fn someone_else_starting_the_cluster_is_fine() {
         let state = if q.len() > 1 { q.remove(0) } else { q[0] };
         Reply::json(200, json!({"state": state}))
     });
-    assert!(
-        cluster_client(&server)
-            .ensure_running()
-            .await
-            .unwrap()
-            .is_running()
-    );
+    assert!(started(&server).await);
     assert_eq!(server.count(START), 1);
 }
 

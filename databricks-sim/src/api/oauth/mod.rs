@@ -53,7 +53,7 @@ fn form(body: &[u8]) -> HashMap<String, String> {
 }
 
 fn issue(ctx: &Ctx, principal: &PrincipalSpec) -> (String, u64) {
-    let mut world = ctx.shared.world.lock().expect("world lock");
+    let mut world = ctx.world();
     let token = format!("dsim-oauth-{}", uuid::Uuid::new_v4().simple());
     let lifetime = world.token_lifetime_secs;
     world.oauth_tokens.insert(
@@ -67,7 +67,7 @@ fn issue(ctx: &Ctx, principal: &PrincipalSpec) -> (String, u64) {
 }
 
 fn find_client(ctx: &Ctx, client_id: &str) -> Option<PrincipalSpec> {
-    let world = ctx.shared.world.lock().expect("world lock");
+    let world = ctx.world();
     world
         .principals
         .iter()

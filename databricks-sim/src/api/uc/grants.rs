@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Q, Resp, page, tryr, world};
-use crate::api::{Authed, bad_request, error, parse_body, respond, uc_error};
+use crate::api::{Authed, JsonBody, bad_request, error, parse_body, respond, uc_error};
 use crate::catalog::{Caller, Catalog, Grants, UcError, normalize_privilege};
 use crate::server::Ctx;
 use crate::state::World;
@@ -304,9 +304,8 @@ async fn update_bindings(
     Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(name): Path<String>,
-    body: Bytes,
+    JsonBody(req): JsonBody<BindingChanges>,
 ) -> Resp {
-    let req: BindingChanges = tryr!(parse_body(&body));
     let add = req
         .add
         .into_iter()
@@ -347,9 +346,8 @@ async fn update_workspace_bindings(
     Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(name): Path<String>,
-    body: Bytes,
+    JsonBody(req): JsonBody<WorkspaceChanges>,
 ) -> Resp {
-    let req: WorkspaceChanges = tryr!(parse_body(&body));
     let add = req
         .assign_workspaces
         .into_iter()

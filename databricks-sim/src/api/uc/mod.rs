@@ -9,14 +9,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::Extension;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, Query};
 use axum::http::{Response, StatusCode};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Authed, error, parse_body, respond, uc_error};
+use super::{Authed, JsonBody, error, respond, uc_error};
 use crate::catalog::{Caller, Catalog, Metastore, UcError};
 use crate::server::Ctx;
 use crate::state::{World, now_millis};
@@ -43,7 +43,7 @@ pub(super) fn router() -> Router {
 
 /// Locks the world after checking the workspace has a metastore.
 fn world<'a>(ctx: &'a Ctx) -> Result<std::sync::MutexGuard<'a, World>, Resp> {
-    let w = ctx.shared.world.lock().expect("world lock");
+    let w = ctx.world();
     if !w.assigned(&ctx.workspace) {
         return Err(error(
             StatusCode::NOT_FOUND,
@@ -223,8 +223,11 @@ struct CreateCatalog {
     properties: BTreeMap<String, String>,
 }
 
-async fn create_catalog(Extension(ctx): Extension<Ctx>, auth: Authed, body: Bytes) -> Resp {
-    let req: CreateCatalog = tryr!(parse_body(&body));
+async fn create_catalog(
+    Extension(ctx): Extension<Ctx>,
+    auth: Authed,
+    JsonBody(req): JsonBody<CreateCatalog>,
+) -> Resp {
     let mut w = tryr!(world(&ctx));
     let name = req.name.to_lowercase();
     if let Err(e) = w.metastore.create_catalog(
@@ -254,9 +257,8 @@ async fn update_catalog(
     Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(name): Path<String>,
-    body: Bytes,
+    JsonBody(req): JsonBody<UpdateCatalog>,
 ) -> Resp {
-    let req: UpdateCatalog = tryr!(parse_body(&body));
     let mut w = tryr!(world(&ctx));
     let name = name.to_lowercase();
     let known = w.principal_names();

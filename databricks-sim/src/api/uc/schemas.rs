@@ -2,7 +2,6 @@
 
 use axum::Extension;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -10,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Q, Resp, page, tryr, visible, world};
-use crate::api::{Authed, parse_body, respond, uc_error};
+use crate::api::{Authed, JsonBody, respond, uc_error};
 use crate::catalog::{Metastore, UcError};
 use crate::server::Ctx;
 
@@ -64,8 +63,11 @@ struct CreateSchema {
     comment: Option<String>,
 }
 
-async fn create_schema(Extension(ctx): Extension<Ctx>, auth: Authed, body: Bytes) -> Resp {
-    let req: CreateSchema = tryr!(parse_body(&body));
+async fn create_schema(
+    Extension(ctx): Extension<Ctx>,
+    auth: Authed,
+    JsonBody(req): JsonBody<CreateSchema>,
+) -> Resp {
     let mut w = tryr!(world(&ctx));
     let (cat, name) = (req.catalog_name.to_lowercase(), req.name.to_lowercase());
     if let Err(e) = w
@@ -131,9 +133,8 @@ async fn update_schema(
     Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(full): Path<String>,
-    body: Bytes,
+    JsonBody(req): JsonBody<UpdateSchema>,
 ) -> Resp {
-    let req: UpdateSchema = tryr!(parse_body(&body));
     let mut w = tryr!(world(&ctx));
     let (c, s) = tryr!(split_schema(&full));
     let known = w.principal_names();

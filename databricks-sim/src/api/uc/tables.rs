@@ -3,7 +3,6 @@
 
 use axum::Extension;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -11,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Q, Resp, page, tryr, world};
-use crate::api::{Authed, bad_request, parse_body, respond, uc_error};
+use crate::api::{Authed, JsonBody, bad_request, respond, uc_error};
 use crate::catalog::{Metastore, Table, UcError};
 use crate::server::Ctx;
 
@@ -114,9 +113,8 @@ async fn update_table(
     Extension(ctx): Extension<Ctx>,
     auth: Authed,
     Path(full): Path<String>,
-    body: Bytes,
+    JsonBody(req): JsonBody<UpdateTable>,
 ) -> Resp {
-    let req: UpdateTable = tryr!(parse_body(&body));
     let mut w = tryr!(world(&ctx));
     let (c, s, t) = tryr!(split_table(&full));
     if let Some(owner) = &req.owner {

@@ -1,5 +1,10 @@
 //! The mutable world behind every workspace port, and its serializable snapshot.
 
+mod compute;
+mod snapshot;
+
+pub use snapshot::{Snapshot, WorkspaceSnapshot};
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
@@ -266,156 +271,6 @@ impl World {
             workspace_id: self.workspaces.get(ws).map(|w| w.workspace_id).unwrap_or(0),
         }
     }
-
-    /// Advances a STARTING warehouse (or PENDING cluster) by one poll.
-    pub fn tick_compute(&mut self, ws: &str, target: &Target) {
-        let Some(w) = self.workspaces.get_mut(ws) else {
-            return;
-        };
-        let c = match target {
-            Target::Warehouse(id) => w.warehouses.get_mut(id),
-            Target::Cluster(id) => w.clusters.get_mut(id),
-        };
-        if let Some(c) = c
-            && (c.state == "STARTING" || c.state == "PENDING")
-        {
-            if c.start_polls_left == 0 {
-                c.state = "RUNNING".into();
-            } else {
-                c.start_polls_left -= 1;
-                if c.start_polls_left == 0 {
-                    c.state = "RUNNING".into();
-                }
-            }
-        }
-    }
-
-    /// `POST /api/2.0/clusters/start`: a TERMINATED cluster goes PENDING (then RUNNING after
-    /// `cluster_start_polls` polls) and the start is counted; any other state is refused with
-    /// INVALID_STATE "Cluster <id> is in unexpected state <State>." (databricks/cli#1372 and
-    /// #6288, databricks-sdk-py#283). `None` when the cluster does not exist.
-    pub fn start_cluster(&mut self, ws: &str, id: &str) -> Option<Result<(), String>> {
-        let polls = self.cluster_start_polls;
-        let c = self.workspaces.get_mut(ws)?.clusters.get_mut(id)?;
-        if c.state != "TERMINATED" {
-            let mut state = c.state.to_lowercase();
-            if let Some(first) = state.get_mut(0..1) {
-                first.make_ascii_uppercase();
-            }
-            return Some(Err(format!("Cluster {id} is in unexpected state {state}.")));
-        }
-        *self.cluster_starts.entry(id.to_string()).or_default() += 1;
-        c.state = if polls == 0 { "RUNNING" } else { "PENDING" }.into();
-        c.start_polls_left = polls;
-        Some(Ok(()))
-    }
-
-    /// Starts stopped compute (counting the start); returns its state afterwards.
-    pub fn ensure_started(&mut self, ws: &str, target: &Target) -> Option<String> {
-        let polls = self.warehouse_start_polls;
-        let w = self.workspaces.get_mut(ws)?;
-        let (c, starts, id) = match target {
-            Target::Warehouse(id) => (w.warehouses.get_mut(id)?, &mut self.warehouse_starts, id),
-            Target::Cluster(id) => (w.clusters.get_mut(id)?, &mut self.cluster_starts, id),
-        };
-        let stopped = matches!(
-            c.state.as_str(),
-            "STOPPED" | "STOPPING" | "TERMINATED" | "TERMINATING"
-        );
-        if stopped {
-            *starts.entry(id.clone()).or_default() += 1;
-            c.state = match target {
-                Target::Warehouse(_) => "STARTING".into(),
-                Target::Cluster(_) => "PENDING".into(),
-            };
-            c.start_polls_left = polls;
-            if polls == 0 {
-                c.state = "RUNNING".into();
-            }
-        }
-        Some(c.state.clone())
-    }
-
-    pub fn compute_state(&self, ws: &str, target: &Target) -> Option<String> {
-        let w = self.workspaces.get(ws)?;
-        match target {
-            Target::Warehouse(id) => w.warehouses.get(id).map(|c| c.state.clone()),
-            Target::Cluster(id) => w.clusters.get(id).map(|c| c.state.clone()),
-        }
-    }
-
-    pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            metastore_id: self.has_metastore.then(|| self.metastore.id.clone()),
-            metastore_owner: self.metastore.owner.clone(),
-            metastore_storage_root: self.metastore.storage_root.clone(),
-            metastore_grants: self.metastore.grants.clone(),
-            catalogs: self.metastore.catalogs.clone(),
-            workspaces: self
-                .workspaces
-                .iter()
-                .map(|(n, w)| {
-                    (
-                        n.clone(),
-                        WorkspaceSnapshot {
-                            workspace_id: w.workspace_id,
-                            metastore_assigned: self.assigned(n),
-                            warehouses: w
-                                .warehouses
-                                .iter()
-                                .map(|(k, v)| (k.clone(), v.state.clone()))
-                                .collect(),
-                            clusters: w
-                                .clusters
-                                .iter()
-                                .map(|(k, v)| (k.clone(), v.state.clone()))
-                                .collect(),
-                        },
-                    )
-                })
-                .collect(),
-            warehouse_starts: self.warehouse_starts.clone(),
-            cluster_starts: self.cluster_starts.clone(),
-            principals: self
-                .principals
-                .iter()
-                .map(|p| p.application_id.clone())
-                .collect(),
-        }
-    }
-}
-
-/// A serializable copy of the simulator's state, for assertions and `/_sim/state`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Snapshot {
-    /// `None` when the scenario has no metastore.
-    pub metastore_id: Option<String>,
-    /// The metastore owner (its members are metastore admins).
-    pub metastore_owner: String,
-    /// The metastore's root storage, if it has one.
-    pub metastore_storage_root: Option<String>,
-    /// Direct grants on the metastore (e.g. CREATE_CATALOG).
-    pub metastore_grants: Grants,
-    /// Catalogs by name, with owners, grants, tags, bindings, schemas, tables and views.
-    pub catalogs: BTreeMap<String, Catalog>,
-    pub workspaces: BTreeMap<String, WorkspaceSnapshot>,
-    /// Starts per warehouse id.
-    pub warehouse_starts: BTreeMap<String, u64>,
-    /// Starts per cluster id.
-    pub cluster_starts: BTreeMap<String, u64>,
-    /// Application ids of all principals.
-    pub principals: Vec<String>,
-}
-
-/// One workspace in a [`Snapshot`].
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct WorkspaceSnapshot {
-    pub workspace_id: i64,
-    pub metastore_assigned: bool,
-    /// id → state
-    pub warehouses: BTreeMap<String, String>,
-    /// id → state
-    pub clusters: BTreeMap<String, String>,
 }
 
 /// The scenario's metastore owner, else its only admin principal, else the admins group.

@@ -1,0 +1,10 @@
+//! Strictness rules of Unity Catalog (docs/simulator.md), one test each, over HTTPS.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod admins;
+mod ownership;
+mod scenario;
+mod storage;
+mod visibility;
