@@ -133,8 +133,8 @@ fn add(schema: &mut Value, rule: Value) {
     rules.as_array_mut().expect("array").push(rule);
 }
 
-/// Adds the rules to the resource's OpenAPI v3 schema (the `openAPIV3Schema` value). Long: one
-/// flat list of every rule, so the whole table reads in one place.
+/// Adds the rules to the resource's OpenAPI v3 schema (the `openAPIV3Schema` value).
+// Long: one flat list of every rule, so the whole table reads in one place.
 pub fn apply(root: &mut Value) {
     let spec = &mut root["properties"]["spec"];
     for r in connection_rules() {

@@ -153,13 +153,13 @@ impl SecretReader {
     }
 
     /// Builds the client configuration of one connection of the spec.
-    // Long: one match over the two authentication types and their three Secret kinds.
     pub async fn connection(&mut self, c: &Connection) -> Result<ConnectionConfig, SecretError> {
         connection(self, c).await
     }
 }
 
 /// Builds the client configuration of one connection of the spec, its secrets from `secrets`.
+// Long: one match over the two authentication types and their three Secret kinds.
 pub async fn connection(
     secrets: &mut impl SecretSource,
     c: &Connection,

@@ -147,6 +147,7 @@ async fn next_second() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: suspend, changes while suspended, resume and delete, in order.
 async fn suspend_sends_nothing_and_resuming_revalidates_at_once() {
     // One story on one operator process: suspend, the quiet window, resume, delete suspended.
     let mut scenario = Scenario::default_for_tests();

@@ -41,6 +41,7 @@ pub fn control_plane() -> &'static ControlPlane {
     CONTROL_PLANE.get_or_init(start)
 }
 
+// Long: starting the control plane and installing the CRD are one ordered sequence.
 fn start() -> ControlPlane {
     let started = Instant::now();
     let dir = std::env::temp_dir().join(format!("uc-operator-cp-{}", std::process::id()));

@@ -14,6 +14,14 @@ use crate::reconcile::fixtures::{Env, condition, phase};
 const TABLE: &str = "governance.uc_operator_system.profiles";
 const SCHEMA: &str = "governance.uc_operator_system";
 const ALICE: &str = "alice@example.com";
+/// What a message about the drift below must name: each principal and privilege.
+const DRIFT: [&str; 5] = [
+    ALICE,
+    "account users",
+    "SELECT",
+    "USE_SCHEMA",
+    "USE_CATALOG",
+];
 
 fn scenario() -> Scenario {
     Scenario::default_for_tests().with_principal(PrincipalSpec::user(ALICE))
@@ -113,14 +121,7 @@ async fn a_periodic_check_repairs_drift_over_rest_without_starting_compute() {
     let note = notes
         .first()
         .unwrap_or_else(|| panic!("no DriftRepaired event"));
-    for needle in [
-        ALICE,
-        "account users",
-        "SELECT",
-        "USE_SCHEMA",
-        "USE_CATALOG",
-        TABLE,
-    ] {
+    for needle in DRIFT.iter().chain([&TABLE]) {
         assert!(note.contains(needle), "{note}");
     }
 }
@@ -163,13 +164,7 @@ async fn with_manual_setup_the_same_drift_is_a_recurring_error_naming_each_princ
         .find(|c| c.type_ == "Ready")
         .unwrap();
     let message = &ready.message;
-    for needle in [
-        ALICE,
-        "account users",
-        "SELECT",
-        "USE_SCHEMA",
-        "USE_CATALOG",
-    ] {
+    for needle in DRIFT {
         assert!(message.contains(needle), "{message}");
     }
     assert_eq!(

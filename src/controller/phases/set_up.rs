@@ -166,6 +166,7 @@ async fn repair_grants(
 
 /// Publishes the script (once the principal is known) and reports whether it has been run —
 /// or, after a spec change that changed it, whether the statements still to run have been.
+// Long: the four outcomes of a manual setup (waiting, published, pending statements, verified).
 async fn manual(
     report: &mut Report<'_>,
     flow: Flow,

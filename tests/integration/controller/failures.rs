@@ -3,6 +3,7 @@
 use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: one case per validation failure, each with its reason and message.
 async fn validation_failures_become_create_errors() {
     let mut scenario = Scenario::default_for_tests();
     scenario

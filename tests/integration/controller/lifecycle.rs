@@ -55,6 +55,7 @@ async fn edits_and_secret_rotation_revalidate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: Retain, Delete, and a deletion retried through an outage, in order.
 async fn deletion_honours_the_policy_and_retries_when_the_workspace_is_down() {
     let mut scenario = Scenario::default_for_tests().with_workspace(
         databricks_sim::WorkspaceSpec::new("other", 3003).with_warehouse(WAREHOUSE_ID, "RUNNING"),
@@ -136,6 +137,7 @@ async fn wait_gone(env: &Env, name: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: rest, restart and a stopped warehouse in one sequence, counted at each step.
 async fn periodic_revalidation_never_starts_a_stopped_warehouse_and_costs_nothing_at_rest() {
     let mut env = Env::new("rest", Scenario::default_for_tests()).await;
     env.secret("sp-token", "token", SP_TOKEN).await;

@@ -61,6 +61,7 @@ async fn leader_election_lets_one_replica_reconcile_and_fails_over() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: the chart's RBAC rendered, impersonated and exercised.
 async fn reconciles_as_the_charts_service_account() {
     let mut env = Env::new("chart-sa", Scenario::default_for_tests()).await;
     env.secret("sp-token", "token", SP_TOKEN).await;

@@ -3,6 +3,7 @@
 use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: one resource end to end: setup, lockdown, status, events, metrics and the leak scan.
 async fn automatic_setup_enables_and_locks_down_the_catalog() {
     let mut env = Env::new("auto", Scenario::default_for_tests()).await;
     env.secret("sp-token", "token", SP_TOKEN).await;
@@ -102,6 +103,7 @@ async fn automatic_setup_enables_and_locks_down_the_catalog() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: the manual path step by step: published, waiting, run by the admin, verified.
 async fn manual_setup_publishes_the_script_and_waits_for_it() {
     let mut scenario = Scenario::default_for_tests();
     // Without CREATE CATALOG the principal could not set itself up anyway.
@@ -214,6 +216,7 @@ async fn query_audit_needs_the_system_tables() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: three connections and their catalogs, then an edit that breaks one.
 async fn oauth_and_additional_connections_with_bindings() {
     let scenario = Scenario::default_for_tests()
         .with_workspace(

@@ -79,6 +79,7 @@ fn hostile_workspaces() -> (Hostile, Hostile, Hostile) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: four hostile tenants and a healthy one in one operator, each outcome pinned.
 async fn hostile_endpoints_neither_crash_nor_exhaust_the_operator() {
     // Long: the four hostile tenants and the healthy one must share one operator process.
     let scenario = Scenario::default_for_tests()

@@ -53,6 +53,7 @@ async fn settle(env: &Env, name: &str) -> Option<Phase> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: validation, adoption attempt and deletion of one forged catalog, each checked.
 async fn a_foreign_catalog_with_a_forged_marker_is_never_altered_nor_dropped() {
     // Long: forging, two refusals and the deletion are one story about one catalog.
     let env = Env::new("own-forged", Scenario::default_for_tests()).await;

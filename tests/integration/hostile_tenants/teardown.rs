@@ -39,6 +39,7 @@ fn capture_events(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: the teardown and both outcomes the contract allows.
 async fn deleting_the_whole_namespace_completes() {
     let mut t = Tenants::new("hostile-nsdel", Scenario::default_for_tests()).await;
     t.secret("sp-token", "token", SP_TOKEN).await;
