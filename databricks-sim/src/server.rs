@@ -99,6 +99,7 @@ async fn handle(
     router: Router,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, DropConnection> {
+    let start_ms = crate::state::now_millis();
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let admin = path.starts_with("/_sim/");
@@ -128,6 +129,8 @@ async fn handle(
                 status,
                 principal: notes.principal,
                 sql: notes.sql,
+                start_ms,
+                finish_ms: crate::state::now_millis(),
             });
     };
     let mut injected = None;
