@@ -84,7 +84,8 @@ def rows(result):
     n, s = result["params"]["n"], result["setup"]
     t, ph = s["times"], {p["name"]: p for p in (result["rest"], result["revalidation"], result["restart"])}
     usage = lambda p: (f"RSS {p['usage']['rss_mib']} MiB (peak {p['usage']['hwm_mib']}), "  # noqa: E731
-                       f"CPU {p['usage']['cpu_s']} s (+{p['usage']['cpu_delta_s']} s in the phase)")
+                       f"CPU {p['usage']['cpu_s']} s (+{p['usage']['cpu_delta_s']} s in the phase), "
+                       f"{p['usage'].get('sockets', '?')} sockets open")
     concurrency = result["params"]["concurrency"] or "binary default"
     if result["operator_ignored"]:
         concurrency = f"binary default ({'; '.join(result['operator_ignored'])})"

@@ -122,7 +122,14 @@ def critical_path(records):
     return {"round_trips_p50": lengths[(len(lengths) - 1) // 2], "round_trips_max": lengths[-1],
             "round_trips_min": lengths[0],
             "span_ms_p50": spans[(len(spans) - 1) // 2], "span_ms_max": spans[-1],
-            "median_chain": [endpoint(r) for r in chains[median]]}
+            "median_chain": [endpoint(r) for r in chains[median]],
+            "longest_chain": _timed(chains[ranked[-1]])}
+
+
+def _timed(records):
+    """A chain as `+start–finish ms status endpoint`, from its first request's arrival."""
+    t0 = records[0]["start_ms"]
+    return [f"+{r['start_ms'] - t0}-{r['finish_ms'] - t0} ms {r['status']} {endpoint(r)}" for r in records]
 
 
 def summarise(records, n):
