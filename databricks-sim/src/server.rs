@@ -106,6 +106,7 @@ async fn handle(
     router: Router,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, DropConnection> {
+    let start_ms = crate::state::now_millis();
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let admin = path.starts_with("/_sim/");
@@ -135,6 +136,8 @@ async fn handle(
                 status,
                 principal: notes.principal,
                 sql: notes.sql,
+                start_ms,
+                finish_ms: crate::state::now_millis(),
             });
     };
     let mut injected = None;
@@ -200,4 +203,59 @@ async fn handle(
     let notes = std::mem::take(&mut *slot.0.lock().expect("slot lock"));
     record(resp.status().as_u16(), notes);
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::Simulator;
+    use crate::faults::{FaultKind, FaultRule};
+    use crate::scenario::{SP_TOKEN, Scenario};
+
+    fn client(sim: &Simulator) -> reqwest::Client {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut sim.ca_pem().as_bytes()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        reqwest::Client::builder()
+            .use_preconfigured_tls(config)
+            .build()
+            .unwrap()
+    }
+
+    /// The bench reads the critical path off these stamps: a request's answer comes after its
+    /// injected latency, and a request sent after an answer starts no earlier than it finished.
+    #[tokio::test]
+    async fn records_are_stamped_with_arrival_and_answer() {
+        let sim = Simulator::start(Scenario::default_for_tests())
+            .await
+            .unwrap();
+        sim.inject(
+            "main",
+            FaultRule::new("", FaultKind::Latency { millis: 30 }),
+        );
+        let (http, url) = (client(&sim), sim.workspace("main").url);
+        for _ in 0..2 {
+            let r = http
+                .get(format!("{url}/api/2.0/preview/scim/v2/Me"))
+                .bearer_auth(SP_TOKEN)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+        }
+        let log = sim.requests();
+        assert_eq!(log.len(), 2, "{log:?}");
+        for r in &log {
+            assert!(r.start_ms > 0 && r.finish_ms - r.start_ms >= 30, "{r:?}");
+        }
+        assert!(log[1].start_ms >= log[0].finish_ms, "{log:?}");
+    }
 }

@@ -85,4 +85,16 @@ def usage(pid):
     stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     utime, stime = int(stat[11]), int(stat[12])
     return {"rss_mib": round(kib["VmRSS"] / 1024, 1), "hwm_mib": round(kib["VmHWM"] / 1024, 1),
-            "cpu_s": round((utime + stime) / _TICK, 2)}
+            "cpu_s": round((utime + stime) / _TICK, 2), **_descriptors(pid)}
+
+
+def _descriptors(pid):
+    """Open sockets (the connection pool: where memory held per workspace would show) and fds."""
+    fds = sockets = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            sockets += os.readlink(fd).startswith("socket:")
+        except OSError:  # closed while we looked
+            continue
+        fds += 1
+    return {"fds": fds, "sockets": sockets}

@@ -65,12 +65,27 @@ def _round_trips(result):
     return "—" if not p50 or not latency else f"≤ {round(p50 * 1000 / latency, 1)}"
 
 
+def _critical_path(phase):
+    """Measured from the request log's timestamps (simulator.critical_path)."""
+    c = phase["databricks"].get("critical_path")
+    if not c:
+        return "— (the simulator does not stamp its requests)"
+    return (f"{c['round_trips_p50']} p50 / {c['round_trips_max']} max (min {c['round_trips_min']}); "
+            f"first request to last answer p50 {c['span_ms_p50']} ms / max {c['span_ms_max']} ms")
+
+
+def _chain(phase):
+    c = phase["databricks"].get("critical_path")
+    return " → ".join(_short(k) for k in c["median_chain"]) if c else "—"
+
+
 def rows(result):
     """(figure, value) pairs: the issue's table, from one run."""
     n, s = result["params"]["n"], result["setup"]
     t, ph = s["times"], {p["name"]: p for p in (result["rest"], result["revalidation"], result["restart"])}
     usage = lambda p: (f"RSS {p['usage']['rss_mib']} MiB (peak {p['usage']['hwm_mib']}), "  # noqa: E731
-                       f"CPU {p['usage']['cpu_s']} s (+{p['usage']['cpu_delta_s']} s in the phase)")
+                       f"CPU {p['usage']['cpu_s']} s (+{p['usage']['cpu_delta_s']} s in the phase), "
+                       f"{p['usage'].get('sockets', '?')} sockets open")
     concurrency = result["params"]["concurrency"] or "binary default"
     if result["operator_ignored"]:
         concurrency = f"binary default ({'; '.join(result['operator_ignored'])})"
@@ -83,6 +98,8 @@ def rows(result):
         ("per resource, first status to enabled p50 / p99",
          f"{_fmt(t['first_status_to_enabled_p50_s'], ' s')} / {_fmt(t['first_status_to_enabled_p99_s'], ' s')}"),
         ("  ≈ round trips on its critical path (p50 / latency)", _round_trips(result)),
+        ("critical path of a setup (sequential round trips)", _critical_path(s)),
+        ("  the median setup's chain", _chain(s)),
         ("Databricks requests per fresh setup", f"{s['databricks']['per_integration']}"),
         ("  not 2xx", ", ".join(f"{v} × {_short(k)}" for k, v in s["databricks"]["non_2xx"].items()) or "none"),
         ("  by endpoint", _breakdown(s["databricks"]["by_endpoint"])),
@@ -103,6 +120,7 @@ def rows(result):
                     f" ({p['databricks']['per_integration']} / {p['kube_writes']['per_integration']} per integration)"))
         if name == "revalidation":
             out.append(("  requests by endpoint", _breakdown(p["databricks"]["by_endpoint"])))
+            out.append(("  critical path (sequential round trips)", _critical_path(p)))
             out.append(("  writes by resource", _breakdown(p["kube_writes"]["by_key"])))
         out.append((f"operator {label}", usage(p)))
     return out

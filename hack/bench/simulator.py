@@ -91,6 +91,47 @@ def endpoint(record):
     return f"{record['method']} {path}"
 
 
+def chain(records):
+    """The longest chain of non-overlapping requests (each starting once the one before it has
+    been answered): the sequential round trips. Greedy by earliest finish gives the largest set
+    of pairwise disjoint intervals. None when the simulator does not stamp its records."""
+    if not records or any(not r.get("finish_ms") for r in records):
+        return None
+    out, last = [], None
+    for r in sorted(records, key=lambda r: (r["finish_ms"], r["start_ms"])):
+        if last is None or r["start_ms"] >= last:
+            out.append(r)
+            last = r["finish_ms"]
+    return out
+
+
+def critical_path(records):
+    """Per workspace (one integration each): round trips on the critical path, p50 and max, the
+    span from the first request's arrival to the last answer, and the chain of the median one."""
+    by_workspace = {}
+    for r in records:
+        by_workspace.setdefault(r["workspace"], []).append(r)
+    chains = {w: chain(rs) for w, rs in by_workspace.items()}
+    if not chains or any(c is None for c in chains.values()):
+        return None
+    ranked = sorted(chains, key=lambda w: len(chains[w]))
+    median = ranked[(len(ranked) - 1) // 2]
+    spans = sorted(max(r["finish_ms"] for r in rs) - min(r["start_ms"] for r in rs)
+                   for rs in by_workspace.values())
+    lengths = [len(chains[w]) for w in ranked]
+    return {"round_trips_p50": lengths[(len(lengths) - 1) // 2], "round_trips_max": lengths[-1],
+            "round_trips_min": lengths[0],
+            "span_ms_p50": spans[(len(spans) - 1) // 2], "span_ms_max": spans[-1],
+            "median_chain": [endpoint(r) for r in chains[median]],
+            "longest_chain": _timed(chains[ranked[-1]])}
+
+
+def _timed(records):
+    """A chain as `+start–finish ms status endpoint`, from its first request's arrival."""
+    t0 = records[0]["start_ms"]
+    return [f"+{r['start_ms'] - t0}-{r['finish_ms'] - t0} ms {r['status']} {endpoint(r)}" for r in records]
+
+
 def summarise(records, n):
     """Requests by endpoint (total and per integration), failures, and the spread by workspace."""
     by_endpoint = Counter(endpoint(r) for r in records)
@@ -103,6 +144,7 @@ def summarise(records, n):
         "non_2xx": dict(Counter(f"{r['status']} {endpoint(r)}" for r in records
                                 if not 200 <= r["status"] < 300)),
         "workspaces_touched": len(by_workspace),
+        "critical_path": critical_path(records),
         "per_workspace_min_max": [spread[0], spread[-1]],
         "by_endpoint": {k: {"total": v, "per_integration": round(v / n, 2)}
                         for k, v in sorted(by_endpoint.items(), key=lambda kv: -kv[1])},

@@ -76,6 +76,12 @@ pub struct RequestRecord {
     /// The SQL of a statement or command submission (so a test can tell reads from writes).
     #[serde(default)]
     pub sql: Option<String>,
+    /// When the request arrived and when its answer was ready (ms since the epoch; injected
+    /// latency included), so a client's critical path can be read off the log.
+    #[serde(default)]
+    pub start_ms: i64,
+    #[serde(default)]
+    pub finish_ms: i64,
 }
 
 /// Everything mutable.
