@@ -13,6 +13,9 @@ use crate::api::DatabricksIntegration;
 use crate::databricks::Clients;
 use crate::identity::IntegrationId;
 
+/// The version remembered for a deleted object until its deletion has been handled.
+const GONE: &str = "\u{0}deleted";
+
 /// Timing knobs; the defaults suit production, tests shorten them.
 #[derive(Clone, Debug)]
 pub struct Timing {
@@ -121,17 +124,26 @@ impl Context {
         version: Option<String>,
     ) -> bool {
         let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (kind, namespace, name);
+        if versions.get(&key).is_some_and(|v| v == GONE) {
+            // Deleted: a change this once, then nothing is remembered of it.
+            versions.remove(&key);
+            return true;
+        }
         let version = version.unwrap_or_default();
-        match versions.insert((kind, namespace, name), version.clone()) {
+        match versions.insert(key, version.clone()) {
             Some(previous) => previous != version,
             None => false,
         }
     }
 
-    /// Forgets a watched object's version (it concerns no integration).
-    pub fn forget_version(&self, kind: &'static str, namespace: &str, name: &str) {
+    /// A watched object was deleted: its next `changed` is a change, and then it is forgotten,
+    /// so what is remembered stays bounded by the objects that exist.
+    pub fn deleted(&self, kind: &'static str, namespace: &str, name: &str) {
         let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
-        versions.remove(&(kind, namespace.to_string(), name.to_string()));
+        if let Some(v) = versions.get_mut(&(kind, namespace.to_string(), name.to_string())) {
+            *v = GONE.to_string();
+        }
     }
 
     /// Drops what is remembered of a deleted resource, so a new one of the same name starts
@@ -190,12 +202,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn forgotten_versions_are_first_sights_again() {
+    async fn a_deletion_is_a_change_once_then_forgotten() {
         let ctx = context().await;
         assert!(!ctx.changed("Secret", "ns".into(), "s".into(), Some("1".into())));
-        ctx.forget_version("Secret", "ns", "s");
+        ctx.deleted("Secret", "ns", "s");
+        assert!(ctx.changed("Secret", "ns".into(), "s".into(), Some("1".into())));
+        assert_eq!(ctx.versions.lock().unwrap().len(), 0, "nothing remembered");
+        // Created again: a first sight.
         assert!(!ctx.changed("Secret", "ns".into(), "s".into(), Some("2".into())));
-        assert!(ctx.changed("Secret", "ns".into(), "s".into(), Some("3".into())));
+        // Never seen: a deletion is no entry.
+        ctx.deleted("Secret", "ns", "other");
+        assert_eq!(ctx.versions.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -88,7 +88,7 @@ pub struct RunArgs {
     pub allowed_hosts: AllowedHosts,
     /// How many integrations are reconciled at once (Databricks rate limits are per workspace,
     /// so one integration per workspace can go wide).
-    #[arg(long, env = "UC_OPERATOR_CONCURRENCY", default_value_t = 32)]
+    #[arg(long, env = "UC_OPERATOR_CONCURRENCY", default_value_t = 128)]
     pub concurrency: u16,
     /// The deadline of one reconcile; past it the reconcile is reported as failed and retried.
     #[arg(long, env = "UC_OPERATOR_RECONCILE_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
@@ -299,9 +299,10 @@ async fn run_controller(
     let config = kube::runtime::controller::Config::default().concurrency(args.concurrency);
     controller
         .with_config(config)
-        .watches_stream(watches::secrets(&client, namespace), move |secret| {
-            watches::on_secret(&secret_ctx, &secret_store, &secret)
-        })
+        .watches_stream(
+            watches::secrets(&client, namespace, ctx.clone()),
+            move |secret| watches::on_secret(&secret_ctx, &secret_store, &secret),
+        )
         .watches_stream(watches::config_maps(&client, namespace), move |cm| {
             watches::on_config_map(&cm_ctx, &cm)
         })

@@ -2,7 +2,9 @@
 //! ConfigMap (edited or deleted by someone else) re-validates the resources concerned now.
 //! Only metadata is watched: the operator never caches Secret values.
 
-use futures::Stream;
+use std::sync::Arc;
+
+use futures::{Stream, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -26,14 +28,29 @@ where
     }
 }
 
+/// Every Secret change; a deleted Secret is also forgotten, so what is remembered of Secrets
+/// stays bounded by the Secrets that exist.
 pub fn secrets(
     client: &Client,
     namespace: Option<&str>,
+    ctx: Arc<Context>,
 ) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static {
     let secrets: Api<PartialObjectMeta<Secret>> = api(client, namespace);
     watcher(secrets, watcher::Config::default())
         .default_backoff()
-        .touched_objects()
+        .map_ok(move |event| {
+            if let watcher::Event::Delete(s) = &event {
+                let ns = s.namespace().unwrap_or_default();
+                ctx.deleted("Secret", &ns, &s.name_any());
+            }
+            futures::stream::iter(match event {
+                watcher::Event::Apply(s)
+                | watcher::Event::InitApply(s)
+                | watcher::Event::Delete(s) => Some(Ok(s)),
+                _ => None,
+            })
+        })
+        .try_flatten()
 }
 
 pub fn config_maps(
@@ -55,11 +72,6 @@ pub fn on_secret(
 ) -> Vec<Ref> {
     let ns = secret.namespace().unwrap_or_default();
     let refs = users_of_secret(store, &ns, &secret.name_any());
-    if refs.is_empty() {
-        // Remember only Secrets something uses: the namespace may hold thousands.
-        ctx.forget_version("Secret", &ns, &secret.name_any());
-        return refs;
-    }
     if ctx.changed("Secret", ns, secret.name_any(), secret.resource_version()) {
         ctx.force(refs.clone());
     }

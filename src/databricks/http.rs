@@ -123,9 +123,11 @@ impl Transport {
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .connect_timeout(Duration::from_secs(10))
-            // One pool for every workspace: keep few idle connections each, not for long.
-            .pool_max_idle_per_host(4)
-            .pool_idle_timeout(Duration::from_secs(30))
+            // One idle connection per workspace, for a few seconds: enough for the requests of one
+            // reconcile, while a thousand workspaces re-checked hourly keep no sockets (and the
+            // memory behind them) between checks.
+            .pool_max_idle_per_host(1)
+            .pool_idle_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("uc-operator/", env!("CARGO_PKG_VERSION")))
             .build()

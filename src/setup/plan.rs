@@ -268,10 +268,11 @@ pub fn spec_hash(p: &SetupParams, mode: Mode) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn params() -> SetupParams {
+    /// The parameters the plan's and the scripts' tests share.
+    pub(crate) fn params() -> SetupParams {
         SetupParams {
             id: crate::identity::IntegrationId::new("default", "team-a", "uc"),
             storage_root: None,

@@ -115,15 +115,7 @@ mod tests {
     use super::*;
     use crate::setup::plan::{Mode, SetupParams, setup_statements, spec_hash};
 
-    fn params() -> SetupParams {
-        SetupParams {
-            id: crate::identity::IntegrationId::new("default", "team-a", "uc"),
-            storage_root: None,
-            catalog: "immuta_cat".into(),
-            principal: Some("6b2c-app".into()),
-            audit: true,
-        }
-    }
+    use crate::setup::plan::tests::params;
 
     #[test]
     fn a_changed_script_leaves_only_the_difference_to_run() {

@@ -7,7 +7,7 @@ use databricks_sim::{
     ADMIN_TOKEN, CatalogSpec, FaultKind, FaultRule, METASTORE_ID, SP_APP_ID, SP_CLIENT_ID,
     SP_CLIENT_SECRET, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID,
 };
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use uc_operator::api::{DatabricksIntegration, Phase, TestStatus};
@@ -70,20 +70,7 @@ impl Env {
 
     async fn secret(&mut self, name: &str, key: &str, value: &str) {
         self.secrets.push(value.to_string());
-        let secret: Secret = serde_json::from_value(json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name},
-            "stringData": {key: value},
-        }))
-        .unwrap();
-        Api::<Secret>::namespaced(self.client.clone(), &self.ns)
-            .patch(
-                name,
-                &PatchParams::apply("tests").force(),
-                &Patch::Apply(&secret),
-            )
-            .await
-            .unwrap();
+        crate::harness::apply_secret(&self.client, &self.ns, name, key, value).await;
     }
 
     /// A token-authenticated integration for the `main` workspace.

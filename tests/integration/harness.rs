@@ -36,6 +36,31 @@ pub fn tool(name: &str) -> PathBuf {
     path
 }
 
+/// Creates or replaces a one-key Secret by server-side apply (field manager `tests`).
+pub async fn apply_secret(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    key: &str,
+    value: &str,
+) {
+    use kube::api::{Api, Patch, PatchParams};
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name},
+        "stringData": {key: value},
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), namespace)
+        .patch(
+            name,
+            &PatchParams::apply("tests").force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .unwrap();
+}
+
 /// The shared control plane, started on first use, with the project's CRD installed.
 pub fn control_plane() -> &'static ControlPlane {
     CONTROL_PLANE.get_or_init(start)
@@ -115,6 +140,15 @@ pub fn assert_success(out: &Output, what: &str) {
 }
 
 impl ControlPlane {
+    /// Creates (or replaces) a one-key Secret in `namespace` with kubectl.
+    pub fn create_secret(&self, namespace: &str, name: &str, key: &str, value: &str) {
+        let yaml = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n  {key}: {value:?}\n"
+        );
+        let out = self.kubectl_stdin(&["apply", "-f", "-"], &yaml);
+        assert_success(&out, "create the Secret");
+    }
+
     /// A kubeconfig whose requests the API server authorizes as `user` (admin impersonation).
     pub fn kubeconfig_as(&self, user: &str) -> PathBuf {
         let text = std::fs::read_to_string(&self.kubeconfig).unwrap();

@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use databricks_sim::{ADMIN_TOKEN, SP_CLIENT_SECRET, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID};
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 use uc_operator::api::{DatabricksIntegration, Phase};
@@ -102,20 +101,7 @@ impl Tenants {
 
     pub async fn secret(&mut self, name: &str, key: &str, value: &str) {
         self.remember_secret(value);
-        let secret: Secret = serde_json::from_value(json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name},
-            "stringData": {key: value},
-        }))
-        .unwrap();
-        Api::<Secret>::namespaced(self.client.clone(), &self.ns)
-            .patch(
-                name,
-                &PatchParams::apply("tests").force(),
-                &Patch::Apply(&secret),
-            )
-            .await
-            .unwrap();
+        crate::harness::apply_secret(&self.client, &self.ns, name, key, value).await;
     }
 
     /// A token integration for the workspace at `host` whose token is in Secret `sp-token`.

@@ -84,16 +84,7 @@ impl Workspace {
             .await
             .expect("start the simulator");
         let proxy = TcpProxy::start(sim.workspace("main").port).await;
-        let out = cp.kubectl(&[
-            "create",
-            "secret",
-            "generic",
-            "sp-token",
-            "-n",
-            &ns,
-            &format!("--from-literal=token={SP_TOKEN}"),
-        ]);
-        assert_success(&out, "create the token Secret");
+        cp.create_secret(&ns, "sp-token", "token", SP_TOKEN);
         Workspace { cp, ns, sim, proxy }
     }
 

@@ -3,7 +3,6 @@
 //! with the warehouse stopped, so no compute is involved. With manual setup they are reported.
 
 use databricks_sim::{ADMIN_TOKEN, PrincipalSpec, SP_TOKEN, Scenario, WAREHOUSE_ID};
-use serde_json::json;
 use uc_operator::api::Phase;
 use uc_operator::databricks::{PermissionsChange, WorkspaceClient};
 use uc_operator::failure::Reason;
@@ -130,11 +129,8 @@ async fn a_periodic_check_repairs_drift_over_rest_without_starting_compute() {
 async fn with_manual_setup_the_same_drift_is_a_recurring_error_naming_each_principal() {
     let env = Env::new("lock-manual", scenario()).await;
     env.secret("sp-token", SP_TOKEN).await;
-    let mut manifest = env.manifest("gov", "governance");
-    manifest["spec"]["autoBootstrap"] = json!(false);
-    env.apply(&manifest).await;
-    env.step("gov").await.result.unwrap();
-    env.step("gov").await.result.unwrap();
+    env.apply_manual("gov", env.manifest("gov", "governance"))
+        .await;
     let admin = client(&env.sim, "main", WAREHOUSE_ID, ADMIN_TOKEN);
     let script = env.config_map("gov-uc-setup").await["setup.sql"].clone();
     for sql in uc_operator::setup::statements_of(&script) {

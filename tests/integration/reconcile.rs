@@ -119,15 +119,9 @@ async fn a_forced_recheck_keeps_the_transition_times() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_secret_stalls_creation_until_it_appears() {
     let env = Env::new("rec-secret", Scenario::default_for_tests()).await;
-    env.apply(&env.manifest("gov", "governance")).await;
-    env.step("gov").await.result.unwrap();
-
-    let step = env.step("gov").await;
-    assert_eq!(
-        step.phases(),
-        [Some(Phase::Creating), Some(Phase::CreateError)]
-    );
-    let failure = step.failure();
+    let failure = env
+        .apply_until_failure("gov", &env.manifest("gov", "governance"))
+        .await;
     assert_eq!(failure.reason, Reason::SecretNotFound);
     let named = format!("Secret {}/sp-token not found", env.ns);
     assert!(failure.message.contains(&named), "{}", failure.message);

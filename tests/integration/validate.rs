@@ -244,16 +244,7 @@ async fn secrets_from_the_cluster_and_json_output() {
     let ns = cp.namespace("validate");
     let sim = start_sim().await;
     let scratch = Scratch::new();
-    let out = cp.kubectl(&[
-        "create",
-        "secret",
-        "generic",
-        "sp-token",
-        "-n",
-        &ns,
-        &format!("--from-literal=token={SP_TOKEN}"),
-    ]);
-    assert_success(&out, "create the Secret");
+    cp.create_secret(&ns, "sp-token", "token", SP_TOKEN);
     let file = scratch.write("dbi.yaml", &manifest(&sim, Some(&ns)).to_string());
     let before = world(&sim);
 

@@ -4,7 +4,6 @@
 //! and ownership").
 
 use databricks_sim::{PrincipalSpec, SP_APP_ID, SP_TOKEN, Scenario};
-use serde_json::json;
 use uc_operator::api::Phase;
 use uc_operator::failure::Reason;
 use uc_operator::setup::{CURRENT_PROFILE_VIEW, INTERNAL_SCHEMA, PROFILES_TABLE};
@@ -29,11 +28,8 @@ async fn a_create_catalog_holder_runs_the_script_and_the_principal_owns_everythi
         .clear();
     let env = Env::new("rd-manual", scenario).await;
     env.secret("sp-token", SP_TOKEN).await;
-    let mut manifest = env.manifest("gov", "governance");
-    manifest["spec"]["autoBootstrap"] = json!(false);
-    env.apply(&manifest).await;
-    env.step("gov").await.result.unwrap();
-    env.step("gov").await.result.unwrap();
+    env.apply_manual("gov", env.manifest("gov", "governance"))
+        .await;
     let dbi = env.get("gov").await;
     assert_eq!(
         condition(&dbi, "Bootstrapped"),

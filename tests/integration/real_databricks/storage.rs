@@ -24,15 +24,9 @@ async fn rootless(prefix: &str) -> Env {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_storage_root_a_rootless_metastore_fails_before_creating_anything() {
     let env = rootless("rd-noroot").await;
-    env.apply(&env.manifest("gov", "governance")).await;
-    env.step("gov").await.result.unwrap();
-
-    let step = env.step("gov").await;
-    assert_eq!(
-        step.phases(),
-        [Some(Phase::Creating), Some(Phase::CreateError)]
-    );
-    let failure = step.failure();
+    let failure = env
+        .apply_until_failure("gov", &env.manifest("gov", "governance"))
+        .await;
     assert_eq!(failure.reason, Reason::StorageRootRequired);
     assert!(
         failure.message.contains("spec.storageRoot"),
@@ -100,10 +94,7 @@ async fn the_manual_script_carries_the_managed_location_and_runs_on_a_rootless_m
     let env = rootless("rd-root-manual").await;
     let mut manifest = env.manifest("gov", "governance");
     manifest["spec"]["storageRoot"] = json!(LOCATION);
-    manifest["spec"]["autoBootstrap"] = json!(false);
-    env.apply(&manifest).await;
-    env.step("gov").await.result.unwrap();
-    env.step("gov").await.result.unwrap();
+    env.apply_manual("gov", manifest).await;
     let dbi = env.get("gov").await;
     assert_eq!(
         condition(&dbi, "Bootstrapped"),

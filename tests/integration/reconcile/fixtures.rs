@@ -174,6 +174,28 @@ impl Env {
         );
     }
 
+    /// Applies `manifest` as a manual-setup integration and reconciles it twice (the finalizer,
+    /// then the published script): it waits for the script to be run.
+    pub async fn apply_manual(&self, name: &str, mut manifest: Value) {
+        manifest["spec"]["autoBootstrap"] = json!(false);
+        self.apply(&manifest).await;
+        self.step(name).await.result.unwrap();
+        self.step(name).await.result.unwrap();
+    }
+
+    /// Applies `manifest` and reconciles it until its first failure: `creating` then
+    /// `createError`, whose failure it returns.
+    pub async fn apply_until_failure(&self, name: &str, manifest: &Value) -> Failure {
+        self.apply(manifest).await;
+        self.step(name).await.result.unwrap();
+        let step = self.step(name).await;
+        assert_eq!(
+            step.phases(),
+            [Some(Phase::Creating), Some(Phase::CreateError)]
+        );
+        step.failure()
+    }
+
     /// Reconciles a new resource to `enabled`: the finalizer first, then the integration.
     pub async fn enable(&self, name: &str) -> DatabricksIntegration {
         let step = self.step(name).await;
