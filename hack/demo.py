@@ -154,7 +154,9 @@ def main():
     env = dict(os.environ, KUBECONFIG=str(STATE / "cp" / "kubeconfig"), RUST_LOG="info")
     start("uc-operator", [str(TARGET / "uc-operator"), "run", "--ca-bundle", ca_path, "--log-format", "text",
                           "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0",
-                          "--manual-setup-poll", "2s", "--retry-base", "2s"], env=env)
+                          "--manual-setup-poll", "2s", "--retry-base", "2s",
+                          # the simulator serves on localhost, which the default allow-list refuses
+                          "--allowed-hosts", "localhost"], env=env)
 
     log("applying examples/ (workspace hosts pointed at the simulator)")
     names = []
