@@ -111,15 +111,9 @@ pub async fn run(
     );
     if !proceed {
         // Every other test is listed, so the status shows what did not run.
-        let mut rest = vec![
-            BASIC_CONNECTION_TEST.to_string(),
-            CATALOG_VALIDATION.to_string(),
-        ];
-        rest.push(AUDIT_VALIDATION.to_string());
-        for a in additional {
-            rest.push(connection_test(&a.client.host()));
-        }
-        for name in rest {
+        let later = [BASIC_CONNECTION_TEST, CATALOG_VALIDATION, AUDIT_VALIDATION].map(String::from);
+        let connections = additional.iter().map(|a| connection_test(&a.client.host()));
+        for name in later.into_iter().chain(connections) {
             f.skipped(&name, "skipped: authentication failed");
         }
         return f;

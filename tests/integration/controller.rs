@@ -8,7 +8,7 @@ use databricks_sim::{
     SP_CLIENT_SECRET, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID,
 };
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
 use uc_operator::api::{DatabricksIntegration, Phase, TestStatus};
 
@@ -90,15 +90,7 @@ impl Env {
     }
 
     async fn apply(&self, manifest: &Value) {
-        let name = manifest["metadata"]["name"].as_str().unwrap();
-        self.api()
-            .patch(
-                name,
-                &PatchParams::apply("tests").force(),
-                &Patch::Apply(manifest),
-            )
-            .await
-            .unwrap();
+        crate::harness::apply_manifest(&self.api(), manifest).await;
     }
 
     async fn get(&self, name: &str) -> DatabricksIntegration {

@@ -61,6 +61,19 @@ pub async fn apply_secret(
         .unwrap();
 }
 
+/// Creates or updates a `DatabricksIntegration` from its manifest by server-side apply.
+pub async fn apply_manifest(
+    api: &kube::Api<uc_operator::api::DatabricksIntegration>,
+    manifest: &serde_json::Value,
+) {
+    use kube::api::{Patch, PatchParams};
+    let name = manifest["metadata"]["name"].as_str().unwrap();
+    let params = PatchParams::apply("tests").force();
+    api.patch(name, &params, &Patch::Apply(manifest))
+        .await
+        .unwrap();
+}
+
 /// The shared control plane, started on first use, with the project's CRD installed.
 pub fn control_plane() -> &'static ControlPlane {
     CONTROL_PLANE.get_or_init(start)

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use databricks_sim::{ADMIN_TOKEN, SP_CLIENT_SECRET, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use serde_json::{Value, json};
 use uc_operator::api::{DatabricksIntegration, Phase};
 
@@ -137,15 +137,7 @@ impl Tenants {
     }
 
     pub async fn apply(&self, manifest: &Value) {
-        let name = manifest["metadata"]["name"].as_str().unwrap();
-        self.api()
-            .patch(
-                name,
-                &PatchParams::apply("tests").force(),
-                &Patch::Apply(manifest),
-            )
-            .await
-            .unwrap();
+        crate::harness::apply_manifest(&self.api(), manifest).await;
     }
 
     /// Polls until `ok` holds (90 s at most); panics with the last status and the log tail.

@@ -120,12 +120,7 @@ impl Env {
     }
 
     pub async fn apply(&self, manifest: &Value) {
-        let name = manifest["metadata"]["name"].as_str().unwrap();
-        let params = PatchParams::apply("tests").force();
-        self.api
-            .patch(name, &params, &Patch::Apply(manifest))
-            .await
-            .unwrap();
+        crate::harness::apply_manifest(&self.api, manifest).await;
     }
 
     pub async fn get(&self, name: &str) -> DatabricksIntegration {
