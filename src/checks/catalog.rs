@@ -8,8 +8,7 @@ use crate::setup::{TAG_KEY, catalog_comment};
 
 /// Re-runs the catalog test after setup, with the lockdown check, replacing the earlier result.
 pub async fn verify(main: &WorkspaceClient, it: &Integration<'_>, f: &mut Findings) {
-    let ws = f.main();
-    let (Some(principal), Some(metastore)) = (ws.principal, ws.metastore_id) else {
+    let (Some(principal), Some(metastore)) = (f.main().principal, f.metastore.clone()) else {
         return;
     };
     let it = Integration {
@@ -23,11 +22,17 @@ pub(super) async fn check(
     main: &WorkspaceClient,
     it: &Integration<'_>,
     principal: &str,
-    metastore: &str,
+    metastore: &databricks::MetastoreSummary,
     f: &mut Findings,
 ) {
     let name = it.catalog;
-    let (info, prefetched) = lookup(main, it, principal, metastore).await;
+    let groups = f.main().groups;
+    let admin = Admin {
+        summary: metastore,
+        principal,
+        groups: &groups,
+    };
+    let (info, prefetched) = lookup(main, it, &admin).await;
     let info = match info {
         Ok(info) => info,
         // The name is taken by a catalog the principal may not even see.
@@ -52,14 +57,7 @@ pub(super) async fn check(
         }
     };
     let Some(info) = info else {
-        let prefetched = match prefetched {
-            Some(p) => p,
-            None => tokio::join!(
-                main.metastore_summary(),
-                main.effective_permissions("metastore", metastore, principal)
-            ),
-        };
-        return missing(it, principal, metastore, prefetched, f);
+        return missing(main, it, &admin, prefetched, f).await;
     };
     existing(main, it, principal, &info, f).await;
 }
@@ -100,55 +98,38 @@ async fn existing(
     f.catalog = Some(state);
 }
 
-/// The catalog; a new automatic integration will most likely create it, so what that needs is
-/// read in the same round trip.
+/// The catalog; a new automatic integration will most likely create it, so the grants that
+/// needs are read in the same round trip (unless the metastore admin needs none).
 async fn lookup(
     main: &WorkspaceClient,
     it: &Integration<'_>,
-    principal: &str,
-    metastore: &str,
+    admin: &Admin<'_>,
 ) -> (
     Result<Option<databricks::CatalogInfo>, databricks::Error>,
-    Option<Prefetched>,
+    Option<Grants>,
 ) {
-    if !it.automatic || it.after_setup {
+    if !it.automatic || it.after_setup || admin.is_admin() {
         return (main.get_catalog(it.catalog).await, None);
     }
-    let (info, summary, grants) = tokio::join!(
-        main.get_catalog(it.catalog),
-        main.metastore_summary(),
-        main.effective_permissions("metastore", metastore, principal)
-    );
-    (info, Some((summary, grants)))
+    let (info, grants) = tokio::join!(main.get_catalog(it.catalog), admin.grants(main));
+    (info, Some(grants))
 }
 
-type Prefetched = (
-    Result<databricks::MetastoreSummary, databricks::Error>,
-    Result<Vec<databricks::EffectivePrivilegeAssignment>, databricks::Error>,
-);
+type Grants = Result<Vec<databricks::EffectivePrivilegeAssignment>, databricks::Error>;
 
 /// The catalog does not exist: can it be created (root storage, CREATE CATALOG or admin)?
-fn missing(
+/// `prefetched`: the principal's grants on the metastore, when already read.
+async fn missing(
+    main: &WorkspaceClient,
     it: &Integration<'_>,
-    principal: &str,
-    metastore: &str,
-    (summary, grants): Prefetched,
+    admin: &Admin<'_>,
+    prefetched: Option<Grants>,
     f: &mut Findings,
 ) {
     let name = it.catalog;
+    let metastore = &admin.summary.metastore_id;
     f.catalog = Some(CatalogState::Missing);
-    let summary = match summary {
-        Ok(s) => s,
-        Err(e) => {
-            f.failed_call(
-                CATALOG_VALIDATION,
-                "could not read the metastore summary",
-                &e,
-            );
-            return;
-        }
-    };
-    if summary.storage_root.is_none() && it.storage_root.is_none() {
+    if admin.summary.storage_root.is_none() && it.storage_root.is_none() {
         f.failed_user(
             CATALOG_VALIDATION,
             Reason::StorageRootRequired,
@@ -156,19 +137,55 @@ fn missing(
         );
         return;
     }
-    if it.automatic {
-        let groups = f.main().groups;
-        let admin = Admin {
-            summary: &summary,
-            principal,
-            groups: &groups,
-        };
-        can_create(admin, grants, metastore, f);
-    } else {
+    if !it.automatic {
         let message =
             format!("catalog {name} does not exist yet: waiting for the setup script to be run");
         f.warned(CATALOG_VALIDATION, message);
+        return;
     }
+    let pass = |f: &mut Findings, why: &str| {
+        let message = format!(
+            "the catalog does not exist yet and the service principal may create it ({why})"
+        );
+        f.passed(CATALOG_VALIDATION, Some(message), None);
+    };
+    if admin.is_admin() {
+        return pass(f, "it is a metastore admin");
+    }
+    let grants = match prefetched {
+        Some(grants) => grants,
+        None => admin.grants(main).await,
+    };
+    let principal = admin.principal;
+    let assignments = match grants {
+        Ok(a) => a,
+        Err(e) => {
+            let context = format!(
+                "could not tell whether {principal} may create catalogs: it is not the metastore admin ({}), and reading its effective privileges on metastore {metastore} failed",
+                admin.summary.owner
+            );
+            f.failed_call(CATALOG_VALIDATION, &context, &e);
+            return;
+        }
+    };
+    if may_create_catalogs(&assignments) {
+        pass(f, "it holds CREATE CATALOG on the metastore");
+    } else {
+        f.failed_user(
+            CATALOG_VALIDATION,
+            Reason::InsufficientPrivileges,
+            format!(
+                "the service principal {principal} lacks CREATE CATALOG on metastore {metastore}: run `GRANT CREATE CATALOG ON METASTORE TO `{principal}`` as a metastore admin, or set autoBootstrap: false for manual setup"
+            ),
+        );
+    }
+}
+
+fn may_create_catalogs(assignments: &[databricks::EffectivePrivilegeAssignment]) -> bool {
+    assignments
+        .iter()
+        .flat_map(|a| &a.privileges)
+        .any(|p| p.privilege == "CREATE_CATALOG" || p.privilege == "ALL_PRIVILEGES")
 }
 
 /// Whose the catalog is: this integration's only when it carries the marker *and* the principal
@@ -270,56 +287,19 @@ struct Admin<'a> {
 }
 
 impl Admin<'_> {
+    /// The principal's effective privileges on the metastore (inherited ones included).
+    async fn grants(&self, main: &WorkspaceClient) -> Grants {
+        let metastore = &self.summary.metastore_id;
+        main.effective_permissions("metastore", metastore, self.principal)
+            .await
+    }
+
     /// A metastore admin (its owner, directly or through a group) may create catalogs without
     /// any `CREATE_CATALOG` grant, which effective permissions for the principal do not list.
     fn is_admin(&self) -> bool {
         let owner = &self.summary.owner;
         owner.eq_ignore_ascii_case(self.principal)
             || self.groups.iter().any(|g| g.eq_ignore_ascii_case(owner))
-    }
-}
-
-fn can_create(
-    admin: Admin<'_>,
-    grants: Result<Vec<databricks::EffectivePrivilegeAssignment>, databricks::Error>,
-    metastore: &str,
-    f: &mut Findings,
-) {
-    let principal = admin.principal;
-    let pass = |f: &mut Findings, why: &str| {
-        let message = format!(
-            "the catalog does not exist yet and the service principal may create it ({why})"
-        );
-        f.passed(CATALOG_VALIDATION, Some(message), None);
-    };
-    if admin.is_admin() {
-        return pass(f, "it is a metastore admin");
-    }
-    let assignments = match grants {
-        Ok(a) => a,
-        Err(e) => {
-            let context = format!(
-                "could not tell whether {principal} may create catalogs: it is not the metastore admin ({}), and reading its effective privileges on metastore {metastore} failed",
-                admin.summary.owner
-            );
-            f.failed_call(CATALOG_VALIDATION, &context, &e);
-            return;
-        }
-    };
-    let can = assignments
-        .iter()
-        .flat_map(|a| &a.privileges)
-        .any(|p| p.privilege == "CREATE_CATALOG" || p.privilege == "ALL_PRIVILEGES");
-    if can {
-        pass(f, "it holds CREATE CATALOG on the metastore");
-    } else {
-        f.failed_user(
-            CATALOG_VALIDATION,
-            Reason::InsufficientPrivileges,
-            format!(
-                "the service principal {principal} lacks CREATE CATALOG on metastore {metastore}: run `GRANT CREATE CATALOG ON METASTORE TO `{principal}`` as a metastore admin, or set autoBootstrap: false for manual setup"
-            ),
-        );
     }
 }
 

@@ -46,19 +46,20 @@ async fn connection(client: &WorkspaceClient, f: &mut Findings) -> Workspace {
         host: host.clone(),
         ..Workspace::default()
     };
-    match client.current_metastore_assignment().await {
-        Ok(Some(a)) => {
-            ws.workspace_id = Some(a.workspace_id);
-            ws.metastore_id = Some(a.metastore_id.clone());
-            // Who the credentials are on this workspace (`status.connections` shows it): a
-            // connection may authenticate as another principal than the main one.
-            match client.me().await {
+    // The metastore and who the credentials are on this workspace (`status.connections` shows
+    // it: a connection may authenticate as another principal than the main one), at once.
+    let (summary, me) = tokio::join!(client.metastore_summary(), client.me());
+    match summary {
+        Ok(Some(s)) => {
+            ws.metastore_id = Some(s.metastore_id.clone());
+            match me {
                 Ok(me) => {
+                    ws.workspace_id = me.workspace_id;
                     ws.principal = Some(me.user_name);
-                    let message = format!(
-                        "workspace {} (metastore {})",
-                        a.workspace_id, a.metastore_id
-                    );
+                    let message = match me.workspace_id {
+                        Some(id) => format!("workspace {id} (metastore {})", s.metastore_id),
+                        None => format!("workspace {host} (metastore {})", s.metastore_id),
+                    };
                     f.passed(&name, Some(message), None);
                 }
                 Err(e) => {

@@ -100,6 +100,9 @@ pub struct Findings {
     pub catalog: Option<CatalogState>,
     /// Whether the main connection's compute was (or was allowed to be) used for SQL.
     pub compute_available: bool,
+    /// The main workspace's metastore, as the metastore test read it: the catalog test needs
+    /// its owner (the metastore admin) and root storage.
+    pub metastore: Option<crate::databricks::MetastoreSummary>,
 }
 
 impl Findings {
@@ -168,6 +171,7 @@ impl Findings {
         self.workspaces.extend(other.workspaces);
         self.catalog = other.catalog.or(self.catalog.take());
         self.compute_available |= other.compute_available;
+        self.metastore = other.metastore.or(self.metastore.take());
     }
 
     /// A re-run test replaces its earlier result (post-setup verification).

@@ -102,14 +102,16 @@ pub async fn run(
     policy: ComputePolicy,
 ) -> Findings {
     let mut f = Findings::default();
-    // Independent reads at once: the metastore, the identity and the basic connection.
-    let (mut basic, mut identity) = (Findings::default(), Findings::default());
-    let (proceed, (), me) = tokio::join!(
-        workspace::metastore(main, &mut f),
+    // Independent reads at once: the metastore, the identity (which also names the workspace)
+    // and the basic connection.
+    let mut basic = Findings::default();
+    let (summary, (), me) = tokio::join!(
+        main.metastore_summary(),
         compute::basic_connection(main, policy, &mut basic),
-        workspace::principal(main, &mut identity),
+        main.me(),
     );
-    if !proceed {
+    let workspace_id = me.as_ref().ok().and_then(|me| me.workspace_id);
+    if !workspace::metastore(main.host(), summary, workspace_id, &mut f) {
         // Every other test is listed, so the status shows what did not run.
         let later = [BASIC_CONNECTION_TEST, CATALOG_VALIDATION, AUDIT_VALIDATION].map(String::from);
         let connections = additional.iter().map(|a| connection_test(&a.client.host()));
@@ -119,13 +121,12 @@ pub async fn run(
         return f;
     }
     f.merge(basic);
-    f.merge(identity);
+    let me = workspace::principal(me, &mut f);
     if let (Some(me), Some(ws)) = (me, f.workspaces.first_mut()) {
         ws.principal = Some(me.user_name);
         ws.groups = me.groups;
     }
-    let main_ws = f.main();
-    match (main_ws.principal, main_ws.metastore_id) {
+    match (f.main().principal, f.metastore.clone()) {
         (Some(principal), Some(metastore)) => {
             catalog::check(main, it, &principal, &metastore, &mut f).await
         }

@@ -1,26 +1,30 @@
-//! The metastore assignment (no compute; it also proves the credentials) and the service
-//! principal's identity.
+//! The metastore of a workspace (its summary: no compute; it also proves the credentials) and
+//! the service principal's identity (SCIM `Me`, which also names the workspace). Both are read
+//! at once, by the caller.
 
 use super::{CATALOG_VALIDATION, Findings, METASTORE_VALIDATION, Workspace};
-use crate::databricks::{ErrorKind, ScimUser, WorkspaceClient};
+use crate::databricks::{Error, ErrorKind, MetastoreSummary, ScimUser};
 use crate::failure::Reason;
 
-/// Records the main workspace; `false` when authentication failed and nothing else can run.
-pub(super) async fn metastore(main: &WorkspaceClient, f: &mut Findings) -> bool {
-    let host = main.host();
-    let mut ws = Workspace {
-        host: host.clone(),
-        ..Workspace::default()
-    };
-    let proceed = match main.current_metastore_assignment().await {
-        Ok(Some(a)) => {
-            ws.workspace_id = Some(a.workspace_id);
-            ws.metastore_id = Some(a.metastore_id.clone());
-            let message = format!(
-                "metastore {} is assigned to workspace {}",
-                a.metastore_id, a.workspace_id
-            );
+/// Records the main workspace and its metastore; `false` when authentication failed and nothing
+/// else can run. `workspace_id` is what SCIM `Me` said, if it answered.
+pub(super) fn metastore(
+    host: String,
+    summary: Result<Option<MetastoreSummary>, Error>,
+    workspace_id: Option<i64>,
+    f: &mut Findings,
+) -> bool {
+    let proceed = match summary {
+        Ok(Some(s)) => {
+            let message = match workspace_id {
+                Some(id) => format!("metastore {} is assigned to workspace {id}", s.metastore_id),
+                None => format!(
+                    "metastore {} is assigned to workspace {host}",
+                    s.metastore_id
+                ),
+            };
             f.passed(METASTORE_VALIDATION, Some(message), None);
+            f.metastore = Some(s);
             true
         }
         Ok(None) => {
@@ -44,13 +48,18 @@ pub(super) async fn metastore(main: &WorkspaceClient, f: &mut Findings) -> bool 
             true
         }
     };
-    f.workspaces.push(ws);
+    f.workspaces.push(Workspace {
+        host,
+        workspace_id,
+        metastore_id: f.metastore.as_ref().map(|s| s.metastore_id.clone()),
+        ..Workspace::default()
+    });
     proceed
 }
 
 /// The service principal (SCIM `Me`: its application id and groups); a failure is recorded.
-pub(super) async fn principal(main: &WorkspaceClient, f: &mut Findings) -> Option<ScimUser> {
-    match main.me().await {
+pub(super) fn principal(me: Result<ScimUser, Error>, f: &mut Findings) -> Option<ScimUser> {
+    match me {
         Ok(me) => Some(me),
         Err(e) => {
             let context = "could not look up the service principal (SCIM Me)";

@@ -37,8 +37,7 @@ pub use settings::{ClientSettings, Observer, Outcome, RequestEvent};
 pub use sql::QueryResult;
 pub use unity::{
     CatalogBinding, CatalogInfo, EffectivePrivilege, EffectivePrivilegeAssignment,
-    MetastoreAssignment, MetastoreSummary, PermissionsChange, PrivilegeAssignment, SchemaInfo,
-    ScimUser, TableInfo,
+    MetastoreSummary, PermissionsChange, PrivilegeAssignment, SchemaInfo, ScimUser, TableInfo,
 };
 
 use auth::TokenProvider;
@@ -121,13 +120,12 @@ impl WorkspaceClient {
         &self.inner.config.compute
     }
 
-    /// The workspace id, once a metastore assignment lookup has revealed it.
+    /// The workspace id, once a SCIM `Me` lookup has revealed it.
     pub fn workspace_id(&self) -> Option<i64> {
         self.inner.workspace_id.get().copied()
     }
 
-    /// Sends an authenticated request and returns the body of a 2xx response. A 401 with an
-    /// OAuth token forces one token refresh and one retry.
+    /// Sends an authenticated request and returns the body of a 2xx response.
     async fn call(
         &self,
         method: Method,
@@ -136,6 +134,20 @@ impl WorkspaceClient {
         query: Vec<(&'static str, String)>,
         body: Option<serde_json::Value>,
     ) -> Result<Vec<u8>, Error> {
+        let resp = self.call_response(method, endpoint, path, query, body);
+        Ok(resp.await?.body)
+    }
+
+    /// Sends an authenticated request and returns a 2xx response whole (its headers too). A 401
+    /// with an OAuth token forces one token refresh and one retry.
+    async fn call_response(
+        &self,
+        method: Method,
+        endpoint: &'static str,
+        path: &str,
+        query: Vec<(&'static str, String)>,
+        body: Option<serde_json::Value>,
+    ) -> Result<http::Response, Error> {
         let inner = &self.inner;
         let mut refreshed = false;
         loop {
@@ -151,7 +163,7 @@ impl WorkspaceClient {
             let resp = inner.transport.send(&req).await?;
             tracing::trace!(endpoint, status = resp.status, "Databricks request");
             if resp.is_success() {
-                return Ok(resp.body);
+                return Ok(resp);
             }
             if resp.status == 401 && !refreshed && inner.auth.is_refreshable() {
                 refreshed = true;
@@ -177,20 +189,24 @@ impl WorkspaceClient {
         body: Option<serde_json::Value>,
     ) -> Result<T, Error> {
         let bytes = self.call(method, endpoint, path, query, body).await?;
-        // An empty body (some DELETEs and cancels) reads as `{}`.
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(bytes).map_err(|e| Error::Protocol {
-            endpoint,
-            message: format!(
-                "could not read the response: {}",
-                truncate(&e.to_string(), 200)
-            ),
-        })
+        parse_json(endpoint, &bytes)
     }
+}
+
+/// A response body as `T`; an empty body (some DELETEs and cancels) reads as `{}`.
+fn parse_json<T: DeserializeOwned>(endpoint: &'static str, bytes: &[u8]) -> Result<T, Error> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| Error::Protocol {
+        endpoint,
+        message: format!(
+            "could not read the response: {}",
+            truncate(&e.to_string(), 200)
+        ),
+    })
 }
 
 #[cfg(test)]

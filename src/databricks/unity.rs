@@ -20,13 +20,6 @@ fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct MetastoreAssignment {
-    pub metastore_id: String,
-    #[serde(deserialize_with = "lenient_i64")]
-    pub workspace_id: i64,
-}
-
 /// `GET /metastore_summary`; `storage_root` is absent on metastores without root storage.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct MetastoreSummary {
@@ -46,6 +39,9 @@ pub struct ScimUser {
     /// Display names of the groups the principal is a member of.
     #[serde(default, deserialize_with = "group_names")]
     pub groups: Vec<String>,
+    /// The workspace answering (the `X-Databricks-Org-Id` response header), when it says.
+    #[serde(skip)]
+    pub workspace_id: Option<i64>,
 }
 
 /// SCIM `groups: [{display, value, …}]` as display names.
@@ -156,32 +152,35 @@ fn found<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
 }
 
 impl WorkspaceClient {
-    /// The metastore assigned to this workspace; `None` when there is none.
-    pub async fn current_metastore_assignment(&self) -> Result<Option<MetastoreAssignment>, Error> {
-        let endpoint = "/api/2.1/unity-catalog/current-metastore-assignment";
-        let found = found(
-            self.call_json::<MetastoreAssignment>(Method::GET, endpoint, endpoint, vec![], None)
-                .await,
-        )?;
-        if let Some(a) = &found {
-            let _ = self.inner.workspace_id.set(a.workspace_id);
-        }
-        Ok(found)
-    }
-
-    /// The metastore of this workspace: its owner (the metastore admin) and root storage.
-    pub async fn metastore_summary(&self) -> Result<MetastoreSummary, Error> {
+    /// The metastore assigned to this workspace: its id, owner (the metastore admin) and root
+    /// storage; `None` when none is assigned (404 `METASTORE_DOES_NOT_EXIST`, "No metastore
+    /// assigned for the current workspace.", as in terraform-provider-databricks#2061).
+    pub async fn metastore_summary(&self) -> Result<Option<MetastoreSummary>, Error> {
         let endpoint = "/api/2.1/unity-catalog/metastore_summary";
-        self.call_json(Method::GET, endpoint, endpoint, vec![], None)
-            .await
+        found(
+            self.call_json(Method::GET, endpoint, endpoint, vec![], None)
+                .await,
+        )
     }
 
     /// The calling principal (SCIM `Me`); for a service principal `user_name` is its
-    /// application id.
+    /// application id. The workspace id comes with it, in the `X-Databricks-Org-Id` response
+    /// header, which is where databricks-sdk-go reads it (`CurrentWorkspaceID` in
+    /// `workspace_functions.go`), so no other request is needed for it.
     pub async fn me(&self) -> Result<ScimUser, Error> {
         let endpoint = "/api/2.0/preview/scim/v2/Me";
-        self.call_json(Method::GET, endpoint, endpoint, vec![], None)
-            .await
+        let resp = self
+            .call_response(Method::GET, endpoint, endpoint, vec![], None)
+            .await?;
+        let mut me: ScimUser = super::parse_json(endpoint, &resp.body)?;
+        me.workspace_id = resp
+            .headers
+            .get("x-databricks-org-id")
+            .and_then(|v| v.to_str().ok()?.trim().parse().ok());
+        if let Some(id) = me.workspace_id {
+            let _ = self.inner.workspace_id.set(id);
+        }
+        Ok(me)
     }
 
     pub async fn get_catalog(&self, name: &str) -> Result<Option<CatalogInfo>, Error> {

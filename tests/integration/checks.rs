@@ -159,6 +159,20 @@ async fn a_healthy_workspace_passes_and_may_create_the_catalog() {
     assert_eq!(main.workspace_id, Some(1001));
     assert_eq!(main.metastore_id.as_deref(), Some(METASTORE_ID));
     assert_eq!(main.principal.as_deref(), Some(SP_APP_ID));
+    // Five reads and nothing else: the metastore summary names the metastore (no assignment
+    // lookup), SCIM `Me` the workspace, and the grants are read with the catalog.
+    let mut calls: Vec<String> = (sim.requests().iter())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    calls.sort();
+    let expected = [
+        "GET /api/2.0/preview/scim/v2/Me".to_string(),
+        format!("GET /api/2.1/unity-catalog/catalogs/{CATALOG}"),
+        format!("GET /api/2.1/unity-catalog/effective-permissions/metastore/{METASTORE_ID}"),
+        "GET /api/2.1/unity-catalog/metastore_summary".to_string(),
+        format!("POST {STATEMENTS}"),
+    ];
+    assert_eq!(calls, expected);
 }
 
 #[tokio::test]

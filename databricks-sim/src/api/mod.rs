@@ -234,6 +234,8 @@ fn scim_id(name: &str) -> String {
 
 /// SCIM `Me`, with the principal's groups as SCIM lists them (`display`, `value` = group id,
 /// `$ref`, `type`): RFC 7643 section 4.1.2 and the Databricks SCIM API (`/preview/scim/v2/Me`).
+/// The workspace id is in the `X-Databricks-Org-Id` response header, where databricks-sdk-go's
+/// `CurrentWorkspaceID` (`workspace_functions.go`) reads it.
 async fn me(auth: Authed) -> Response<Body> {
     let p = &auth.principal;
     let service_principal = !p.application_id.contains('@');
@@ -260,5 +262,10 @@ async fn me(auth: Authed) -> Response<Body> {
     if !service_principal {
         body["emails"] = json!([{"type": "work", "value": p.application_id, "primary": true}]);
     }
-    respond(StatusCode::OK, body)
+    let mut resp = respond(StatusCode::OK, body);
+    resp.headers_mut().insert(
+        "x-databricks-org-id",
+        axum::http::HeaderValue::from(auth.caller.workspace_id),
+    );
+    resp
 }

@@ -12,19 +12,23 @@ async fn a_missing_metastore_is_none() {
     let sim = start(Scenario::default_for_tests()).await;
     sim.set_metastore_assigned("main", false);
     let c = client(&sim, token(SP_TOKEN));
-    assert_eq!(c.current_metastore_assignment().await.unwrap(), None);
+    assert_eq!(c.metastore_summary().await.unwrap(), None);
 }
 
 #[tokio::test]
 async fn metastore_summary_and_identity() {
     let sim = start(Scenario::default_for_tests()).await;
     let c = client(&sim, token(SP_TOKEN));
-    let summary = c.metastore_summary().await.unwrap();
+    let summary = c.metastore_summary().await.unwrap().expect("assigned");
     assert_eq!(summary.metastore_id, databricks_sim::METASTORE_ID);
     assert!(!summary.owner.is_empty());
+    assert_eq!(c.workspace_id(), None);
     let me = c.me().await.unwrap();
     assert_eq!(me.user_name, SP_APP_ID);
     assert_eq!(me.groups, ["users"]);
+    // The workspace id rides on SCIM `Me` (X-Databricks-Org-Id), and the client keeps it.
+    assert_eq!(me.workspace_id, Some(1001));
+    assert_eq!(c.workspace_id(), Some(1001));
     // Independent reads at once on one client.
     let (a, b, d) = tokio::join!(c.me(), c.metastore_summary(), c.get_catalog("absent"));
     assert!(a.is_ok() && b.is_ok() && d.unwrap().is_none());
