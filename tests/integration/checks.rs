@@ -255,6 +255,24 @@ async fn a_stopped_warehouse_is_not_started_by_a_periodic_check() {
 }
 
 #[tokio::test]
+async fn a_metastore_admin_may_create_the_catalog_without_a_grant_or_a_grants_read() {
+    let sim = start(Scenario::default_for_tests().with_metastore_owner(SP_APP_ID)).await;
+    sim.revoke_metastore_privilege(SP_APP_ID, "CREATE_CATALOG");
+    let id = id();
+    let f = run(&sim, &integration(&id), ComputePolicy::MayStart).await;
+
+    assert!(was(&f, Passed, CATALOG_VALIDATION).contains("metastore admin"));
+    // The summary already said who the admin is: the grants are not read.
+    let requests = sim.requests();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.contains("effective-permissions")),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_missing_catalog_needs_create_catalog() {
     let sim = start(Scenario::default_for_tests()).await;
     sim.revoke_metastore_privilege(SP_APP_ID, "CREATE_CATALOG");
