@@ -54,7 +54,9 @@ pub(crate) fn generate() -> anyhow::Result<Tls> {
             ],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
         )?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Workspaces answer over HTTP/2 when the client offers it (terraform-provider-databricks#2061
+    // shows `HTTP/2.0 404 Not Found` from `GET /metastore_summary`), and HTTP/1.1 otherwise.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Tls {
         ca_pem: ca_cert.pem(),
         server_config: Arc::new(config),
