@@ -122,6 +122,7 @@ impl Transport {
         let tls = tls_config(settings.ca_bundle_pem.as_deref())?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
+            .http1_only()
             .connect_timeout(Duration::from_secs(10))
             // One idle connection per workspace, for a few seconds: enough for the requests of one
             // reconcile, while a thousand workspaces re-checked hourly keep no sockets (and the

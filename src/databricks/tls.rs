@@ -44,7 +44,10 @@ pub(crate) fn tls_config(ca_bundle_pem: Option<&str>) -> Result<rustls::ClientCo
         .map_err(|e| ConfigError::CaBundle(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1 only, though workspaces speak HTTP/2: with a thousand workspaces an HTTP/2
+    // connection costs more memory than the few HTTP/1.1 ones a reconcile opens
+    // (docs/performance.md, "HTTP/2").
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 
