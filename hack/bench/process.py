@@ -80,11 +80,13 @@ def usage(pid):
     """RSS and peak RSS (MiB) and CPU seconds (user + system) of a live process."""
     status = Path(f"/proc/{pid}/status").read_text()
     kib = {k: int(v.split()[0]) for k, v in
-           (line.split(":", 1) for line in status.splitlines() if line.startswith(("VmRSS", "VmHWM")))}
+           (line.split(":", 1) for line in status.splitlines() if line.startswith(("VmRSS", "VmHWM", "RssAnon", "RssFile")))}
     # Fields after the command name, which may itself hold spaces or parentheses.
     stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     utime, stime = int(stat[11]), int(stat[12])
+    # RssFile is mostly the binary's pages; RssAnon is what the heap (and the allocator) holds.
     return {"rss_mib": round(kib["VmRSS"] / 1024, 1), "hwm_mib": round(kib["VmHWM"] / 1024, 1),
+            "anon_mib": round(kib["RssAnon"] / 1024, 1), "file_mib": round(kib["RssFile"] / 1024, 1),
             "cpu_s": round((utime + stime) / _TICK, 2), **_descriptors(pid)}
 
 

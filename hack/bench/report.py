@@ -83,7 +83,8 @@ def rows(result):
     """(figure, value) pairs: the issue's table, from one run."""
     n, s = result["params"]["n"], result["setup"]
     t, ph = s["times"], {p["name"]: p for p in (result["rest"], result["revalidation"], result["restart"])}
-    usage = lambda p: (f"RSS {p['usage']['rss_mib']} MiB (peak {p['usage']['hwm_mib']}), "  # noqa: E731
+    usage = lambda p: (f"RSS {p['usage']['rss_mib']} MiB (peak {p['usage']['hwm_mib']}; "  # noqa: E731
+                       f"anon {p['usage'].get('anon_mib', '?')}, file {p['usage'].get('file_mib', '?')}), "
                        f"CPU {p['usage']['cpu_s']} s (+{p['usage']['cpu_delta_s']} s in the phase), "
                        f"{p['usage'].get('sockets', '?')} sockets open")
     concurrency = result["params"]["concurrency"] or "binary default"
