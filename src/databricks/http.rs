@@ -122,7 +122,6 @@ impl Transport {
         let tls = tls_config(settings.ca_bundle_pem.as_deref())?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
-            .http1_only()
             .connect_timeout(Duration::from_secs(10))
             // One idle connection per workspace for 2 s: enough for the requests of one reconcile
             // (and a statement's first poll, 1 s after it was submitted), while the connections

@@ -44,10 +44,10 @@ pub(crate) fn tls_config(ca_bundle_pem: Option<&str>) -> Result<rustls::ClientCo
         .map_err(|e| ConfigError::CaBundle(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    // HTTP/1.1 only, though workspaces speak HTTP/2: with a thousand workspaces an HTTP/2
-    // connection costs more memory than the few HTTP/1.1 ones a reconcile opens
-    // (docs/performance.md, "HTTP/2").
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 where the workspace speaks it (they do): a reconcile's concurrent reads share one
+    // connection instead of a TLS handshake each, which at N = 1,000 cut CPU per setup by 8%
+    // and per re-validation by 23% at the same memory (docs/performance.md, "HTTP/2").
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 
