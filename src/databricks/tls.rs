@@ -46,7 +46,7 @@ pub(crate) fn tls_config(ca_bundle_pem: Option<&str>) -> Result<rustls::ClientCo
         .with_no_client_auth();
     // HTTP/2 where the workspace speaks it (they do): a reconcile's concurrent reads share one
     // connection instead of a TLS handshake each, which at N = 1,000 cut CPU per setup by 8%
-    // and per re-validation by 23% at the same memory (docs/performance.md, "HTTP/2").
+    // and per re-validation by 23% at the same memory (docs/performance.md, "Issue 11, final").
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
