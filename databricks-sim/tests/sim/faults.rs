@@ -34,3 +34,24 @@ async fn faults_status_and_dropped_connections() {
     assert_eq!(t.get(SP_TOKEN, "/api/2.0/preview/scim/v2/Me").await.0, 200);
     assert!(t.sim.requests().iter().any(|r| r.status == 0));
 }
+
+/// The bench reads the critical path off these stamps: a request's answer comes after its
+/// injected latency, and a request sent after an answer starts no earlier than it finished.
+#[tokio::test]
+async fn records_are_stamped_with_arrival_and_answer() {
+    let t = start(Scenario::default_for_tests()).await;
+    t.sim.inject(
+        "main",
+        FaultRule::new("", FaultKind::Latency { millis: 30 }),
+    );
+    for _ in 0..2 {
+        let (status, _) = t.get(SP_TOKEN, "/api/2.0/preview/scim/v2/Me").await;
+        assert_eq!(status, 200);
+    }
+    let log = t.sim.requests();
+    assert_eq!(log.len(), 2, "{log:?}");
+    for r in &log {
+        assert!(r.start_ms > 0 && r.finish_ms - r.start_ms >= 30, "{r:?}");
+    }
+    assert!(log[1].start_ms >= log[0].finish_ms, "{log:?}");
+}
