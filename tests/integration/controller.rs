@@ -40,14 +40,7 @@ impl Env {
             sim,
             client,
             operator: None,
-            // Issued OAuth access tokens start `dsim-oauth-`; JWT assertions start `eyJ`.
-            secrets: vec![
-                SP_TOKEN.into(),
-                SP_CLIENT_SECRET.into(),
-                ADMIN_TOKEN.into(),
-                "dsim-oauth-".into(),
-                "eyJ".into(),
-            ],
+            secrets: crate::harness::secret_markers(),
         }
     }
 
@@ -105,24 +98,7 @@ impl Env {
         timeout: Duration,
         ok: impl Fn(&DatabricksIntegration) -> bool,
     ) -> DatabricksIntegration {
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(dbi)) = self.api().get_opt(name).await {
-                if ok(&dbi) {
-                    return dbi;
-                }
-                if start.elapsed() > timeout {
-                    panic!(
-                        "{name}: not {what} after {timeout:?}; status: {}\noperator log tail:\n{}",
-                        serde_json::to_string_pretty(&dbi.status).unwrap(),
-                        self.log_tail()
-                    );
-                }
-            } else if start.elapsed() > timeout {
-                panic!("{name}: not {what} after {timeout:?} (not found)");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::harness::wait_for(&self.api(), name, what, timeout, ok, || self.log_tail()).await
     }
 
     async fn wait_phase(&self, name: &str, phase: Phase) -> DatabricksIntegration {
@@ -181,8 +157,7 @@ impl Env {
 
     fn log_tail(&self) -> String {
         let logs = self.operator.as_ref().map(|o| o.logs()).unwrap_or_default();
-        let lines: Vec<&str> = logs.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
+        crate::harness::tail(&logs)
     }
 
     /// No secret value in any status, event or operator log line of this test.

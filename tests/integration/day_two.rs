@@ -54,23 +54,11 @@ async fn wait(
     what: &str,
     ok: impl Fn(&DatabricksIntegration) -> bool,
 ) -> DatabricksIntegration {
-    let start = Instant::now();
-    loop {
-        let dbi = env.get(name).await;
-        if ok(&dbi) {
-            return dbi;
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            let logs = op.logs();
-            let tail: Vec<&str> = logs.lines().rev().take(30).collect();
-            panic!(
-                "{name}: not {what}; status: {:?}\nlog tail (newest first):\n{}",
-                dbi.status,
-                tail.join("\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let timeout = Duration::from_secs(60);
+    crate::harness::wait_for(env.api(), name, what, timeout, ok, || {
+        crate::harness::tail(&op.logs())
+    })
+    .await
 }
 
 /// `uc_operator_reconciles_total` of the running operator.

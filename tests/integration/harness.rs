@@ -74,6 +74,57 @@ pub async fn apply_manifest(
         .unwrap();
 }
 
+/// Polls `name` every 200 ms until `ok` holds; after `timeout` (a deadline, not a measurement)
+/// panics with its last status and `log_tail()`.
+pub async fn wait_for(
+    api: &kube::Api<uc_operator::api::DatabricksIntegration>,
+    name: &str,
+    what: &str,
+    timeout: std::time::Duration,
+    ok: impl Fn(&uc_operator::api::DatabricksIntegration) -> bool,
+    log_tail: impl Fn() -> String,
+) -> uc_operator::api::DatabricksIntegration {
+    let start = Instant::now();
+    loop {
+        let dbi = api.get_opt(name).await.ok().flatten();
+        if let Some(d) = dbi.as_ref().filter(|d| ok(d)) {
+            return d.clone();
+        }
+        if start.elapsed() > timeout {
+            let status = match &dbi {
+                Some(d) => serde_json::to_string_pretty(&d.status).unwrap(),
+                None => "(not found)".into(),
+            };
+            panic!(
+                "{name}: not {what} after {timeout:?}; status: {status}\noperator log tail:\n{}",
+                log_tail()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// The last 30 lines of an operator's log.
+pub fn tail(logs: &str) -> String {
+    let lines: Vec<&str> = logs.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// What no status, event or log line may contain: the simulator's credentials, and the prefixes
+/// of what it issues (OAuth access tokens start `dsim-oauth-`; JWT assertions start `eyJ`).
+pub fn secret_markers() -> Vec<String> {
+    use databricks_sim::{ADMIN_TOKEN, SP_CLIENT_SECRET, SP_TOKEN};
+    [
+        SP_TOKEN,
+        SP_CLIENT_SECRET,
+        ADMIN_TOKEN,
+        "dsim-oauth-",
+        "eyJ",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// The shared control plane, started on first use, with the project's CRD installed.
 pub fn control_plane() -> &'static ControlPlane {
     CONTROL_PLANE.get_or_init(start)

@@ -11,9 +11,9 @@ mod teardown;
 use crate::reconcile::fixtures;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use databricks_sim::{ADMIN_TOKEN, SP_CLIENT_SECRET, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID};
+use databricks_sim::{Scenario, Simulator, WAREHOUSE_ID};
 use kube::api::Api;
 use serde_json::{Value, json};
 use uc_operator::api::{DatabricksIntegration, Phase};
@@ -50,14 +50,7 @@ impl Tenants {
             client,
             operator: None,
             hooked: None,
-            // Issued OAuth access tokens start `dsim-oauth-`; JWT assertions start `eyJ`.
-            secrets: vec![
-                SP_TOKEN.into(),
-                SP_CLIENT_SECRET.into(),
-                ADMIN_TOKEN.into(),
-                "dsim-oauth-".into(),
-                "eyJ".into(),
-            ],
+            secrets: crate::harness::secret_markers(),
             bundle,
         }
     }
@@ -147,23 +140,8 @@ impl Tenants {
         what: &str,
         ok: impl Fn(&DatabricksIntegration) -> bool,
     ) -> DatabricksIntegration {
-        let start = Instant::now();
-        loop {
-            let dbi = self.api().get_opt(name).await.unwrap();
-            if let Some(d) = &dbi
-                && ok(d)
-            {
-                return dbi.unwrap();
-            }
-            if start.elapsed() > Duration::from_secs(90) {
-                let status = dbi.map(|d| serde_json::to_string_pretty(&d.status).unwrap());
-                panic!(
-                    "{name}: not {what}; status: {status:?}\nlog tail:\n{}",
-                    self.log_tail()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let timeout = Duration::from_secs(90);
+        crate::harness::wait_for(&self.api(), name, what, timeout, ok, || self.log_tail()).await
     }
 
     /// Waits for `phase` describing the current generation.
@@ -185,9 +163,7 @@ impl Tenants {
     }
 
     pub fn log_tail(&self) -> String {
-        let logs = self.logs();
-        let lines: Vec<&str> = logs.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
+        crate::harness::tail(&self.logs())
     }
 
     /// The spawned operator's process id (found by its unique `--namespace`).
