@@ -70,6 +70,7 @@ impl Tenants {
     }
 
     /// The operator with `UC_OPERATOR_TEST_HOOKS=1`, which [`Operator`] cannot set.
+    #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
     pub fn start_hooked(&mut self, extra: &[&str]) {
         self.hooked = Some(Hooked::start(self.cp, &self.ns, &self.bundle, extra));
     }

@@ -161,6 +161,8 @@ async fn hostile_endpoints_neither_crash_nor_exhaust_the_operator() {
     t.assert_no_secret_leaks("").await;
 }
 
+// The panic hook exists only with the `test-hooks` feature, which `make test` enables.
+#[cfg(feature = "test-hooks")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadline_and_a_panic_fail_one_resource_not_the_process() {
     let mut t = Tenants::new("hostile-dl", Scenario::default_for_tests()).await;

@@ -1,4 +1,4 @@
-//! Dereference: read the Secrets a spec references (only in the resource's own namespace) and
+//! Credentials: read the Secrets a spec references (only in the resource's own namespace) and
 //! turn each connection into a [`ConnectionConfig`] for the Databricks client. The values come
 //! from a [`SecretSource`]: the cluster ([`SecretReader`]) or, for `uc-operator validate
 //! --secrets-dir`, files.
