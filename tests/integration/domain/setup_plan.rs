@@ -2,21 +2,14 @@
 //! identifiers; executed against the simulator it builds the expected catalog, is idempotent,
 //! and the cleanup script removes it.
 
-use std::time::Duration;
-
 use databricks_sim::sql::{SqlStatement, parse};
-use databricks_sim::{
-    ADMIN_TOKEN, CatalogSpec, SP_APP_ID, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID,
-};
-use uc_operator::databricks::{
-    AuthConfig, ClientSettings, Compute, ConnectionConfig, PollPolicy, WorkspaceClient,
-    parse_workspace_url,
-};
-use uc_operator::secret::SecretString;
+use databricks_sim::{ADMIN_TOKEN, CatalogSpec, SP_APP_ID, SP_TOKEN, Scenario, Simulator};
 use uc_operator::setup::{
     CATALOG_PRIVILEGES, CURRENT_PROFILE_VIEW, INTERNAL_SCHEMA, Mode, PROFILES_TABLE, Script,
     SetupParams, TAG_KEY, cleanup_statements, render_script, setup_statements, spec_hash,
 };
+
+use crate::support::databricks::{run_statements, sql_editor};
 
 fn params(catalog: &str, principal: Option<&str>, audit: bool) -> SetupParams {
     SetupParams {
@@ -178,38 +171,6 @@ fn rendered_scripts_parse_whole() {
     }
 }
 
-async fn connect(sim: &Simulator, token: &str) -> WorkspaceClient {
-    let (host, port) = parse_workspace_url(&sim.workspace("main").host, 443).unwrap();
-    let config = ConnectionConfig {
-        host,
-        port,
-        compute: Compute::Warehouse {
-            id: WAREHOUSE_ID.into(),
-        },
-        auth: AuthConfig::Token(SecretString::from(token)),
-    };
-    let settings = ClientSettings {
-        ca_bundle_pem: Some(sim.ca_pem()),
-        allowed_hosts: uc_operator::databricks::AllowedHosts::parse("localhost").unwrap(),
-        poll: PollPolicy {
-            base: Duration::from_millis(10),
-            max: Duration::from_millis(50),
-            ..PollPolicy::default()
-        },
-        ..ClientSettings::default()
-    };
-    WorkspaceClient::new(config, &settings).unwrap()
-}
-
-async fn run(client: &WorkspaceClient, statements: &[String]) {
-    for sql in statements {
-        client
-            .execute(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-}
-
 fn catalogs(sim: &Simulator) -> serde_json::Value {
     serde_json::to_value(&sim.state().catalogs).unwrap()
 }
@@ -253,13 +214,13 @@ async fn automatic_setup_builds_the_catalog_and_is_idempotent() {
     let sim = Simulator::start(Scenario::default_for_tests())
         .await
         .unwrap();
-    let sp = connect(&sim, SP_TOKEN).await;
+    let sp = sql_editor(&sim, SP_TOKEN);
     let p = params("uc_catalog", Some(SP_APP_ID), true);
     let statements = setup_statements(&p, Mode::Automatic);
-    run(&sp, &statements).await;
+    run_statements(&sp, &statements).await;
     assert_set_up(&sim, &p);
     let first = catalogs(&sim);
-    run(&sp, &statements).await;
+    run_statements(&sp, &statements).await;
     assert_eq!(catalogs(&sim), first, "a second run changes nothing");
 
     // The view answers for the calling principal.
@@ -273,9 +234,9 @@ async fn automatic_setup_builds_the_catalog_and_is_idempotent() {
         Some(p.tag_value())
     );
 
-    run(&sp, &cleanup_statements(&p)).await;
+    run_statements(&sp, &cleanup_statements(&p)).await;
     assert!(!sim.state().catalogs.contains_key("uc_catalog"));
-    run(&sp, &cleanup_statements(&p)).await;
+    run_statements(&sp, &cleanup_statements(&p)).await;
 }
 
 #[tokio::test]
@@ -286,23 +247,23 @@ async fn manual_setup_as_an_admin_hands_the_catalog_to_the_principal() {
             .with_grant("account users", &["USE_CATALOG", "SELECT"]),
     );
     let sim = Simulator::start(scenario).await.unwrap();
-    let admin = connect(&sim, ADMIN_TOKEN).await;
+    let admin = sql_editor(&sim, ADMIN_TOKEN);
     // Audit off: the simulator models system-table access as a per-principal flag and has no
     // `system` catalog to grant on (the grants' syntax is checked above).
     let p = params("it's", Some(SP_APP_ID), false);
     let statements = setup_statements(&p, Mode::Manual);
-    run(&admin, &statements).await;
+    run_statements(&admin, &statements).await;
     assert_set_up(&sim, &p);
     let first = catalogs(&sim);
-    run(&admin, &statements).await;
+    run_statements(&admin, &statements).await;
     assert_eq!(catalogs(&sim), first, "a second run changes nothing");
 
     // The audit grants let the principal read the system tables.
-    let sp = connect(&sim, SP_TOKEN).await;
+    let sp = sql_editor(&sim, SP_TOKEN);
     sp.execute("SELECT 1 FROM system.access.audit LIMIT 1")
         .await
         .unwrap();
 
-    run(&admin, &cleanup_statements(&p)).await;
+    run_statements(&admin, &cleanup_statements(&p)).await;
     assert!(!sim.state().catalogs.contains_key("it's"));
 }

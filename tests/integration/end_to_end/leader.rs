@@ -6,10 +6,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use databricks_sim::{FaultKind, FaultRule, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID};
-use serde_json::json;
+use databricks_sim::{FaultKind, FaultRule, SP_TOKEN, Scenario, Simulator};
 
-use crate::support::harness::{ControlPlane, Operator, SHORT_TIMINGS, assert_success, control_plane};
+use crate::support::harness::{
+    ControlPlane, Operator, SHORT_TIMINGS, apply_secret, assert_success, control_plane,
+};
+use crate::support::manifests::{in_namespace, integration};
 use crate::support::proxy::TcpProxy;
 
 /// Short, so the tests are quick; the leader's renew deadline is two thirds of it.
@@ -84,23 +86,13 @@ impl Workspace {
             .await
             .expect("start the simulator");
         let proxy = TcpProxy::start(sim.workspace("main").port).await;
-        cp.create_secret(&ns, "sp-token", "token", SP_TOKEN);
+        apply_secret(&cp.client().await, &ns, "sp-token", "token", SP_TOKEN).await;
         Workspace { cp, ns, sim, proxy }
     }
 
     fn apply(&self) {
-        let manifest = json!({
-            "apiVersion": "uc-operator.dev/v1alpha1",
-            "kind": "DatabricksIntegration",
-            "metadata": {"name": "led", "namespace": self.ns},
-            "spec": {
-                "workspaceUrl": format!("localhost:{}", self.proxy.port),
-                "httpPath": format!("/sql/1.0/warehouses/{WAREHOUSE_ID}"),
-                "authenticationType": "token",
-                "tokenSecretRef": {"name": "sp-token"},
-                "catalog": "led_catalog",
-            }
-        });
+        let host = format!("localhost:{}", self.proxy.port);
+        let manifest = in_namespace(integration("led", &host, "led_catalog"), &self.ns);
         let out = self.cp.kubectl_stdin(
             &["apply", "--server-side", "--field-manager=tests", "-f", "-"],
             &manifest.to_string(),

@@ -2,6 +2,6 @@
 //! Databricks simulator (or hostile servers).
 
 mod controller;
-pub(crate) mod day_two;
 mod leader;
+mod suspend_and_requests;
 mod tenancy;

@@ -6,6 +6,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::support::harness::{assert_success, repo};
+use crate::support::manifests::{in_namespace, integration};
 
 const HEALTH_LUA: &str = "deploy/argocd/health.lua";
 
@@ -50,12 +51,9 @@ fn argocd_health(obj: &Value) -> (String, String) {
 }
 
 fn dbi(generation: i64, status: Value) -> Value {
-    let mut obj = serde_json::json!({
-        "apiVersion": "uc-operator.dev/v1alpha1",
-        "kind": "DatabricksIntegration",
-        "metadata": {"name": "analytics", "namespace": "data", "generation": generation},
-        "spec": {"workspaceUrl": "analytics.cloud.databricks.com", "catalog": "gov"},
-    });
+    let obj = integration("analytics", "analytics.cloud.databricks.com", "gov");
+    let mut obj = in_namespace(obj, "data");
+    obj["metadata"]["generation"] = generation.into();
     if !status.is_null() {
         obj["status"] = status;
     }
@@ -204,8 +202,10 @@ fn argocd_health_check_reports_each_state() {
 
 #[test]
 fn argocd_cm_snippet_installs_the_same_script() {
-    let cm: Value =
-        serde_yaml::from_str(&crate::support::harness::read("deploy/argocd/argocd-cm.yaml")).unwrap();
+    let cm: Value = serde_yaml::from_str(&crate::support::harness::read(
+        "deploy/argocd/argocd-cm.yaml",
+    ))
+    .unwrap();
     let key = "resource.customizations.health.uc-operator.dev_DatabricksIntegration";
     assert_eq!(
         cm["data"][key].as_str(),

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::packaging::chart::{CHART, stdout};
+use super::chart::{CHART, stdout};
 use crate::support::harness::{ControlPlane, assert_success, control_plane};
 
 pub(crate) fn get(cp: &ControlPlane, args: &[&str]) -> Value {

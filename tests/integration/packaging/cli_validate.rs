@@ -9,7 +9,8 @@ use databricks_sim::{
 };
 use serde_json::{Value, json};
 
-use crate::support::harness::{assert_success, control_plane};
+use crate::support::harness::{apply_secret, assert_success, control_plane};
+use crate::support::manifests::integration;
 
 const CATALOG: &str = "governance";
 
@@ -61,19 +62,8 @@ async fn start_sim() -> Simulator {
 /// A token-authenticated integration for the simulator's `main` workspace, with query audit on
 /// so that more than `SELECT 1` runs.
 fn manifest(sim: &Simulator, namespace: Option<&str>) -> Value {
-    let mut m = json!({
-        "apiVersion": "uc-operator.dev/v1alpha1",
-        "kind": "DatabricksIntegration",
-        "metadata": {"name": "analytics"},
-        "spec": {
-            "workspaceUrl": sim.workspace("main").host,
-            "httpPath": format!("/sql/1.0/warehouses/{WAREHOUSE_ID}"),
-            "authenticationType": "token",
-            "tokenSecretRef": {"name": "sp-token"},
-            "catalog": CATALOG,
-            "audit": {"enabled": true},
-        }
-    });
+    let mut m = integration("analytics", &sim.workspace("main").host, CATALOG);
+    m["spec"]["audit"] = json!({"enabled": true});
     if let Some(ns) = namespace {
         m["metadata"]["namespace"] = ns.into();
     }
@@ -244,7 +234,7 @@ async fn secrets_from_the_cluster_and_json_output() {
     let ns = cp.namespace("validate");
     let sim = start_sim().await;
     let scratch = Scratch::new();
-    cp.create_secret(&ns, "sp-token", "token", SP_TOKEN);
+    apply_secret(&cp.client().await, &ns, "sp-token", "token", SP_TOKEN).await;
     let file = scratch.write("dbi.yaml", &manifest(&sim, Some(&ns)).to_string());
     let before = world(&sim);
 

@@ -2,8 +2,8 @@
 //! `uc-operator validate` and `import` commands.
 
 mod argocd;
-pub(crate) mod chart;
-pub(crate) mod chart_install;
+mod chart;
+mod chart_install;
 mod cli_import;
 mod cli_validate;
 mod crd;

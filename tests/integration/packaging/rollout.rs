@@ -8,8 +8,8 @@
 
 use serde_json::{Value, json};
 
-use crate::packaging::chart::CHART;
-use crate::packaging::chart_install::{args_of, get, install};
+use super::chart::CHART;
+use super::chart_install::{args_of, get, install};
 use crate::support::harness::{ControlPlane, assert_success, control_plane};
 
 fn helm_status(cp: &ControlPlane, release: &str, ns: &str) -> Value {

@@ -2,7 +2,6 @@
 //! simulator, `uc_operator::controller::reconcile` called once per step (no binary, no polling),
 //! and each step's object writes read back from a watch, so their number and order are exact.
 
-
 use std::time::Duration;
 
 use databricks_sim::{METASTORE_ID, SP_APP_ID, SP_TOKEN, Scenario};
@@ -14,7 +13,8 @@ use uc_operator::controller::Timing;
 use uc_operator::failure::Reason;
 use uc_operator::setup::TAG_KEY;
 
-use crate::support::in_process::{Env, condition, is};
+use crate::support::in_process::Env;
+use crate::support::status::{condition, is};
 
 const HOUR: Duration = Duration::from_secs(3600);
 

@@ -1,4 +1,4 @@
-//! The proven lockdown (issue 10): grants others gain on the catalog, its internal schema, table
+//! The proven lockdown: grants others gain on the catalog, its internal schema, table
 //! or view are found by a periodic check over REST and, with automatic setup, removed over REST —
 //! with the warehouse stopped, so no compute is involved. With manual setup they are reported.
 
@@ -7,8 +7,9 @@ use uc_operator::api::Phase;
 use uc_operator::databricks::{PermissionsChange, WorkspaceClient};
 use uc_operator::failure::Reason;
 
-use crate::domain::checks::client;
-use crate::support::in_process::{Env, condition, phase};
+use crate::support::databricks::{client, run_script};
+use crate::support::in_process::Env;
+use crate::support::status::{condition, phase};
 
 const TABLE: &str = "governance.uc_operator_system.profiles";
 const SCHEMA: &str = "governance.uc_operator_system";
@@ -133,12 +134,7 @@ async fn with_manual_setup_the_same_drift_is_a_recurring_error_naming_each_princ
         .await;
     let admin = client(&env.sim, "main", WAREHOUSE_ID, ADMIN_TOKEN);
     let script = env.config_map("gov-uc-setup").await["setup.sql"].clone();
-    for sql in uc_operator::setup::statements_of(&script) {
-        admin
-            .execute(&sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
+    run_script(&admin, &script).await;
     let dbi = env.get("gov").await;
     env.force_recheck(&dbi);
     env.step("gov").await.result.unwrap();

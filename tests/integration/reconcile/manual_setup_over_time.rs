@@ -10,16 +10,12 @@ use serde_json::json;
 use uc_operator::api::Phase;
 use uc_operator::failure::Reason;
 
-use crate::support::in_process::{Env, condition, is, phase};
-use crate::end_to_end::day_two::run_as_admin;
+use crate::support::databricks::run_as_admin;
 use crate::support::harness::control_plane;
-
-/// The statements of a script, without its comment lines.
-fn statements(script: &str) -> Vec<String> {
-    let lines = script.lines().map(str::trim);
-    let code = lines.filter(|l| !l.is_empty() && !l.starts_with("--"));
-    code.map(|l| l.trim_end_matches(';').to_string()).collect()
-}
+use crate::support::in_process::Env;
+use crate::support::manifests::{config_map, owned_by};
+use crate::support::status::{condition, is, phase};
+use uc_operator::setup::statements_of;
 
 /// A manual integration with `audit` as given, reconciled once more.
 async fn set_audit(env: &Env, manifest: &mut serde_json::Value, on: bool) {
@@ -52,15 +48,15 @@ async fn set_up_by_hand(env: &Env, name: &str) {
 /// Audit switched on for a set-up manual integration: validation passes again after the admin
 /// runs `pending.sql`. Returns the audit GRANTs it held.
 async fn audit_on_by_hand(env: &Env, manifest: &mut serde_json::Value) -> Vec<String> {
-    let first = statements(&env.config_map("gov-uc-setup").await["setup.sql"]);
+    let first = statements_of(&env.config_map("gov-uc-setup").await["setup.sql"]);
     set_audit(env, manifest, true).await;
     let dbi = env.get("gov").await;
     let waiting = is("False", Reason::AwaitingManualSetup);
     assert_eq!(condition(&dbi, "Bootstrapped"), waiting);
     assert_eq!(condition(&dbi, "Ready").0, "False");
     let data = env.config_map("gov-uc-setup").await;
-    let pending = statements(data.get("pending.sql").expect("pending.sql"));
-    let added: Vec<String> = statements(&data["setup.sql"])
+    let pending = statements_of(data.get("pending.sql").expect("pending.sql"));
+    let added: Vec<String> = statements_of(&data["setup.sql"])
         .into_iter()
         .filter(|s| !first.contains(s))
         .collect();
@@ -110,7 +106,7 @@ async fn disabling_audit_publishes_the_revokes() {
     let grants = audit_on_by_hand(&env, &mut manifest).await;
     set_audit(&env, &mut manifest, false).await;
     let data = env.config_map("gov-uc-setup").await;
-    let revokes = statements(
+    let revokes = statements_of(
         data.get("pending.sql")
             .expect("pending.sql lists the revokes"),
     );
@@ -134,13 +130,8 @@ async fn a_deleted_manual_integration_leaves_a_cleanup_script_that_drops_the_cat
     let dbi = env.get("gov").await;
     let client = control_plane().client().await;
     let cms: Api<ConfigMap> = Api::namespaced(client, &env.ns);
-    let control = json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "control", "ownerReferences": [{
-            "apiVersion": "uc-operator.dev/v1alpha1", "kind": "DatabricksIntegration",
-            "name": "gov", "uid": dbi.metadata.uid,
-        }]},
-    });
+    let uid = dbi.metadata.uid.as_deref().unwrap();
+    let control = owned_by(config_map("control", json!({})), "gov", uid);
     let params = PatchParams::apply("tests").force();
     cms.patch("control", &params, &Patch::Apply(&control))
         .await

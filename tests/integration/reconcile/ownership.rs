@@ -1,35 +1,17 @@
 //! Ownership, driven in-process (exact steps): a forged marker on a foreign catalog, deliberate
 //! adoption, a crash between creating and marking, and a broken older tenant on a shared workspace.
 
-use databricks_sim::{ADMIN_TOKEN, SP_APP_ID, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID};
+use databricks_sim::{ADMIN_TOKEN, SP_APP_ID, SP_TOKEN, Scenario, Simulator};
 use serde_json::{Value, json};
 use uc_operator::api::Phase;
-use uc_operator::databricks::{AuthConfig, Compute, ConnectionConfig, WorkspaceClient};
 use uc_operator::failure::Reason;
 use uc_operator::identity::IntegrationId;
 use uc_operator::setup::{catalog_comment, quote_literal};
 
+use crate::support::databricks::{run_statements, sql_editor};
+use crate::support::in_process::Env;
 use crate::support::spawned::TAG_KEY;
-use crate::support::in_process::{Env, condition, is, phase};
-
-/// Runs SQL in the `main` workspace as the holder of `token` (a user in a SQL editor).
-async fn sql_as(sim: &Simulator, token: &str, statements: &[String]) {
-    let config = ConnectionConfig {
-        host: "localhost".into(),
-        port: sim.workspace("main").port,
-        compute: Compute::Warehouse {
-            id: WAREHOUSE_ID.into(),
-        },
-        auth: AuthConfig::Token(token.into()),
-    };
-    let client = WorkspaceClient::new(config, &crate::domain::checks::settings(sim)).unwrap();
-    for statement in statements {
-        client
-            .execute(statement)
-            .await
-            .unwrap_or_else(|e| panic!("{statement}: {e}"));
-    }
-}
+use crate::support::status::{condition, is, phase, ready};
 
 /// The catalog as the simulator holds it (owner, grants, tags, comment, schemas).
 fn snapshot(sim: &Simulator, name: &str) -> Option<Value> {
@@ -60,9 +42,8 @@ async fn a_foreign_catalog_with_a_forged_marker_is_never_altered_nor_dropped() {
     env.secret("sp-token", SP_TOKEN).await;
     // A user who may only tag (here the admin, who owns it) forges this integration's marker.
     let forged = format!("default/{}/thief", env.ns);
-    sql_as(
-        &env.sim,
-        ADMIN_TOKEN,
+    run_statements(
+        &sql_editor(&env.sim, ADMIN_TOKEN),
         &[
             "CREATE CATALOG foreign_cat".into(),
             "GRANT USE CATALOG ON CATALOG foreign_cat TO `account users`".into(),
@@ -98,7 +79,7 @@ async fn a_foreign_catalog_with_a_forged_marker_is_never_altered_nor_dropped() {
         "{reason}: {:?}",
         dbi.status
     );
-    let message = crate::support::spawned::ready(&dbi).1;
+    let message = ready(&dbi).1;
     assert!(
         message.contains("admin@example.com"),
         "names the owner: {message}"
@@ -122,9 +103,8 @@ async fn a_foreign_catalog_with_a_forged_marker_is_never_altered_nor_dropped() {
 async fn an_sp_owned_catalog_is_adopted_only_when_asked() {
     let env = Env::new("own-adopt", Scenario::default_for_tests()).await;
     env.secret("sp-token", SP_TOKEN).await;
-    sql_as(
-        &env.sim,
-        ADMIN_TOKEN,
+    run_statements(
+        &sql_editor(&env.sim, ADMIN_TOKEN),
         &[
             "CREATE CATALOG legacy".into(),
             format!("ALTER CATALOG legacy OWNER TO `{SP_APP_ID}`"),
@@ -166,9 +146,8 @@ async fn a_catalog_created_but_not_yet_marked_is_recognised_after_a_crash() {
     // catalog with the creation COMMENT, and no marker tag yet.
     let id = IntegrationId::new("default", &env.ns, "crashy");
     let comment = quote_literal(&catalog_comment(&id));
-    sql_as(
-        &env.sim,
-        SP_TOKEN,
+    run_statements(
+        &sql_editor(&env.sim, SP_TOKEN),
         &[format!("CREATE CATALOG crash_cat COMMENT {comment}")],
     )
     .await;

@@ -3,8 +3,6 @@
 //! once per test binary and shared; each test works in namespaces of its own. kube-controller-manager
 //! runs too, so namespaces finish terminating and owned objects are garbage-collected.
 
-#![allow(dead_code)]
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -45,12 +43,7 @@ pub async fn apply_secret(
     value: &str,
 ) {
     use kube::api::{Api, Patch, PatchParams};
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name},
-        "stringData": {key: value},
-    }))
-    .unwrap();
+    let secret = super::manifests::secret(name, key, value);
     Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), namespace)
         .patch(
             name,
@@ -72,6 +65,25 @@ pub async fn apply_manifest(
     api.patch(name, &params, &Patch::Apply(manifest))
         .await
         .unwrap();
+}
+
+/// Polls until `name` is gone (`timeout` is a deadline, not a measurement); panics with
+/// `log_tail()` otherwise.
+pub async fn wait_gone(
+    api: &kube::Api<uc_operator::api::DatabricksIntegration>,
+    name: &str,
+    timeout: std::time::Duration,
+    log_tail: impl Fn() -> String,
+) {
+    let start = Instant::now();
+    while api.get_opt(name).await.unwrap().is_some() {
+        assert!(
+            start.elapsed() < timeout,
+            "{name} not deleted:\n{}",
+            log_tail()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// Polls `name` every 200 ms until `ok` holds; after `timeout` (a deadline, not a measurement)
@@ -204,15 +216,6 @@ pub fn assert_success(out: &Output, what: &str) {
 }
 
 impl ControlPlane {
-    /// Creates (or replaces) a one-key Secret in `namespace` with kubectl.
-    pub fn create_secret(&self, namespace: &str, name: &str, key: &str, value: &str) {
-        let yaml = format!(
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n  {key}: {value:?}\n"
-        );
-        let out = self.kubectl_stdin(&["apply", "-f", "-"], &yaml);
-        assert_success(&out, "create the Secret");
-    }
-
     /// A kubeconfig whose requests the API server authorizes as `user` (admin impersonation).
     pub fn kubeconfig_as(&self, user: &str) -> PathBuf {
         let text = std::fs::read_to_string(&self.kubeconfig).unwrap();
@@ -337,8 +340,9 @@ impl Operator {
         Self::start_with(cp, &cp.kubeconfig, namespace, ca_bundle, extra)
     }
 
-    /// Every log line at every level, so the suite's secret scans cover trace output too;
-    /// `UC_TEST_OPERATOR_LOG` overrides.
+    /// The operator's log filter: every line at every level, its dependencies' included, so the
+    /// suite's secret scans (of logs, statuses, events and metrics) cover trace output too.
+    /// `UC_TEST_OPERATOR_LOG` overrides it.
     const LOG: &str = "trace";
 
     /// Starts the operator with another kubeconfig (e.g. one impersonating a ServiceAccount).
@@ -362,13 +366,46 @@ impl Operator {
         timings: &[&str],
         extra: &[&str],
     ) -> Operator {
+        Self::spawn(cp, kubeconfig, namespace, ca_bundle, timings, extra, false)
+    }
+
+    /// Starts the operator with its test hooks on (`UC_OPERATOR_TEST_HOOKS=1`: a reconcile
+    /// panics on the `uc-operator.dev/test-panic` annotation).
+    pub fn start_hooked(
+        cp: &ControlPlane,
+        namespace: &str,
+        ca_bundle: &Path,
+        extra: &[&str],
+    ) -> Operator {
+        let kubeconfig = &cp.kubeconfig;
+        Self::spawn(
+            cp,
+            kubeconfig,
+            namespace,
+            ca_bundle,
+            SHORT_TIMINGS,
+            extra,
+            true,
+        )
+    }
+
+    fn spawn(
+        cp: &ControlPlane,
+        kubeconfig: &Path,
+        namespace: &str,
+        ca_bundle: &Path,
+        timings: &[&str],
+        extra: &[&str],
+        hooks: bool,
+    ) -> Operator {
         static N: AtomicU32 = AtomicU32::new(0);
         let log = cp.dir.join(format!(
             "operator-{namespace}-{}.log",
             N.fetch_add(1, Ordering::SeqCst)
         ));
         let (metrics_port, health_port) = (free_port(), free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_uc-operator"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_uc-operator"));
+        command
             .arg("run")
             .args(["--namespace", namespace])
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
@@ -381,15 +418,14 @@ impl Operator {
             .args(["--allowed-hosts", "localhost"])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
-            .env(
-                "RUST_LOG",
-                "debug,hyper=info,h2=info,rustls=info,tower=info,kube_client=info",
-            )
+            .env("RUST_LOG", log_level(Self::LOG))
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap())
-            .spawn()
-            .expect("start uc-operator");
+            .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap());
+        if hooks {
+            command.env("UC_OPERATOR_TEST_HOOKS", "1");
+        }
+        let child = command.spawn().expect("start uc-operator");
         Operator {
             child,
             log,
@@ -420,10 +456,6 @@ impl Operator {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
     }
 }
 

@@ -1,15 +1,15 @@
-//! The reconcile tests' fixtures: a namespace, a simulator and a `Context` per test, manifests,
-//! and one reconcile step with the writes it made, read back from a watch.
+//! The in-process environment of the reconcile layer: a namespace, a simulator and a `Context`
+//! per test, and one reconcile step with the writes it made, read back from a watch.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use databricks_sim::{Scenario, Simulator, WAREHOUSE_ID};
+use databricks_sim::{Scenario, Simulator};
 use futures::TryStreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, WatchEvent, WatchParams};
+use kube::api::{Api, DeleteParams, WatchEvent, WatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::finalizer;
@@ -23,7 +23,8 @@ use uc_operator::controller::{Context, Error, Timing, reconcile};
 use uc_operator::databricks::Clients;
 use uc_operator::failure::{Failure, Reason};
 
-use crate::support::harness::control_plane;
+use super::harness::control_plane;
+use super::status::phase;
 
 pub struct Env {
     pub ns: String,
@@ -75,7 +76,7 @@ impl Env {
             client.clone(),
             Recorder::new(client.clone(), reporter),
             Arc::new(Metrics::default()),
-            Clients::new(crate::domain::checks::settings(&sim)),
+            Clients::new(super::databricks::settings(&sim)),
             store,
             Timing::default(),
         );
@@ -89,34 +90,14 @@ impl Env {
         }
     }
 
+    /// Creates or replaces the one-key Secret `name` holding `value` under `token`.
     pub async fn secret(&self, name: &str, value: &str) {
-        let secret: Secret = serde_json::from_value(json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name},
-            "stringData": {"token": value},
-        }))
-        .unwrap();
-        let api = Api::<Secret>::namespaced(self.client.clone(), &self.ns);
-        let params = PatchParams::apply("tests").force();
-        api.patch(name, &params, &Patch::Apply(&secret))
-            .await
-            .unwrap();
+        super::harness::apply_secret(&self.client, &self.ns, name, "token", value).await;
     }
 
     /// A token integration for `main` whose Secret is `sp-token`; tests edit the JSON.
     pub fn manifest(&self, name: &str, catalog: &str) -> Value {
-        json!({
-            "apiVersion": "uc-operator.dev/v1alpha1",
-            "kind": "DatabricksIntegration",
-            "metadata": {"name": name},
-            "spec": {
-                "workspaceUrl": self.sim.workspace("main").host,
-                "httpPath": format!("/sql/1.0/warehouses/{WAREHOUSE_ID}"),
-                "authenticationType": "token",
-                "tokenSecretRef": {"name": "sp-token"},
-                "catalog": catalog,
-            }
-        })
+        super::manifests::integration(name, &self.sim.workspace("main").host, catalog)
     }
 
     pub async fn apply(&self, manifest: &Value) {
@@ -255,21 +236,4 @@ impl Env {
         let list = events.list(&Default::default()).await.unwrap();
         list.items.into_iter().filter_map(|e| e.reason).collect()
     }
-}
-
-pub fn phase(d: &DatabricksIntegration) -> Option<Phase> {
-    d.status.as_ref().and_then(|s| s.phase)
-}
-
-/// `(status, reason)` of a condition, after checking it describes the current generation.
-pub fn condition(d: &DatabricksIntegration, type_: &str) -> (String, String) {
-    let status = d.status.as_ref().expect("a status");
-    let c = status.conditions.iter().find(|c| c.type_ == type_);
-    let c = c.unwrap_or_else(|| panic!("no {type_} condition in {status:?}"));
-    assert_eq!(c.observed_generation, d.metadata.generation, "{type_}");
-    (c.status.clone(), c.reason.clone())
-}
-
-pub fn is(status: &str, reason: Reason) -> (String, String) {
-    (status.to_string(), reason.as_str().to_string())
 }

@@ -1,9 +1,10 @@
-//! The test control plane itself: kube-controller-manager runs beside the API server, so owner
+//! The harness's own control plane, checked: kube-controller-manager runs beside the API server, so owner
 //! references are garbage-collected and deleted namespaces finish terminating, as in a cluster.
 
 use serde_json::json;
 
-use crate::support::harness::{ControlPlane, assert_success, control_plane};
+use super::harness::{ControlPlane, assert_success, control_plane};
+use super::manifests;
 
 fn apply(cp: &ControlPlane, manifest: &serde_json::Value) {
     let out = cp.kubectl_stdin(
@@ -27,33 +28,17 @@ fn wait_deleted(cp: &ControlPlane, args: &[&str]) {
 }
 
 fn integration(ns: &str, name: &str) -> serde_json::Value {
-    json!({
-        "apiVersion": "uc-operator.dev/v1alpha1",
-        "kind": "DatabricksIntegration",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "workspaceUrl": "gc.cloud.databricks.com",
-            "httpPath": "/sql/1.0/warehouses/abc",
-            "authenticationType": "token",
-            "tokenSecretRef": {"name": "sp-token"},
-            "catalog": "gc_catalog",
-        }
-    })
+    let m = manifests::integration(name, "gc.cloud.databricks.com", "gc_catalog");
+    manifests::in_namespace(m, ns)
 }
 
 fn config_map(ns: &str, name: &str, owner: Option<(&str, &str)>) -> serde_json::Value {
-    let mut cm = json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": ns},
-        "data": {"setup.sql": "SELECT 1;"},
-    });
-    if let Some((owner, uid)) = owner {
-        cm["metadata"]["ownerReferences"] = json!([{
-            "apiVersion": "uc-operator.dev/v1alpha1", "kind": "DatabricksIntegration",
-            "name": owner, "uid": uid,
-        }]);
+    let cm = manifests::config_map(name, json!({"setup.sql": "SELECT 1;"}));
+    let cm = manifests::in_namespace(cm, ns);
+    match owner {
+        Some((owner, uid)) => manifests::owned_by(cm, owner, uid),
+        None => cm,
     }
-    cm
 }
 
 #[test]

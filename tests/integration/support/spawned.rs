@@ -1,50 +1,49 @@
-//! Hostile tenants, faults and ownership (issue 12): nothing one tenant does takes down, robs or
-//! blocks another. The spawned-binary tests share [`Tenants`]; the ownership rules that the
-//! in-process reconcile can show use the reconcile layer's fixtures.
-
-
+//! One test's namespace, simulator and spawned `uc-operator run` process (the end-to-end
+//! layer's environment), with every secret value it handed out for the leak scans; and what
+//! the tenancy tests read from the process (its pid, memory, the chart's limit).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use databricks_sim::{Scenario, Simulator, WAREHOUSE_ID};
+use databricks_sim::{Scenario, Simulator};
 use kube::api::Api;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uc_operator::api::{DatabricksIntegration, Phase};
 
-use crate::support::harness::{ControlPlane, Operator, control_plane};
-use crate::support::hostile::Hostile;
+use super::harness::{ControlPlane, Operator, control_plane};
+use super::hostile::Hostile;
+use super::manifests;
+use super::status::phase;
 
 pub const TAG_KEY: &str = uc_operator::setup::TAG_KEY;
 
 /// One test's namespace, simulator and spawned operator, and every secret value it handed out.
-pub struct Tenants {
+pub struct Env {
     pub cp: &'static ControlPlane,
     pub ns: String,
     pub sim: Simulator,
     pub client: kube::Client,
     pub operator: Option<Operator>,
-    hooked: Option<Hooked>,
+    /// Every secret value the test handed out: none may show up anywhere.
     secrets: Vec<String>,
     bundle: PathBuf,
 }
 
-impl Tenants {
-    pub async fn new(prefix: &str, scenario: Scenario) -> Tenants {
+impl Env {
+    pub async fn new(prefix: &str, scenario: Scenario) -> Env {
         let cp = control_plane();
         let ns = cp.namespace(prefix);
         let sim = Simulator::start(scenario).await.expect("simulator starts");
         let client = cp.client().await;
         let bundle = cp.dir.join(format!("{ns}-ca.pem"));
         std::fs::write(&bundle, sim.ca_pem()).unwrap();
-        Tenants {
+        Env {
             cp,
             ns,
             sim,
             client,
             operator: None,
-            hooked: None,
-            secrets: crate::support::harness::secret_markers(),
+            secrets: super::harness::secret_markers(),
             bundle,
         }
     }
@@ -59,13 +58,19 @@ impl Tenants {
         std::fs::write(&self.bundle, pem).unwrap();
     }
 
+    /// Starts (or replaces) the operator; `extra` adds flags.
     pub fn start(&mut self, extra: &[&str]) {
         self.operator = Some(Operator::start(self.cp, &self.ns, &self.bundle, extra));
     }
 
-    /// The operator with `UC_OPERATOR_TEST_HOOKS=1`, which [`Operator`] cannot set.
+    /// The operator with its test hooks on.
     pub fn start_hooked(&mut self, extra: &[&str]) {
-        self.hooked = Some(Hooked::start(self.cp, &self.ns, &self.bundle, extra));
+        self.operator = Some(Operator::start_hooked(
+            self.cp,
+            &self.ns,
+            &self.bundle,
+            extra,
+        ));
     }
 
     /// Whether the operator process is alive (a zombie has no cmdline, so it counts as gone).
@@ -81,83 +86,115 @@ impl Tenants {
         self.sim.workspace(workspace).host
     }
 
+    pub async fn get(&self, name: &str) -> DatabricksIntegration {
+        self.api().get(name).await.unwrap()
+    }
+
     /// Remembers `value` as a secret for the leak scan too.
     pub fn remember_secret(&mut self, value: &str) {
         self.secrets.push(value.to_string());
     }
 
+    /// Every secret value of this test (the simulator's and those handed out).
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
+    }
+
     pub async fn secret(&mut self, name: &str, key: &str, value: &str) {
         self.remember_secret(value);
-        crate::support::harness::apply_secret(&self.client, &self.ns, name, key, value).await;
+        super::harness::apply_secret(&self.client, &self.ns, name, key, value).await;
+    }
+
+    /// A token integration for the `main` workspace whose token is in Secret `sp-token`.
+    pub fn manifest(&self, name: &str, catalog: &str) -> Value {
+        manifests::integration(name, &self.host("main"), catalog)
     }
 
     /// A token integration for the workspace at `host` whose token is in Secret `sp-token`.
-    pub fn manifest(&self, name: &str, host: &str, catalog: &str) -> Value {
-        json!({
-            "apiVersion": "uc-operator.dev/v1alpha1",
-            "kind": "DatabricksIntegration",
-            "metadata": {"name": name},
-            "spec": {
-                "workspaceUrl": host,
-                "httpPath": format!("/sql/1.0/warehouses/{WAREHOUSE_ID}"),
-                "authenticationType": "token",
-                "tokenSecretRef": {"name": "sp-token"},
-                "catalog": catalog,
-            }
-        })
+    pub fn manifest_at(&self, name: &str, host: &str, catalog: &str) -> Value {
+        manifests::integration(name, host, catalog)
     }
 
     /// An OAuth M2M integration whose client secret is in Secret `sp-oauth`.
     pub fn oauth_manifest(&self, name: &str, host: &str, authority: Option<&str>) -> Value {
-        let mut m = self.manifest(name, host, &format!("{}_catalog", name.replace('-', "_")));
-        let spec = &mut m["spec"];
-        spec.as_object_mut().unwrap().remove("tokenSecretRef");
-        spec["authenticationType"] = json!("oAuthM2M");
-        spec["oAuthClientConfig"] = json!({
-            "clientId": databricks_sim::SP_CLIENT_ID,
-            "clientSecretRef": {"name": "sp-oauth"},
-        });
-        if let Some(url) = authority {
-            spec["oAuthClientConfig"]["authorityUrl"] = json!(url);
-        }
-        m
+        let catalog = format!("{}_catalog", name.replace('-', "_"));
+        manifests::oauth_integration(name, host, &catalog, authority)
     }
 
     pub async fn apply(&self, manifest: &Value) {
-        crate::support::harness::apply_manifest(&self.api(), manifest).await;
+        super::harness::apply_manifest(&self.api(), manifest).await;
     }
 
-    /// Polls until `ok` holds (90 s at most); panics with the last status and the log tail.
+    /// Polls until `ok` holds (`timeout` is a deadline); panics with the last status and the
+    /// log tail.
     pub async fn wait(
         &self,
         name: &str,
         what: &str,
+        timeout: Duration,
         ok: impl Fn(&DatabricksIntegration) -> bool,
     ) -> DatabricksIntegration {
-        let timeout = Duration::from_secs(90);
-        crate::support::harness::wait_for(&self.api(), name, what, timeout, ok, || self.log_tail()).await
+        super::harness::wait_for(&self.api(), name, what, timeout, ok, || self.log_tail()).await
     }
 
-    /// Waits for `phase` describing the current generation.
-    pub async fn wait_phase(&self, name: &str, phase: Phase) -> DatabricksIntegration {
-        self.wait(name, phase.as_str(), |d| {
-            phase_of(d) == Some(phase)
+    /// Waits (90 s at most) for `phase` describing the current generation.
+    pub async fn wait_phase(&self, name: &str, want: Phase) -> DatabricksIntegration {
+        self.wait(name, want.as_str(), Duration::from_secs(90), |d| {
+            phase(d) == Some(want)
                 && d.status.as_ref().unwrap().observed_generation == d.metadata.generation
         })
         .await
     }
 
+    /// Waits (`timeout` at most) until the resource is gone.
+    pub async fn wait_gone(&self, name: &str, timeout: Duration) {
+        super::harness::wait_gone(&self.api(), name, timeout, || self.log_tail()).await
+    }
+
+    /// The last validation time of `name`.
+    pub async fn validated_at(&self, name: &str) -> k8s_openapi::jiff::Timestamp {
+        let dbi = self.get(name).await;
+        dbi.status.unwrap().last_validation_time.unwrap().0
+    }
+
+    /// Waits for a validation after `after` (validation times have second precision).
+    pub async fn wait_revalidated(
+        &self,
+        name: &str,
+        after: k8s_openapi::jiff::Timestamp,
+    ) -> DatabricksIntegration {
+        self.wait(name, "re-validated", Duration::from_secs(30), |d| {
+            d.status
+                .as_ref()
+                .and_then(|s| s.last_validation_time.as_ref())
+                .is_some_and(|t| t.0 > after)
+        })
+        .await
+    }
+
+    /// The reasons of the events recorded in the test's namespace.
+    pub fn event_reasons(&self) -> Vec<String> {
+        let events: Value = serde_json::from_str(&self.events()).unwrap();
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["reason"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// The namespace's events as JSON, from kubectl.
+    fn events(&self) -> String {
+        let out = (self.cp).kubectl(&["get", "events.events.k8s.io", "-n", &self.ns, "-o", "json"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     pub fn logs(&self) -> String {
-        let log = match (&self.operator, &self.hooked) {
-            (Some(o), _) => &o.log,
-            (None, Some(h)) => &h.log,
-            (None, None) => return String::new(),
-        };
-        std::fs::read_to_string(log).unwrap_or_default()
+        self.operator.as_ref().map(|o| o.logs()).unwrap_or_default()
     }
 
     pub fn log_tail(&self) -> String {
-        crate::support::harness::tail(&self.logs())
+        super::harness::tail(&self.logs())
     }
 
     /// The spawned operator's process id (found by its unique `--namespace`).
@@ -167,10 +204,7 @@ impl Tenants {
 
     /// The operator's `/metrics` text.
     pub async fn metrics(&self) -> String {
-        let port = match (&self.operator, &self.hooked) {
-            (Some(o), _) => o.metrics_port,
-            (_, h) => h.as_ref().expect("an operator").metrics_port,
-        };
+        let port = self.operator.as_ref().expect("an operator").metrics_port;
         let url = format!("http://127.0.0.1:{port}/metrics");
         reqwest::get(&url).await.unwrap().text().await.unwrap()
     }
@@ -179,10 +213,7 @@ impl Tenants {
     /// texts captured elsewhere, e.g. events of a deleted namespace).
     pub async fn assert_no_secret_leaks(&self, extra: &str) {
         let statuses = serde_json::to_string(&self.api().list(&Default::default()).await.unwrap());
-        let events =
-            self.cp
-                .kubectl(&["get", "events.events.k8s.io", "-n", &self.ns, "-o", "json"]);
-        let events = String::from_utf8_lossy(&events.stdout).into_owned();
+        let events = self.events();
         let logs = self.logs();
         assert!(!logs.is_empty(), "the operator logged nothing");
         let metrics = self.metrics().await;
@@ -202,18 +233,6 @@ impl Tenants {
             }
         }
     }
-}
-
-pub fn phase_of(d: &DatabricksIntegration) -> Option<Phase> {
-    d.status.as_ref().and_then(|s| s.phase)
-}
-
-/// `(reason, message)` of the Ready condition.
-pub fn ready(d: &DatabricksIntegration) -> (String, String) {
-    let status = d.status.as_ref().expect("a status");
-    let c = status.conditions.iter().find(|c| c.type_ == "Ready");
-    let c = c.unwrap_or_else(|| panic!("no Ready condition in {status:?}"));
-    (c.reason.clone(), c.message.clone())
 }
 
 /// The pid of the `uc-operator run` process watching `namespace` (namespaces are unique).
@@ -241,7 +260,7 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
 /// The chart's memory limit (`resources.limits.memory` in values.yaml), in bytes.
 pub fn chart_memory_limit() -> u64 {
     let values: Value =
-        serde_yaml::from_str(&crate::support::harness::read("charts/uc-operator/values.yaml"))
+        serde_yaml::from_str(&super::harness::read("charts/uc-operator/values.yaml"))
             .expect("values.yaml parses");
     let limit = values["resources"]["limits"]["memory"]
         .as_str()
@@ -253,55 +272,5 @@ pub fn chart_memory_limit() -> u64 {
         "Mi" => 1 << 20,
         "Gi" => 1 << 30,
         other => panic!("unit {other}"),
-    }
-}
-
-/// `uc-operator run` with the test hooks on and the harness's flags; killed when dropped.
-pub struct Hooked {
-    child: std::process::Child,
-    log: PathBuf,
-    metrics_port: u16,
-}
-
-impl Hooked {
-    fn start(cp: &ControlPlane, ns: &str, bundle: &std::path::Path, extra: &[&str]) -> Hooked {
-        let port = || {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let (metrics_port, health_port) = (port(), port());
-        let log = cp.dir.join(format!("operator-{ns}-hooked.log"));
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_uc-operator"))
-            .args(["run", "--namespace", ns, "--log-format", "json"])
-            .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
-            .args(["--health-addr", &format!("127.0.0.1:{health_port}")])
-            .arg("--ca-bundle")
-            .arg(bundle)
-            .args(crate::support::harness::SHORT_TIMINGS)
-            .args(["--allowed-hosts", "localhost"])
-            .args(extra)
-            .env("KUBECONFIG", &cp.kubeconfig)
-            .env(
-                "RUST_LOG",
-                "debug,hyper=info,h2=info,rustls=info,tower=info,kube_client=info",
-            )
-            .env("UC_OPERATOR_TEST_HOOKS", "1")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap())
-            .spawn()
-            .expect("start uc-operator");
-        Hooked {
-            child,
-            log,
-            metrics_port,
-        }
-    }
-}
-
-impl Drop for Hooked {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -5,8 +5,6 @@
 mod catalog;
 mod connections;
 
-use std::time::Duration;
-
 use databricks_sim::{
     ADMIN_USER, CatalogSpec, METASTORE_ID, SP_APP_ID, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID,
     WorkspaceSpec,
@@ -17,51 +15,15 @@ use uc_operator::checks::{
     self, AUDIT_VALIDATION, Additional, BASIC_CONNECTION_TEST, CATALOG_VALIDATION, CatalogState,
     ComputePolicy, Findings, Integration, METASTORE_VALIDATION, Outcome,
 };
-use uc_operator::databricks::{
-    AuthConfig, ClientSettings, Compute, ConnectionConfig, PollPolicy, RetryPolicy, WorkspaceClient,
-};
+use uc_operator::databricks::WorkspaceClient;
 use uc_operator::failure::{Failure, Reason};
 use uc_operator::identity::IntegrationId;
 use uc_operator::setup::TAG_KEY;
 
+use crate::support::databricks::client;
+
 const CATALOG: &str = "governance";
 const STATEMENTS: &str = "/api/2.0/sql/statements";
-
-/// Client settings trusting the simulator's CA, with short retries and polls (shared with
-/// `reconcile.rs`).
-pub fn settings(sim: &Simulator) -> ClientSettings {
-    ClientSettings {
-        ca_bundle_pem: Some(sim.ca_pem()),
-        allowed_hosts: uc_operator::databricks::AllowedHosts::parse("localhost").unwrap(),
-        retry: RetryPolicy {
-            total_budget: Duration::from_secs(10),
-            per_request_timeout: Duration::from_secs(10),
-            base_backoff: Duration::from_millis(20),
-            max_retry_after: Duration::from_secs(1),
-            max_backoff: Duration::from_millis(100),
-        },
-        poll: PollPolicy {
-            base: Duration::from_millis(10),
-            max: Duration::from_millis(50),
-            give_up_after: Duration::from_secs(30),
-            wait_timeout: Duration::from_secs(10),
-        },
-        ..ClientSettings::default()
-    }
-}
-
-/// A token client for a simulator workspace, on its warehouse `warehouse`.
-pub fn client(sim: &Simulator, workspace: &str, warehouse: &str, token: &str) -> WorkspaceClient {
-    let config = ConnectionConfig {
-        host: "localhost".into(),
-        port: sim.workspace(workspace).port,
-        compute: Compute::Warehouse {
-            id: warehouse.into(),
-        },
-        auth: AuthConfig::Token(token.into()),
-    };
-    WorkspaceClient::new(config, &settings(sim)).unwrap()
-}
 
 fn main_client(sim: &Simulator) -> WorkspaceClient {
     client(sim, "main", WAREHOUSE_ID, SP_TOKEN)

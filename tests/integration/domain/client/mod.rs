@@ -131,5 +131,8 @@ fn entra_url(sim: &Simulator) -> String {
 
 /// A SCIM `Me` answer.
 fn scim_user() -> crate::support::hostile::Reply {
-    crate::support::hostile::Reply::json(200, serde_json::json!({"userName": "app-1", "groups": []}))
+    crate::support::hostile::Reply::json(
+        200,
+        serde_json::json!({"userName": "app-1", "groups": []}),
+    )
 }

@@ -19,7 +19,7 @@ async fn validation_failures_become_create_errors() {
     env.secret("sp-token", "token", SP_TOKEN).await;
     env.secret("wrong-token", "token", "dapi-not-a-real-token")
         .await;
-    env.start_operator(&[]);
+    env.start(&[]);
 
     // A wrong token.
     let mut wrong = env.manifest("wrong", "wrong_token");
@@ -32,17 +32,17 @@ async fn validation_failures_become_create_errors() {
     env.apply(&nometa).await;
 
     let dbi = env.wait_phase("wrong", Phase::CreateError).await;
-    let ready = condition(&dbi, "Ready");
+    let ready = condition_of(&dbi, "Ready");
     assert_eq!(ready.reason, "AuthenticationFailed");
     assert!(
         ready.message.contains("authentication failed"),
         "{}",
         ready.message
     );
-    assert_eq!(condition(&dbi, "Stalled").status, "True");
+    assert_eq!(condition_of(&dbi, "Stalled").status, "True");
 
     let dbi = env.wait_phase("nometa", Phase::CreateError).await;
-    let test = test_result(&dbi, "Metastore validation");
+    let test = validation_test(&dbi, "Metastore validation");
     assert_eq!(test.status, TestStatus::Failed);
     assert!(
         test.message
@@ -70,7 +70,7 @@ async fn validation_failures_become_create_errors() {
             },
         )
         .await;
-    let catalog_test = test_result(&dbi, "Catalog validation");
+    let catalog_test = validation_test(&dbi, "Catalog validation");
     assert!(
         catalog_test
             .message
@@ -79,8 +79,8 @@ async fn validation_failures_become_create_errors() {
             .contains("CREATE CATALOG"),
         "{catalog_test:?}"
     );
-    assert_eq!(phase_of(&dbi), Some(Phase::CreateError));
-    env.assert_no_secret_leaks().await;
+    assert_eq!(phase(&dbi), Some(Phase::CreateError));
+    env.assert_no_secret_leaks("").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +94,7 @@ async fn one_integration_per_workspace_and_no_takeover() {
         );
     let mut env = Env::new("dup", scenario).await;
     env.secret("sp-token", "token", SP_TOKEN).await;
-    env.start_operator(&[]);
+    env.start(&[]);
     env.apply(&env.manifest("first", "first_catalog")).await;
     env.wait_phase("first", Phase::Enabled).await;
     env.apply(&env.manifest("second", "second_catalog")).await;
@@ -104,13 +104,13 @@ async fn one_integration_per_workspace_and_no_takeover() {
         env.host("main"),
         env.ns
     );
-    assert_eq!(condition(&second, "Ready").message, expected);
+    assert_eq!(condition_of(&second, "Ready").message, expected);
 
     let mut taken = env.manifest("taker", "taken");
     taken["spec"]["workspaceUrl"] = env.host("b").into();
     env.apply(&taken).await;
     let taker = env.wait_phase("taker", Phase::CreateError).await;
-    let message = &condition(&taker, "Ready").message;
+    let message = &condition_of(&taker, "Ready").message;
     assert!(message.contains("elsewhere/other-integration"), "{message}");
     assert_eq!(
         catalog(&env.sim.state(), "taken")
@@ -120,7 +120,7 @@ async fn one_integration_per_workspace_and_no_takeover() {
             .unwrap(),
         "elsewhere/other-integration"
     );
-    env.assert_no_secret_leaks().await;
+    env.assert_no_secret_leaks("").await;
 }
 
 /// Start-up refuses to run without its CRD or with a CA bundle that holds no certificate, and

@@ -11,7 +11,7 @@ async fn edits_and_secret_rotation_revalidate() {
         .push("dapi-rotated-token".into());
     let mut env = Env::new("edit", scenario).await;
     env.secret("sp-token", "token", SP_TOKEN).await;
-    env.start_operator(&[]);
+    env.start(&[]);
     env.apply(&env.manifest("gov", "governance")).await;
     let first = env.wait_phase("gov", Phase::Enabled).await;
 
@@ -22,7 +22,7 @@ async fn edits_and_secret_rotation_revalidate() {
     let edited = env.wait_phase("gov", Phase::Enabled).await;
     assert!(edited.metadata.generation > first.metadata.generation);
     assert_eq!(
-        condition(&edited, "Ready").observed_generation,
+        condition_of(&edited, "Ready").observed_generation,
         edited.metadata.generation
     );
     let reasons = env.event_reasons();
@@ -37,7 +37,7 @@ async fn edits_and_secret_rotation_revalidate() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     env.secret("sp-token", "token", "dapi-rotated-token").await;
     let rotated = env.wait_revalidated("gov", before).await;
-    assert_eq!(phase_of(&rotated), Some(Phase::Enabled));
+    assert_eq!(phase(&rotated), Some(Phase::Enabled));
     // Only the new token works from now on: a later re-validation proves it is the one in use.
     env.sim.revoke_token(SP_TOKEN);
     let before = env.validated_at("gov").await;
@@ -46,12 +46,12 @@ async fn edits_and_secret_rotation_revalidate() {
         .kubectl(&["annotate", "secret", "sp-token", "-n", &env.ns, "touched=1"]);
     let revalidated = env.wait_revalidated("gov", before).await;
     assert_eq!(
-        phase_of(&revalidated),
+        phase(&revalidated),
         Some(Phase::Enabled),
         "{:?}",
         revalidated.status
     );
-    env.assert_no_secret_leaks().await;
+    env.assert_no_secret_leaks("").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,7 +63,7 @@ async fn deletion_honours_the_policy_and_retries_when_the_workspace_is_down() {
     scenario.workspace_mut("other");
     let mut env = Env::new("delete", scenario).await;
     env.secret("sp-token", "token", SP_TOKEN).await;
-    env.start_operator(&[]);
+    env.start(&[]);
     env.apply(&env.manifest("drop", "dropped")).await;
     let mut keep = env.manifest("keep", "kept");
     keep["spec"]["workspaceUrl"] = env.host("other").into();
@@ -77,7 +77,7 @@ async fn deletion_honours_the_policy_and_retries_when_the_workspace_is_down() {
         .delete("keep", &DeleteParams::default())
         .await
         .unwrap();
-    wait_gone(&env, "keep").await;
+    env.wait_gone("keep", Duration::from_secs(120)).await;
     assert!(catalog(&env.sim.state(), "kept").is_some());
 
     // Delete, with the workspace down: deleteError, then it finishes once the workspace is back.
@@ -101,11 +101,11 @@ async fn deletion_honours_the_policy_and_retries_when_the_workspace_is_down() {
         .unwrap();
     let failing = env
         .wait("drop", "deleteError", Duration::from_secs(120), |d| {
-            phase_of(d) == Some(Phase::DeleteError)
+            phase(d) == Some(Phase::DeleteError)
         })
         .await;
     assert!(
-        condition(&failing, "Ready")
+        condition_of(&failing, "Ready")
             .message
             .contains("could not drop catalog dropped")
     );
@@ -113,27 +113,15 @@ async fn deletion_honours_the_policy_and_retries_when_the_workspace_is_down() {
     // Retries (backoff 0.5 s … 3 s) keep it in deleteError: no flapping back to deleting.
     for _ in 0..20 {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        assert_eq!(phase_of(&env.get("drop").await), Some(Phase::DeleteError));
+        assert_eq!(phase(&env.get("drop").await), Some(Phase::DeleteError));
     }
     env.sim.clear_faults();
-    wait_gone(&env, "drop").await;
+    env.wait_gone("drop", Duration::from_secs(120)).await;
     assert!(
         catalog(&env.sim.state(), "dropped").is_none(),
         "catalog not dropped"
     );
-    env.assert_no_secret_leaks().await;
-}
-
-async fn wait_gone(env: &Env, name: &str) {
-    let start = Instant::now();
-    while env.api().get_opt(name).await.unwrap().is_some() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "{name} not deleted:\n{}",
-            env.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    env.assert_no_secret_leaks("").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,7 +129,7 @@ async fn wait_gone(env: &Env, name: &str) {
 async fn periodic_revalidation_never_starts_a_stopped_warehouse_and_costs_nothing_at_rest() {
     let mut env = Env::new("rest", Scenario::default_for_tests()).await;
     env.secret("sp-token", "token", SP_TOKEN).await;
-    env.start_operator(&[]);
+    env.start(&[]);
     env.apply(&env.manifest("idle", "idle_catalog")).await;
     env.wait_phase("idle", Phase::Enabled).await;
 
@@ -165,7 +153,7 @@ async fn periodic_revalidation_never_starts_a_stopped_warehouse_and_costs_nothin
             .logs()
             .contains("\"stopped\"")
     );
-    env.start_operator(&[]);
+    env.start(&[]);
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(
         env.operator
@@ -207,11 +195,11 @@ async fn periodic_revalidation_never_starts_a_stopped_warehouse_and_costs_nothin
         starts,
         "a periodic check started the warehouse"
     );
-    let basic = test_result(&dbi, "Basic Connection Test");
+    let basic = validation_test(&dbi, "Basic Connection Test");
     assert_eq!(basic.status, TestStatus::Skipped);
     assert!(basic.message.as_deref().unwrap().contains("STOPPED"));
-    assert_eq!(phase_of(&dbi), Some(Phase::Enabled));
-    env.assert_no_secret_leaks().await;
+    assert_eq!(phase(&dbi), Some(Phase::Enabled));
+    env.assert_no_secret_leaks("").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +216,7 @@ async fn killed_during_setup_converges_after_restart() {
             times: None,
         },
     );
-    env.start_operator(&[]);
+    env.start(&[]);
     env.apply(&env.manifest("crashy", "crash_catalog")).await;
     let start = Instant::now();
     while catalog(&env.sim.state(), "crash_catalog").is_none() {
@@ -247,7 +235,7 @@ async fn killed_during_setup_converges_after_restart() {
             .is_some_and(|s| !s.views.is_empty());
     assert!(!finished, "setup finished before the kill");
     env.sim.clear_faults();
-    env.start_operator(&[]);
+    env.start(&[]);
     env.wait_phase("crashy", Phase::Enabled).await;
     let state = env.sim.state();
     let cat = catalog(&state, "crash_catalog").unwrap();
@@ -262,14 +250,14 @@ async fn killed_during_setup_converges_after_restart() {
         Some(&format!("default/{}/crashy", env.ns))
     );
     assert_eq!(cat.owner, SP_APP_ID);
-    env.assert_no_secret_leaks().await;
+    env.assert_no_secret_leaks("").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_wait_ready_tracks_the_current_generation() {
     let mut env = Env::new("wait", Scenario::default_for_tests()).await;
     env.secret("sp-token", "token", SP_TOKEN).await;
-    env.start_operator(&[]);
+    env.start(&[]);
     env.apply(&env.manifest("w", "wait_catalog")).await;
     env.wait_phase("w", Phase::Enabled).await;
     // With the operator stopped, a new generation leaves Ready=True for the old one in place:
@@ -279,7 +267,7 @@ async fn kubectl_wait_ready_tracks_the_current_generation() {
     changed["spec"]["revalidationInterval"] = "3h".into();
     env.apply(&changed).await;
     let stale = env.get("w").await;
-    assert_eq!(condition(&stale, "Ready").status, "True");
+    assert_eq!(condition_of(&stale, "Ready").status, "True");
     let out = env.cp.kubectl(&[
         "wait",
         "--for=condition=Ready",
@@ -292,7 +280,7 @@ async fn kubectl_wait_ready_tracks_the_current_generation() {
         !out.status.success(),
         "kubectl wait took a Ready of an older generation"
     );
-    env.start_operator(&[]);
+    env.start(&[]);
     let generation = env.get("w").await.metadata.generation;
     let out = env.cp.kubectl(&[
         "wait",
@@ -309,6 +297,6 @@ async fn kubectl_wait_ready_tracks_the_current_generation() {
         generation,
         "kubectl wait returned on a stale Ready"
     );
-    assert_eq!(condition(&dbi, "Ready").observed_generation, generation);
-    assert_eq!(phase_of(&dbi), Some(Phase::Enabled));
+    assert_eq!(condition_of(&dbi, "Ready").observed_generation, generation);
+    assert_eq!(phase(&dbi), Some(Phase::Enabled));
 }

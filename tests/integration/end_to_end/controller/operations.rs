@@ -55,7 +55,7 @@ async fn leader_election_lets_one_replica_reconcile_and_fails_over() {
     );
     env.operator = None;
     let standby_logs = standby.logs();
-    for secret in &env.secrets {
+    for secret in env.secrets() {
         assert!(!standby_logs.contains(secret.as_str()));
     }
 }
@@ -112,7 +112,7 @@ async fn reconciles_as_the_charts_service_account() {
         .get("as-sa-uc-setup")
         .await
         .unwrap();
-    env.run_as_admin(&cm.data.unwrap()["setup.sql"]).await;
+    run_as_admin(&env.sim, &cm.data.unwrap()["setup.sql"]).await;
     env.wait_phase("as-sa", Phase::Enabled).await;
     assert!(env.event_reasons().iter().any(|r| r == "Enabled"));
     let logs = env.operator.as_ref().unwrap().logs();
@@ -121,18 +121,18 @@ async fn reconciles_as_the_charts_service_account() {
         "a call was forbidden:\n{}",
         env.log_tail()
     );
-    env.assert_no_secret_leaks().await;
+    env.assert_no_secret_leaks("").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_imported_payload_reconciles_once_its_secret_is_filled() {
     use uc_operator::import::{Options, convert_with};
     let mut env = Env::new("imported", Scenario::default_for_tests()).await;
-    env.start_operator(&[]);
+    env.start(&[]);
     // The documented token payload, pointed at the simulator (its httpPath is the cluster the
     // simulator has).
-    let payload = crate::support::harness::read("tests/fixtures/integrations-api/create-token.json")
-        .replace(
+    let payload =
+        crate::support::harness::read("tests/fixtures/integrations-api/create-token.json").replace(
             "www.example-workspace.cloud.databricks.com",
             &env.host("main"),
         );
@@ -162,9 +162,9 @@ async fn an_imported_payload_reconciles_once_its_secret_is_filled() {
     env.apply(&manifest).await;
     let dbi = env.wait_phase("imported", Phase::Enabled).await;
     assert_eq!(
-        test_result(&dbi, "Basic Connection Test").result,
+        validation_test(&dbi, "Basic Connection Test").result,
         Some(json!([{"1": 1}]))
     );
     assert!(catalog(&env.sim.state(), "immuta").is_some());
-    env.assert_no_secret_leaks().await;
+    env.assert_no_secret_leaks("").await;
 }

@@ -1,32 +1,33 @@
 //! Automatic and manual setup, query audit, OAuth and additional connections, end to end.
 
 use super::*;
+use crate::support::manifests::{oauth_connection, oauth_integration};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 // Long: one resource end to end: setup, lockdown, status, events, metrics and the leak scan.
 async fn automatic_setup_enables_and_locks_down_the_catalog() {
     let mut env = Env::new("auto", Scenario::default_for_tests()).await;
     env.secret("sp-token", "token", SP_TOKEN).await;
-    env.start_operator(&[]);
+    env.start(&[]);
     env.apply(&env.manifest("gov", "governance")).await;
     let dbi = env.wait_phase("gov", Phase::Enabled).await;
 
-    let ready = condition(&dbi, "Ready");
+    let ready = condition_of(&dbi, "Ready");
     assert_eq!(ready.status, "True");
     assert_eq!(ready.observed_generation, dbi.metadata.generation);
-    assert_eq!(condition(&dbi, "Bootstrapped").status, "True");
-    assert_eq!(condition(&dbi, "Stalled").status, "False");
-    assert_eq!(condition(&dbi, "Reconciling").status, "False");
+    assert_eq!(condition_of(&dbi, "Bootstrapped").status, "True");
+    assert_eq!(condition_of(&dbi, "Stalled").status, "False");
+    assert_eq!(condition_of(&dbi, "Reconciling").status, "False");
     let status = dbi.status.as_ref().unwrap();
     assert_eq!(
         status.validation_results.as_ref().unwrap().status,
         TestStatus::Passed
     );
-    let basic = test_result(&dbi, "Basic Connection Test");
+    let basic = validation_test(&dbi, "Basic Connection Test");
     assert_eq!(basic.status, TestStatus::Passed);
     assert_eq!(basic.result, Some(json!([{"1": 1}])));
     assert_eq!(
-        test_result(&dbi, "Metastore validation").status,
+        validation_test(&dbi, "Metastore validation").status,
         TestStatus::Passed
     );
     let ws = status.workspace.as_ref().unwrap();
@@ -99,7 +100,7 @@ async fn automatic_setup_enables_and_locks_down_the_catalog() {
         .output()
         .unwrap();
     crate::support::harness::assert_success(&out, "promtool check metrics");
-    env.assert_no_secret_leaks().await;
+    env.assert_no_secret_leaks("").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,7 +114,7 @@ async fn manual_setup_publishes_the_script_and_waits_for_it() {
         .clear();
     let mut env = Env::new("manual", scenario).await;
     env.secret("sp-token", "token", SP_TOKEN).await;
-    env.start_operator(&[]);
+    env.start(&[]);
     let mut manifest = env.manifest("mkt", "marketing");
     manifest["spec"]["autoBootstrap"] = false.into();
     env.apply(&manifest).await;
@@ -132,9 +133,9 @@ async fn manual_setup_publishes_the_script_and_waits_for_it() {
             },
         )
         .await;
-    assert_eq!(phase_of(&dbi), Some(Phase::Creating));
-    assert_eq!(condition(&dbi, "Bootstrapped").status, "False");
-    assert_eq!(condition(&dbi, "Ready").status, "False");
+    assert_eq!(phase(&dbi), Some(Phase::Creating));
+    assert_eq!(condition_of(&dbi, "Bootstrapped").status, "False");
+    assert_eq!(condition_of(&dbi, "Ready").status, "False");
 
     let cm: ConfigMap = Api::namespaced(env.client.clone(), &env.ns)
         .get("mkt-uc-setup")
@@ -177,14 +178,14 @@ async fn manual_setup_publishes_the_script_and_waits_for_it() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // A privileged user runs the script, statement by statement, as in a SQL editor.
-    env.run_as_admin(setup_sql).await;
+    run_as_admin(&env.sim, setup_sql).await;
     let dbi = env.wait_phase("mkt", Phase::Enabled).await;
     assert_eq!(
-        condition(&dbi, "Bootstrapped").reason,
+        condition_of(&dbi, "Bootstrapped").reason,
         "ManualSetupVerified"
     );
-    assert_eq!(condition(&dbi, "Ready").status, "True");
-    env.assert_no_secret_leaks().await;
+    assert_eq!(condition_of(&dbi, "Ready").status, "True");
+    env.assert_no_secret_leaks("").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,26 +194,26 @@ async fn query_audit_needs_the_system_tables() {
     scenario.principal_mut(SP_APP_ID).system_tables_access = false;
     let mut env = Env::new("audit", scenario).await;
     env.secret("sp-token", "token", SP_TOKEN).await;
-    env.start_operator(&[]);
+    env.start(&[]);
     let mut manifest = env.manifest("audited", "audited_catalog");
     manifest["spec"]["audit"] = json!({"enabled": true});
     env.apply(&manifest).await;
     let dbi = env.wait_phase("audited", Phase::CreateError).await;
-    let audit = test_result(&dbi, "Query audit: system table access");
+    let audit = validation_test(&dbi, "Query audit: system table access");
     assert_eq!(audit.status, TestStatus::Failed);
     let message = audit.message.as_deref().unwrap();
     assert!(
         message.contains("no SELECT on system.access.audit"),
         "{message}"
     );
-    assert_eq!(condition(&dbi, "Ready").reason, "InsufficientPrivileges");
+    assert_eq!(condition_of(&dbi, "Ready").reason, "InsufficientPrivileges");
 
     // With audit off the test is skipped and the integration comes up.
     env.apply(&env.manifest("audited", "audited_catalog")).await;
     let dbi = env.wait_phase("audited", Phase::Enabled).await;
-    let audit = test_result(&dbi, "Query audit: system table access");
+    let audit = validation_test(&dbi, "Query audit: system table access");
     assert_eq!(audit.status, TestStatus::Skipped);
-    env.assert_no_secret_leaks().await;
+    env.assert_no_secret_leaks("").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,37 +236,19 @@ async fn oauth_and_additional_connections_with_bindings() {
     let mut env = Env::new("oauth", scenario).await;
     env.secret("sp-oauth", "clientSecret", SP_CLIENT_SECRET)
         .await;
-    env.start_operator(&[]);
-    let connection = |catalogs: &[&str]| {
-        json!({
-            "workspaceUrl": env.host("b"),
-            "httpPath": format!("/sql/1.0/warehouses/{WAREHOUSE_ID}"),
-            "authenticationType": "oAuthM2M",
-            "oAuthClientConfig": {"clientId": SP_CLIENT_ID, "clientSecretRef": {"name": "sp-oauth"}},
-            "catalogs": catalogs,
-        })
-    };
-    let manifest = json!({
-        "apiVersion": "uc-operator.dev/v1alpha1",
-        "kind": "DatabricksIntegration",
-        "metadata": {"name": "multi"},
-        "spec": {
-            "workspaceUrl": env.host("main"),
-            "httpPath": "sql/protocolv1/o/0/0000-00000-abc123",
-            "authenticationType": "oAuthM2M",
-            "oAuthClientConfig": {"clientId": SP_CLIENT_ID, "clientSecretRef": {"name": "sp-oauth"}},
-            "catalog": "multi_catalog",
-            "additionalWorkspaceConnections": [connection(&["bound_to_b"])],
-        }
-    });
+    env.start(&[]);
+    let connection = |catalogs: &[&str]| oauth_connection(&env.host("b"), catalogs);
+    let mut manifest = oauth_integration("multi", &env.host("main"), "multi_catalog", None);
+    manifest["spec"]["httpPath"] = json!("sql/protocolv1/o/0/0000-00000-abc123");
+    manifest["spec"]["additionalWorkspaceConnections"] = json!([connection(&["bound_to_b"])]);
     env.apply(&manifest).await;
     let dbi = env.wait_phase("multi", Phase::Enabled).await;
     assert_eq!(
-        test_result(&dbi, "Catalog access: bound_to_b").status,
+        validation_test(&dbi, "Catalog access: bound_to_b").status,
         TestStatus::Passed
     );
     assert_eq!(
-        test_result(&dbi, "Basic Connection Test").result,
+        validation_test(&dbi, "Basic Connection Test").result,
         Some(json!([{"1": 1}]))
     );
 
@@ -276,13 +259,13 @@ async fn oauth_and_additional_connections_with_bindings() {
         json!([connection(&["bound_to_b", "bound_elsewhere"])]);
     env.apply(&bad).await;
     let dbi = env.wait_phase("multi", Phase::EditError).await;
-    let test = test_result(&dbi, "Catalog access: bound_elsewhere");
+    let test = validation_test(&dbi, "Catalog access: bound_elsewhere");
     assert_eq!(test.status, TestStatus::Failed);
     let message = test.message.as_deref().unwrap();
     assert!(
         message.contains("bound_elsewhere") && message.contains("not accessible"),
         "{message}"
     );
-    assert_eq!(condition(&dbi, "Ready").reason, "CatalogNotReachable");
-    env.assert_no_secret_leaks().await;
+    assert_eq!(condition_of(&dbi, "Ready").reason, "CatalogNotReachable");
+    env.assert_no_secret_leaks("").await;
 }

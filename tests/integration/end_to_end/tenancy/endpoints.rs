@@ -12,8 +12,9 @@ use databricks_sim::{
 use serde_json::json;
 use uc_operator::api::Phase;
 
-use crate::support::spawned::{Tenants, chart_memory_limit, phase_of, ready, rss_bytes};
 use crate::support::hostile::{Hostile, Reply};
+use crate::support::spawned::{Env, chart_memory_limit, rss_bytes};
+use crate::support::status::{phase, ready};
 
 /// Samples a process's VmRSS every 100 ms on a thread and keeps the highest value seen.
 struct RssWatch {
@@ -84,7 +85,7 @@ async fn hostile_endpoints_neither_crash_nor_exhaust_the_operator() {
     // Long: the four hostile tenants and the healthy one must share one operator process.
     let scenario = Scenario::default_for_tests()
         .with_workspace(WorkspaceSpec::new("pages", 7007).with_warehouse(WAREHOUSE_ID, "RUNNING"));
-    let mut t = Tenants::new("hostile-ep", scenario).await;
+    let mut t = Env::new("hostile-ep", scenario).await;
     let (slow, token, endless) = hostile_workspaces();
     t.remember_secret("hostile-access-token");
     // The same page token forever, on the effective permissions the catalog check reads.
@@ -110,11 +111,11 @@ async fn hostile_endpoints_neither_crash_nor_exhaust_the_operator() {
     let pages = t.host("pages");
     let healthy = t.host("main");
     for manifest in [
-        t.manifest("slow", &slow.host(), "slow_catalog"),
+        t.manifest_at("slow", &slow.host(), "slow_catalog"),
         t.oauth_manifest("token", &token.host(), Some(&authority)),
-        t.manifest("endless", &endless.host(), "endless_catalog"),
-        t.manifest("pages", &pages, "pages_catalog"),
-        t.manifest("healthy", &healthy, "healthy_catalog"),
+        t.manifest_at("endless", &endless.host(), "endless_catalog"),
+        t.manifest_at("pages", &pages, "pages_catalog"),
+        t.manifest_at("healthy", &healthy, "healthy_catalog"),
     ] {
         t.apply(&manifest).await;
     }
@@ -163,7 +164,7 @@ async fn hostile_endpoints_neither_crash_nor_exhaust_the_operator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadline_and_a_panic_fail_one_resource_not_the_process() {
-    let mut t = Tenants::new("hostile-dl", Scenario::default_for_tests()).await;
+    let mut t = Env::new("hostile-dl", Scenario::default_for_tests()).await;
     // Answers nothing for far longer than the deadline.
     let hang = Hostile::start(|_| {
         Reply::Slow(
@@ -175,24 +176,24 @@ async fn a_deadline_and_a_panic_fail_one_resource_not_the_process() {
     t.secret("sp-token", "token", SP_TOKEN).await;
     t.start_hooked(&["--reconcile-timeout", "2s"]);
 
-    let mut panicking = t.manifest("boom", "localhost:9", "boom_catalog");
+    let mut panicking = t.manifest_at("boom", "localhost:9", "boom_catalog");
     panicking["metadata"]["annotations"] = json!({"uc-operator.dev/test-panic": "1"});
     let host = t.host("main");
     for manifest in [
-        t.manifest("hang", &hang.host(), "hang_catalog"),
+        t.manifest_at("hang", &hang.host(), "hang_catalog"),
         panicking,
-        t.manifest("healthy", &host, "healthy_catalog"),
+        t.manifest_at("healthy", &host, "healthy_catalog"),
     ] {
         t.apply(&manifest).await;
     }
     let pid = t.pid();
     let dbi = t
-        .wait("hang", "timed out", |d| {
+        .wait("hang", "timed out", Duration::from_secs(90), |d| {
             d.status.as_ref().is_some_and(|s| !s.conditions.is_empty())
                 && ready(d).0 == "ReconcileTimeout"
         })
         .await;
-    assert_eq!(phase_of(&dbi), Some(Phase::CreateError));
+    assert_eq!(phase(&dbi), Some(Phase::CreateError));
     assert!(
         ready(&dbi).1.contains("--reconcile-timeout (2s)"),
         "{:?}",
@@ -200,15 +201,18 @@ async fn a_deadline_and_a_panic_fail_one_resource_not_the_process() {
     );
     // Retried: a second reconcile sends its first request again.
     let first = hang.seen()[0].path.clone();
-    t.wait("hang", "retried", |_| hang.count(&first) >= 2).await;
+    t.wait("hang", "retried", Duration::from_secs(90), |_| {
+        hang.count(&first) >= 2
+    })
+    .await;
 
     let boom = t
-        .wait("boom", "panicked", |d| {
+        .wait("boom", "panicked", Duration::from_secs(90), |d| {
             d.status.as_ref().is_some_and(|s| !s.conditions.is_empty())
                 && ready(d).0 == "ReconcilePanicked"
         })
         .await;
-    assert_eq!(phase_of(&boom), Some(Phase::CreateError));
+    assert_eq!(phase(&boom), Some(Phase::CreateError));
     t.wait_phase("healthy", Phase::Enabled).await;
     assert!(t.running(), "{}", t.log_tail());
     assert_eq!(t.pid(), pid, "the operator restarted");

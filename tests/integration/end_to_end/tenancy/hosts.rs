@@ -6,8 +6,9 @@ use databricks_sim::{SP_CLIENT_SECRET, SP_TOKEN, Scenario};
 use serde_json::json;
 use uc_operator::api::Phase;
 
-use crate::support::spawned::{Tenants, ready};
 use crate::support::hostile::{Hostile, Reply};
+use crate::support::spawned::Env;
+use crate::support::status::ready;
 
 fn anything() -> Hostile {
     Hostile::start(|_| Reply::json(200, json!({})))
@@ -15,7 +16,7 @@ fn anything() -> Hostile {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_outside_the_allow_list_get_no_request() {
-    let mut t = Tenants::new("hostile-hosts", Scenario::default_for_tests()).await;
+    let mut t = Env::new("hostile-hosts", Scenario::default_for_tests()).await;
     let (workspace, authority, discovered) = (anything(), anything(), anything());
     let token_url = format!("https://127.0.0.1:{}/oidc/v1/token", discovered.port());
     // An allowed workspace whose discovery document points elsewhere.
@@ -35,7 +36,7 @@ async fn hosts_outside_the_allow_list_get_no_request() {
     let authority_url = format!("https://127.0.0.1:{}/oidc/v1/token", authority.port());
     let main = t.host("main");
     for manifest in [
-        t.manifest("workspace", &outside, "workspace_catalog"),
+        t.manifest_at("workspace", &outside, "workspace_catalog"),
         t.oauth_manifest("authority", &main, Some(&authority_url)),
         t.oauth_manifest("discovered", &discovery.host(), None),
     ] {

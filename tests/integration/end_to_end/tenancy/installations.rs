@@ -1,16 +1,17 @@
 //! Two installations (clusters) sharing one metastore, with the same `<namespace>/<name>`:
 //! neither treats the other's catalog as its own, and the same identity recovers it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use databricks_sim::{SP_APP_ID, SP_TOKEN, Scenario};
 use serde_json::{Value, json};
 use uc_operator::api::Phase;
 
-use crate::support::spawned::{TAG_KEY, Tenants, ready};
 use crate::support::harness::assert_success;
+use crate::support::spawned::{Env, TAG_KEY};
+use crate::support::status::ready;
 
-fn catalog(t: &Tenants, name: &str) -> Option<Value> {
+fn catalog(t: &Env, name: &str) -> Option<Value> {
     let state = t.sim.state();
     state
         .catalogs
@@ -19,7 +20,7 @@ fn catalog(t: &Tenants, name: &str) -> Option<Value> {
 }
 
 /// What forgetting a cluster amounts to for its resource: gone without its cleanup running.
-async fn forget(t: &Tenants, name: &str) {
+async fn forget(t: &Env, name: &str) {
     let patch = r#"{"metadata":{"finalizers":null}}"#;
     let out = t.cp.kubectl(&[
         "patch",
@@ -38,23 +39,11 @@ async fn forget(t: &Tenants, name: &str) {
     );
 }
 
-async fn wait_gone(t: &Tenants, name: &str) {
-    let start = Instant::now();
-    while t.api().get_opt(name).await.unwrap().is_some() {
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "{name} not deleted:\n{}",
-            t.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_installations_never_touch_each_others_catalogs() {
-    let mut t = Tenants::new("hostile-inst", Scenario::default_for_tests()).await;
+    let mut t = Env::new("hostile-inst", Scenario::default_for_tests()).await;
     t.secret("sp-token", "token", SP_TOKEN).await;
-    let manifest = t.manifest("gov", &t.host("main"), "shared_cat");
+    let manifest = t.manifest_at("gov", &t.host("main"), "shared_cat");
 
     // Installation a creates and marks the catalog, then its cluster is lost.
     t.start(&["--installation-id", "a"]);
@@ -76,7 +65,7 @@ async fn two_installations_never_touch_each_others_catalogs() {
     assert_eq!(catalog(&t, "shared_cat").as_ref(), Some(&theirs));
     // Its deletion drops nothing of a's.
     t.api().delete("gov", &Default::default()).await.unwrap();
-    wait_gone(&t, "gov").await;
+    t.wait_gone("gov", Duration::from_secs(90)).await;
     assert_eq!(
         catalog(&t, "shared_cat").as_ref(),
         Some(&theirs),

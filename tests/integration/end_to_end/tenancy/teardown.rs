@@ -12,7 +12,7 @@ use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use uc_operator::api::Phase;
 
-use crate::support::spawned::Tenants;
+use crate::support::spawned::Env;
 
 /// Every event of `ns` as JSON, captured by a watch (a deleted namespace's events vanish).
 fn capture_events(
@@ -41,10 +41,10 @@ fn capture_events(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 // Long: the teardown and both outcomes the contract allows.
 async fn deleting_the_whole_namespace_completes() {
-    let mut t = Tenants::new("hostile-nsdel", Scenario::default_for_tests()).await;
+    let mut t = Env::new("hostile-nsdel", Scenario::default_for_tests()).await;
     t.secret("sp-token", "token", SP_TOKEN).await;
     t.start(&[]);
-    t.apply(&t.manifest("gov", &t.host("main"), "teardown_cat"))
+    t.apply(&t.manifest_at("gov", &t.host("main"), "teardown_cat"))
         .await;
     t.wait_phase("gov", Phase::Enabled).await;
     let (events, task) = capture_events(t.client.clone(), &t.ns);

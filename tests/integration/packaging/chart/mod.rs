@@ -4,7 +4,7 @@
 
 mod reference;
 
-use crate::packaging::chart_install::args_of;
+use super::chart_install::args_of;
 use crate::support::harness::{assert_success, control_plane, repo, tool};
 use serde_json::Value;
 use std::process::{Command, Output};

@@ -4,33 +4,24 @@
 use serde_json::{Value, json};
 
 use crate::support::harness::{assert_success, control_plane};
+use crate::support::manifests::{integration, oauth_integration, token_connection};
 
 /// A valid token-authenticated integration to break one field at a time.
 fn valid() -> Value {
-    serde_json::json!({
-        "apiVersion": "uc-operator.dev/v1alpha1",
-        "kind": "DatabricksIntegration",
-        "metadata": {"name": "bad"},
-        "spec": {
-            "workspaceUrl": "www.example-workspace.cloud.databricks.com",
-            "httpPath": "/sql/1.0/warehouses/abc123",
-            "authenticationType": "token",
-            "tokenSecretRef": {"name": "t"},
-            "catalog": "governance"
-        }
-    })
+    integration(
+        "bad",
+        "www.example-workspace.cloud.databricks.com",
+        "governance",
+    )
 }
 
 fn oauth() -> Value {
-    let mut m = valid();
-    let spec = m["spec"].as_object_mut().unwrap();
-    spec.remove("tokenSecretRef");
-    spec.insert("authenticationType".into(), "oAuthM2M".into());
-    spec.insert(
-        "oAuthClientConfig".into(),
-        serde_json::json!({"clientId": "abc", "clientSecretRef": {"name": "s"}}),
-    );
-    m
+    oauth_integration(
+        "bad",
+        "www.example-workspace.cloud.databricks.com",
+        "governance",
+        None,
+    )
 }
 
 fn with(mut m: Value, pointer: &str, value: Value) -> Value {
@@ -45,13 +36,7 @@ fn with(mut m: Value, pointer: &str, value: Value) -> Value {
 }
 
 fn connection(catalogs: &[&str]) -> Value {
-    serde_json::json!({
-        "workspaceUrl": "b.cloud.databricks.com",
-        "httpPath": "/sql/1.0/warehouses/b",
-        "authenticationType": "token",
-        "tokenSecretRef": {"name": "b"},
-        "catalogs": catalogs,
-    })
+    token_connection("b.cloud.databricks.com", "b", catalogs)
 }
 
 /// A manifest with one mistake, and what the refusal must mention.

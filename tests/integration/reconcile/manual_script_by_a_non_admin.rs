@@ -8,8 +8,9 @@ use uc_operator::api::Phase;
 use uc_operator::failure::Reason;
 use uc_operator::setup::{CURRENT_PROFILE_VIEW, INTERNAL_SCHEMA, PROFILES_TABLE};
 
-use super::fixtures::{Env, condition, is, phase};
-use super::{run_script, sql_editor};
+use crate::support::databricks::{run_script, sql_editor};
+use crate::support::in_process::Env;
+use crate::support::status::{condition, is, phase};
 
 const CREATOR: &str = "catalog-creator@example.com";
 const CREATOR_TOKEN: &str = "dapi-creator-token";

@@ -6,8 +6,9 @@ use databricks_sim::{CatalogSpec, SP_APP_ID, SP_TOKEN, Scenario, WAREHOUSE_ID, W
 use serde_json::json;
 use uc_operator::api::TestStatus;
 
-use super::fixtures::Env;
-use super::test_of;
+use crate::support::in_process::Env;
+use crate::support::manifests::token_connection;
+use crate::support::status::validation_test;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_teams_isolated_catalog_is_accessible_through_use_catalog() {
@@ -21,17 +22,13 @@ async fn another_teams_isolated_catalog_is_accessible_through_use_catalog() {
     let env = Env::new("rd-isolated", scenario).await;
     env.secret("sp-token", SP_TOKEN).await;
     let mut manifest = env.manifest("gov", "governance");
-    manifest["spec"]["additionalWorkspaceConnections"] = json!([{
-        "workspaceUrl": env.sim.workspace("b").host,
-        "httpPath": format!("/sql/1.0/warehouses/{WAREHOUSE_ID}"),
-        "authenticationType": "token",
-        "tokenSecretRef": {"name": "sp-token"},
-        "catalogs": ["sales"],
-    }]);
+    let b = env.sim.workspace("b").host;
+    let connection = token_connection(&b, "sp-token", &["sales"]);
+    manifest["spec"]["additionalWorkspaceConnections"] = json!([connection]);
     env.apply(&manifest).await;
 
     let dbi = env.enable("gov").await;
-    let access = test_of(&dbi, "Catalog access: sales");
+    let access = validation_test(&dbi, "Catalog access: sales");
     assert_eq!(access.status, TestStatus::Passed, "{access:?}");
     let requests = env.sim.requests();
     let seen_from_b = requests.iter().any(|r| {

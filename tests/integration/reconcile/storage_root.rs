@@ -8,8 +8,9 @@ use uc_operator::api::{Phase, TestStatus};
 use uc_operator::checks::CATALOG_VALIDATION;
 use uc_operator::failure::Reason;
 
-use super::fixtures::{Env, condition, is, phase};
-use super::{creates_a_catalog, run_script, sql_editor, submitted_sql, test_of};
+use crate::support::databricks::{creates_a_catalog, run_script, sql_editor, submitted_sql};
+use crate::support::in_process::Env;
+use crate::support::status::{condition, is, phase, validation_test};
 
 const LOCATION: &str = "s3://team-bucket/uc/governance";
 
@@ -38,7 +39,10 @@ async fn without_storage_root_a_rootless_metastore_fails_before_creating_anythin
         condition(&dbi, "Stalled"),
         is("True", Reason::StorageRootRequired)
     );
-    assert_eq!(test_of(&dbi, CATALOG_VALIDATION).status, TestStatus::Failed);
+    assert_eq!(
+        validation_test(&dbi, CATALOG_VALIDATION).status,
+        TestStatus::Failed
+    );
     assert!(!env.sim.state().catalogs.contains_key("governance"));
     assert!(!creates_a_catalog(&submitted_sql(&env.sim)));
     let posts = env.sim.requests().into_iter().filter(|r| {

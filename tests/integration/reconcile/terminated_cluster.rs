@@ -7,8 +7,8 @@ use serde_json::json;
 use uc_operator::api::{Phase, TestStatus};
 use uc_operator::checks::BASIC_CONNECTION_TEST;
 
-use super::fixtures::{Env, phase};
-use super::test_of;
+use crate::support::in_process::Env;
+use crate::support::status::{phase, validation_test};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminated_cluster_is_started_once_and_never_by_a_recheck() {
@@ -21,7 +21,7 @@ async fn a_terminated_cluster_is_started_once_and_never_by_a_recheck() {
 
     let dbi = env.enable("gov").await;
     assert_eq!(env.sim.cluster_starts(CLUSTER_ID), 1);
-    let basic = test_of(&dbi, BASIC_CONNECTION_TEST);
+    let basic = validation_test(&dbi, BASIC_CONNECTION_TEST);
     assert_eq!(basic.status, TestStatus::Passed);
     assert_eq!(basic.result, Some(json!([{"1": 1}])));
     assert_eq!(
@@ -48,7 +48,7 @@ async fn a_terminated_cluster_is_started_once_and_never_by_a_recheck() {
     );
     let dbi = env.get("gov").await;
     assert_eq!(phase(&dbi), Some(Phase::Enabled));
-    let basic = test_of(&dbi, BASIC_CONNECTION_TEST);
+    let basic = validation_test(&dbi, BASIC_CONNECTION_TEST);
     assert_eq!(basic.status, TestStatus::Skipped, "{basic:?}");
     assert_eq!(
         env.sim.state().workspaces["main"].clusters[CLUSTER_ID],

@@ -1,15 +1,17 @@
 //! Transient failures the SDKs retry, met during a reconcile. Each code and message is retried
-//! at the client level in `client::retries` and `client::sql` (`statements_failing_transiently_…`);
+//! at the client level in `domain::client::retries` and `domain::client::sql` (`statements_failing_transiently_…`);
 //! here they happen in the middle of a setup against the strict simulator.
 
 use std::time::Duration;
 
-use databricks_sim::{CLUSTER_ID, FaultKind, FaultRule, SP_TOKEN, Scenario, Simulator};
+use databricks_sim::{
+    CLUSTER_ID, FaultKind, FaultRule, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID,
+};
 use serde_json::json;
 use uc_operator::databricks::{Error, RetryPolicy, WorkspaceClient};
 
-use super::fixtures::Env;
-use super::submitted_sql;
+use crate::support::databricks::{connection, settings, submitted_sql};
+use crate::support::in_process::Env;
 
 const STATEMENTS: &str = "/api/2.0/sql/statements";
 
@@ -93,14 +95,15 @@ async fn a_retry_after_zero_storm_from_the_simulator_does_not_spin() {
         .unwrap();
     let me = "/api/2.0/preview/scim/v2/Me";
     sim.inject("main", FaultRule::too_many_requests(me, 0));
-    let mut settings = crate::domain::checks::settings(&sim);
+    let mut settings = settings(&sim);
     settings.retry = RetryPolicy {
         total_budget: Duration::from_secs(1),
         base_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_millis(100),
         ..settings.retry
     };
-    let client = WorkspaceClient::new(super::connection(&sim, SP_TOKEN), &settings).unwrap();
+    let client =
+        WorkspaceClient::new(connection(&sim, "main", WAREHOUSE_ID, SP_TOKEN), &settings).unwrap();
     let err = client.me().await.unwrap_err();
     let Error::RetryBudgetExhausted { attempts, .. } = err else {
         panic!("expected RetryBudgetExhausted, got {err:?}");
