@@ -9,31 +9,15 @@ use serde_json::json;
 use uc_operator::api::{DatabricksIntegration, Phase, REQUESTED_AT};
 use uc_operator::failure::Reason;
 
-use crate::support::harness::{Operator, control_plane};
-use crate::support::in_process::Env;
+use crate::support::harness::control_plane;
+use crate::support::spawned::Env;
 use crate::support::status::{condition, handled, next_second, phase, validated_at};
 
 const ROTATED_TOKEN: &str = "dapi-rotated-token";
 
-/// Polls the resource until `ok` holds (60 s); panics with its status and the log tail.
-async fn wait(
-    env: &Env,
-    op: &Operator,
-    name: &str,
-    what: &str,
-    ok: impl Fn(&DatabricksIntegration) -> bool,
-) -> DatabricksIntegration {
-    let timeout = Duration::from_secs(60);
-    crate::support::harness::wait_for(env.api(), name, what, timeout, ok, || {
-        crate::support::harness::tail(&op.logs())
-    })
-    .await
-}
-
 /// `uc_operator_reconciles_total` of the running operator.
-async fn reconciles(op: &Operator) -> u64 {
-    let url = format!("http://127.0.0.1:{}/metrics", op.metrics_port);
-    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+async fn reconciles(env: &Env) -> u64 {
+    let text = env.metrics().await;
     let line = text
         .lines()
         .find(|l| l.starts_with("uc_operator_reconciles_total "));
@@ -44,10 +28,10 @@ async fn reconciles(op: &Operator) -> u64 {
 }
 
 /// Waits (60 s) until the operator has reconciled more than `seen` times; the new count.
-async fn wait_reconciled(op: &Operator, seen: u64) -> u64 {
+async fn wait_reconciled(env: &Env, seen: u64) -> u64 {
     let start = Instant::now();
     loop {
-        let now = reconciles(op).await;
+        let now = reconciles(env).await;
         if now > seen {
             return now;
         }
@@ -93,16 +77,21 @@ async fn suspend_sends_nothing_and_resuming_revalidates_at_once() {
         .principal_mut(SP_APP_ID)
         .tokens
         .push(ROTATED_TOKEN.into());
-    let env = Env::new("d2-suspend", scenario).await;
-    env.secret("sp-token", SP_TOKEN).await;
-    let op = Operator::start(control_plane(), &env.ns, &env.sim.ca_path(), &[]);
+    let mut env = Env::new("suspend", scenario).await;
+    env.secret("sp-token", "token", SP_TOKEN).await;
+    env.start(&[]);
     let mut manifest = env.manifest("gov", "governance");
     env.apply(&manifest).await;
-    let before = validated_at(&wait(&env, &op, "gov", "enabled", enabled).await);
+    let before = validated_at(
+        &env.wait("gov", "enabled", Duration::from_secs(60), enabled)
+            .await,
+    );
 
     manifest["spec"]["suspend"] = json!(true);
     env.apply(&manifest).await;
-    let dbi = wait(&env, &op, "gov", "suspended", suspended).await;
+    let dbi = env
+        .wait("gov", "suspended", Duration::from_secs(60), suspended)
+        .await;
     assert_eq!(condition(&dbi, "Reconciling").0, "False");
     // Suspension changes only `Reconciling`: Ready still says what it said, of the generation
     // it said it of.
@@ -117,11 +106,11 @@ async fn suspend_sends_nothing_and_resuming_revalidates_at_once() {
     // A rotated Secret and a reconcile request, each of which would otherwise re-validate: each
     // is seen to reach a reconcile (the operator's counter), then a window passes.
     env.sim.clear_requests();
-    let seen = reconciles(&op).await;
-    env.secret("sp-token", ROTATED_TOKEN).await;
-    let seen = wait_reconciled(&op, seen).await;
+    let seen = reconciles(&env).await;
+    env.secret("sp-token", "token", ROTATED_TOKEN).await;
+    let seen = wait_reconciled(&env, seen).await;
     annotate(&env, "gov", "while-suspended");
-    wait_reconciled(&op, seen).await;
+    wait_reconciled(&env, seen).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let requests = env.sim.requests();
     assert!(requests.is_empty(), "sent while suspended: {requests:?}");
@@ -132,10 +121,11 @@ async fn suspend_sends_nothing_and_resuming_revalidates_at_once() {
     next_second().await;
     manifest["spec"]["suspend"] = json!(false);
     env.apply(&manifest).await;
-    let dbi = wait(&env, &op, "gov", "re-validated", |d| {
-        enabled(d) && validated_at(d) > before
-    })
-    .await;
+    let dbi = env
+        .wait("gov", "re-validated", Duration::from_secs(60), |d| {
+            enabled(d) && validated_at(d) > before
+        })
+        .await;
     assert_ne!(condition(&dbi, "Reconciling").1, Reason::Suspended.as_str());
     assert_eq!(condition(&dbi, "Ready").0, "True");
     // The request made while suspended was acted on by the resumed reconcile.
@@ -145,7 +135,8 @@ async fn suspend_sends_nothing_and_resuming_revalidates_at_once() {
     // Deleting while suspended: the finalizer goes, the catalog stays, nothing is sent.
     manifest["spec"]["suspend"] = json!(true);
     env.apply(&manifest).await;
-    wait(&env, &op, "gov", "suspended again", suspended).await;
+    env.wait("gov", "suspended again", Duration::from_secs(60), suspended)
+        .await;
     env.sim.clear_requests();
     let cp = control_plane();
     let out = cp.kubectl(&["delete", "dbi", "gov", "-n", &env.ns, "--timeout=60s"]);
@@ -154,25 +145,32 @@ async fn suspend_sends_nothing_and_resuming_revalidates_at_once() {
     assert!(env.sim.state().catalogs.contains_key("governance"));
     let requests = env.sim.requests();
     assert!(requests.is_empty(), "sent on deletion: {requests:?}");
-    assert!(!op.logs().contains(ROTATED_TOKEN) && !op.logs().contains(SP_TOKEN));
+    assert!(!env.logs().contains(ROTATED_TOKEN) && !env.logs().contains(SP_TOKEN));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_requested_at_value_revalidates_now() {
-    let env = Env::new("d2-request", Scenario::default_for_tests()).await;
-    env.secret("sp-token", SP_TOKEN).await;
-    let op = Operator::start(control_plane(), &env.ns, &env.sim.ca_path(), &[]);
+    let mut env = Env::new("request", Scenario::default_for_tests()).await;
+    env.secret("sp-token", "token", SP_TOKEN).await;
+    env.start(&[]);
     env.apply(&env.manifest("gov", "governance")).await;
-    let mut before = validated_at(&wait(&env, &op, "gov", "enabled", enabled).await);
+    let mut before = validated_at(
+        &env.wait("gov", "enabled", Duration::from_secs(60), enabled)
+            .await,
+    );
 
     // The interval is 1h: only the annotation can make these re-validations happen.
     for value in ["2026-12-01T10:00:00Z", "again"] {
         next_second().await;
         annotate(&env, "gov", value);
-        let dbi = wait(&env, &op, "gov", "re-validated on request", |d| {
-            handled(d) == Some(value) && validated_at(d) > before
-        })
-        .await;
+        let dbi = env
+            .wait(
+                "gov",
+                "re-validated on request",
+                Duration::from_secs(60),
+                |d| handled(d) == Some(value) && validated_at(d) > before,
+            )
+            .await;
         assert!(enabled(&dbi), "{:?}", dbi.status);
         before = validated_at(&dbi);
     }

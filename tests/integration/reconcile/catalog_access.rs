@@ -19,7 +19,7 @@ async fn another_teams_isolated_catalog_is_accessible_through_use_catalog() {
                 .isolated(&[6006])
                 .with_grant(SP_APP_ID, &["USE_CATALOG"]),
         );
-    let env = Env::new("rd-isolated", scenario).await;
+    let env = Env::new("isolated", scenario).await;
     env.secret("sp-token", SP_TOKEN).await;
     let mut manifest = env.manifest("gov", "governance");
     let b = env.sim.workspace("b").host;
@@ -59,7 +59,7 @@ async fn a_metastore_admin_without_a_create_catalog_grant_sets_up_automatically(
         .principal_mut(SP_APP_ID)
         .groups
         .push("uc-admins".into());
-    for (prefix, mut scenario) in [("rd-admin", direct), ("rd-admin-group", through_group)] {
+    for (prefix, mut scenario) in [("admin", direct), ("admin-group", through_group)] {
         scenario
             .principal_mut(SP_APP_ID)
             .metastore_privileges

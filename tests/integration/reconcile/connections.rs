@@ -24,7 +24,7 @@ async fn connections_name_the_broken_workspace() {
     let scenario = Scenario::default_for_tests();
     let scenario = workspace_with_catalog(scenario, "east", 2002, "east_data");
     let scenario = workspace_with_catalog(scenario, "west", 3003, "west_data");
-    let env = Env::new("d2-connections", scenario).await;
+    let env = Env::new("connections", scenario).await;
     env.secret("sp-token", SP_TOKEN).await;
     env.secret("west-token", "dapi-not-a-real-token").await;
     let connection = |workspace: &str, secret: &str, catalog: &str| {

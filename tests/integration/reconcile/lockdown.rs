@@ -7,7 +7,7 @@ use uc_operator::api::Phase;
 use uc_operator::databricks::{PermissionsChange, WorkspaceClient};
 use uc_operator::failure::Reason;
 
-use crate::support::databricks::{client, run_script};
+use crate::support::databricks::{client, run_script, statements_sent};
 use crate::support::in_process::Env;
 use crate::support::status::{condition, phase};
 
@@ -72,14 +72,6 @@ async fn foreign_holders(admin: &WorkspaceClient) -> Vec<String> {
     out
 }
 
-fn statements_sent(env: &Env) -> usize {
-    let requests = env.sim.requests();
-    requests
-        .iter()
-        .filter(|r| r.path.starts_with("/api/2.0/sql/statements"))
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_periodic_check_repairs_drift_over_rest_without_starting_compute() {
     let env = Env::new("lock-auto", scenario()).await;
@@ -109,7 +101,7 @@ async fn a_periodic_check_repairs_drift_over_rest_without_starting_compute() {
         starts,
         "no warehouse started"
     );
-    assert_eq!(statements_sent(&env), 0, "the repair needs no SQL");
+    assert_eq!(statements_sent(&env.sim), 0, "the repair needs no SQL");
     let patches = env
         .sim
         .requests()

@@ -27,7 +27,7 @@ async fn a_create_catalog_holder_runs_the_script_and_the_principal_owns_everythi
         .principal_mut(SP_APP_ID)
         .metastore_privileges
         .clear();
-    let env = Env::new("rd-manual", scenario).await;
+    let env = Env::new("non-admin-script", scenario).await;
     env.secret("sp-token", SP_TOKEN).await;
     env.apply_manual("gov", env.manifest("gov", "governance"))
         .await;

@@ -96,13 +96,13 @@ async fn manual_integration(prefix: &str) -> (Env, serde_json::Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enabling_audit_publishes_only_its_grants() {
-    let (env, mut manifest) = manual_integration("d2-manual-audit").await;
+    let (env, mut manifest) = manual_integration("manual-audit").await;
     audit_on_by_hand(&env, &mut manifest).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_audit_publishes_the_revokes() {
-    let (env, mut manifest) = manual_integration("d2-manual-revoke").await;
+    let (env, mut manifest) = manual_integration("manual-revoke").await;
     let grants = audit_on_by_hand(&env, &mut manifest).await;
     set_audit(&env, &mut manifest, false).await;
     let data = env.config_map("gov-uc-setup").await;
@@ -124,7 +124,7 @@ async fn disabling_audit_publishes_the_revokes() {
 /// control ConfigMap owned by the resource proves it ran before the script's is looked at.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_manual_integration_leaves_a_cleanup_script_that_drops_the_catalog() {
-    let (env, _) = manual_integration("d2-manual-delete").await;
+    let (env, _) = manual_integration("manual-delete").await;
     assert!(env.sim.state().catalogs.contains_key("governance"));
 
     let dbi = env.get("gov").await;

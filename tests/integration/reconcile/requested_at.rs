@@ -11,7 +11,7 @@ use crate::support::status::{handled, next_second, validated_at};
 /// The same value again does nothing; exact in-process (a reconcile that does run).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_requested_at_value_does_nothing() {
-    let env = Env::new("d2-request-same", Scenario::default_for_tests()).await;
+    let env = Env::new("request-same", Scenario::default_for_tests()).await;
     env.secret("sp-token", SP_TOKEN).await;
     let mut manifest = env.manifest("gov", "governance");
     env.apply(&manifest).await;

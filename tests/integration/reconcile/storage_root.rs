@@ -24,7 +24,7 @@ async fn rootless(prefix: &str) -> Env {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_storage_root_a_rootless_metastore_fails_before_creating_anything() {
-    let env = rootless("rd-noroot").await;
+    let env = rootless("noroot").await;
     let failure = env
         .apply_until_failure("gov", &env.manifest("gov", "governance"))
         .await;
@@ -56,7 +56,7 @@ async fn without_storage_root_a_rootless_metastore_fails_before_creating_anythin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_storage_root_the_catalog_lives_there_and_setup_reruns_over_it() {
-    let env = rootless("rd-root").await;
+    let env = rootless("root").await;
     let mut manifest = env.manifest("gov", "governance");
     manifest["spec"]["storageRoot"] = json!(LOCATION);
     env.apply(&manifest).await;
@@ -95,7 +95,7 @@ async fn with_storage_root_the_catalog_lives_there_and_setup_reruns_over_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_manual_script_carries_the_managed_location_and_runs_on_a_rootless_metastore() {
-    let env = rootless("rd-root-manual").await;
+    let env = rootless("root-manual").await;
     let mut manifest = env.manifest("gov", "governance");
     manifest["spec"]["storageRoot"] = json!(LOCATION);
     env.apply_manual("gov", manifest).await;

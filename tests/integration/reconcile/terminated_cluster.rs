@@ -12,7 +12,7 @@ use crate::support::status::{phase, validation_test};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminated_cluster_is_started_once_and_never_by_a_recheck() {
-    let env = Env::new("rd-cluster", Scenario::default_for_tests()).await;
+    let env = Env::new("cluster", Scenario::default_for_tests()).await;
     env.sim.set_cluster_state("main", CLUSTER_ID, "TERMINATED");
     env.secret("sp-token", SP_TOKEN).await;
     let mut manifest = env.manifest("gov", "governance");

@@ -28,7 +28,7 @@ const CODES: [&str; 5] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_failing_transiently_during_setup_is_submitted_again_and_enables() {
     for code in CODES {
-        let env = Env::new("rd-failed-stmt", Scenario::default_for_tests()).await;
+        let env = Env::new("failed-stmt", Scenario::default_for_tests()).await;
         env.secret("sp-token", SP_TOKEN).await;
         // The first submission (the basic connection test's SELECT 1) passes untouched; the
         // next one, the first setup statement, ends FAILED once.
@@ -56,7 +56,7 @@ async fn a_statement_failing_transiently_during_setup_is_submitted_again_and_ena
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_not_ready_answer_is_retried_and_enables() {
-    let env = Env::new("rd-not-ready", Scenario::default_for_tests()).await;
+    let env = Env::new("not-ready", Scenario::default_for_tests()).await;
     env.secret("sp-token", SP_TOKEN).await;
     // The legacy 1.2 error body (terraform-provider-databricks#217), matched by its message.
     let body = json!({"error": format!(

@@ -92,3 +92,12 @@ pub fn creates_a_catalog(sql: &[String]) -> bool {
     sql.iter()
         .any(|s| s.to_ascii_uppercase().contains("CREATE CATALOG"))
 }
+
+/// How many SQL statements were submitted to the Statement Execution API.
+pub fn statements_sent(sim: &Simulator) -> usize {
+    let requests = sim.requests();
+    requests
+        .iter()
+        .filter(|r| r.path.starts_with("/api/2.0/sql/statements"))
+        .count()
+}

@@ -108,10 +108,6 @@ impl Env {
         self.api.get(name).await.unwrap()
     }
 
-    pub fn api(&self) -> &Api<DatabricksIntegration> {
-        &self.api
-    }
-
     /// Puts the resource as it is now into the watch cache.
     pub async fn remember(&mut self, name: &str) {
         let dbi = self.get(name).await;

@@ -146,6 +146,10 @@ impl Env {
         .await
     }
 
+    pub async fn gone(&self, name: &str) -> bool {
+        self.api().get_opt(name).await.unwrap().is_none()
+    }
+
     /// Waits (`timeout` at most) until the resource is gone.
     pub async fn wait_gone(&self, name: &str, timeout: Duration) {
         super::harness::wait_gone(&self.api(), name, timeout, || self.log_tail()).await

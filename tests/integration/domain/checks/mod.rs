@@ -20,7 +20,7 @@ use uc_operator::failure::{Failure, Reason};
 use uc_operator::identity::IntegrationId;
 use uc_operator::setup::TAG_KEY;
 
-use crate::support::databricks::client;
+use crate::support::databricks::{client, statements_sent};
 
 const CATALOG: &str = "governance";
 const STATEMENTS: &str = "/api/2.0/sql/statements";
@@ -80,14 +80,6 @@ fn was(f: &Findings, status: TestStatus, name: &str) -> String {
     };
     assert_eq!(actual, status, "{name}: {message}");
     message
-}
-
-fn sql_requests(sim: &Simulator) -> usize {
-    let requests = sim.requests();
-    requests
-        .iter()
-        .filter(|r| r.path.starts_with(STATEMENTS))
-        .count()
 }
 
 #[tokio::test]
@@ -185,7 +177,7 @@ async fn an_authentication_failure_skips_everything_after_it() {
             .all(|r| r.principal.is_none() && r.status >= 400),
         "{requests:?}"
     );
-    assert!(sql_requests(&sim) <= 1);
+    assert!(statements_sent(&sim) <= 1);
     let messages: Vec<&str> = f.tests.iter().filter_map(|t| t.message()).collect();
     assert!(!messages.iter().any(|m| m.contains(wrong)), "{messages:?}");
 }
@@ -204,7 +196,7 @@ async fn a_stopped_warehouse_is_not_started_by_a_periodic_check() {
     assert!(was(&f, Skipped, BASIC_CONNECTION_TEST).contains("STOPPED"));
     was(&f, Skipped, AUDIT_VALIDATION);
     assert!(!f.compute_available);
-    assert_eq!(sql_requests(&sim), 0);
+    assert_eq!(statements_sent(&sim), 0);
     assert_eq!(sim.warehouse_starts(WAREHOUSE_ID), 0);
     // The checks that need no compute still run.
     was(&f, Passed, METASTORE_VALIDATION);
