@@ -66,6 +66,8 @@ pub struct SetupOutcome {
 }
 
 /// What the phases of a live resource's reconcile found.
+// One value per reconcile, moved once into the decision: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Outcome {
     /// A step before the tests failed (the workspace is held, a Secret): nothing was validated.

@@ -370,8 +370,8 @@ impl Operator {
     }
 
     /// Starts the operator with its test hooks on (`UC_OPERATOR_TEST_HOOKS=1`: a reconcile
-    #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
     /// panics on the `uc-operator.dev/test-panic` annotation).
+    #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
     pub fn start_hooked(
         cp: &ControlPlane,
         namespace: &str,
