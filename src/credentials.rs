@@ -6,12 +6,20 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::Api;
 
 use crate::api::{AuthenticationType, Connection};
 use crate::databricks::{
-    AuthConfig, ConfigError, ConnectionConfig, parse_http_path, parse_workspace_url,
+    AllowedHosts, AuthConfig, ConfigError, ConnectionConfig, HostRestriction, parse_http_path,
+    parse_workspace_url,
 };
+
+/// A Secret is a credential only when it carries this label set to `"true"` (opt in), so
+/// naming a Secret in a spec is not a way to send another application's token anywhere.
+pub const CREDENTIALS_LABEL: &str = "uc-operator.dev/credentials";
+/// Comma-separated host patterns a credential Secret may additionally be limited to.
+pub const ALLOWED_HOSTS_ANNOTATION: &str = "uc-operator.dev/allowed-hosts";
 use crate::failure::{Failure, Reason};
 use crate::secret::SecretString;
 
@@ -20,6 +28,17 @@ use crate::secret::SecretString;
 pub enum SecretError {
     #[error("Secret {namespace}/{name} not found")]
     NotFound { namespace: String, name: String },
+    #[error(
+        "Secret {namespace}/{name} is not labelled {CREDENTIALS_LABEL}=true: the operator uses only Secrets that opt in as credentials (kubectl label secret {name} -n {namespace} {CREDENTIALS_LABEL}=true)"
+    )]
+    NotLabelled { namespace: String, name: String },
+    #[error("Secret {namespace}/{name}: annotation {ALLOWED_HOSTS_ANNOTATION}: {source}")]
+    Annotation {
+        namespace: String,
+        name: String,
+        #[source]
+        source: ConfigError,
+    },
     #[error("Secret {namespace}/{name} has no key {key:?}")]
     MissingKey {
         namespace: String,
@@ -62,6 +81,10 @@ impl From<SecretError> for Failure {
             | SecretError::MissingKey { .. }
             | SecretError::Empty { .. }
             | SecretError::File { .. } => Failure::user(Reason::SecretNotFound, message),
+            SecretError::NotLabelled { .. } => {
+                Failure::user(Reason::CredentialNotLabelled, message)
+            }
+            SecretError::Annotation { .. } => Failure::user(Reason::InvalidConfiguration, message),
             SecretError::Config { .. } | SecretError::Required(_) => {
                 Failure::user(Reason::InvalidConfiguration, message)
             }
@@ -78,6 +101,11 @@ pub trait SecretSource {
         name: &str,
         key: &str,
     ) -> impl Future<Output = Result<SecretString, SecretError>> + Send;
+
+    /// Where the Secret `name` (already read) lets its values go, beyond `--allowed-hosts`.
+    fn restriction(&self, _name: &str) -> Result<Option<HostRestriction>, SecretError> {
+        Ok(None)
+    }
 }
 
 /// A secret's bytes as a value, `None` when blank. Trailing newlines creep in from `kubectl
@@ -97,6 +125,24 @@ pub struct SecretReader {
 impl SecretSource for SecretReader {
     async fn value(&mut self, name: &str, key: &str) -> Result<SecretString, SecretError> {
         self.read(name, key).await
+    }
+
+    fn restriction(&self, name: &str) -> Result<Option<HostRestriction>, SecretError> {
+        let Some(Some(secret)) = self.cache.get(name) else {
+            return Ok(None);
+        };
+        let Some(list) = secret.annotations().get(ALLOWED_HOSTS_ANNOTATION) else {
+            return Ok(None);
+        };
+        let hosts = AllowedHosts::parse(list).map_err(|source| SecretError::Annotation {
+            namespace: self.namespace.clone(),
+            name: name.to_string(),
+            source,
+        })?;
+        Ok(Some(HostRestriction {
+            source: format!("Secret {}/{name}", self.namespace),
+            hosts,
+        }))
     }
 }
 
@@ -128,6 +174,12 @@ impl SecretReader {
                 namespace: self.namespace.clone(),
                 name: name.to_string(),
             })?;
+        if secret.labels().get(CREDENTIALS_LABEL).map(String::as_str) != Some("true") {
+            return Err(SecretError::NotLabelled {
+                namespace: self.namespace.clone(),
+                name: name.to_string(),
+            });
+        }
         let bytes = secret
             .data
             .as_ref()
@@ -152,10 +204,27 @@ impl SecretReader {
         })
     }
 
-    /// Builds the client configuration of one connection of the spec.
-    pub async fn connection(&mut self, c: &Connection) -> Result<ConnectionConfig, SecretError> {
-        connection(self, c).await
+    /// Builds the client configuration of one connection of the spec, with the restrictions
+    /// its Secrets carry.
+    pub async fn connection(
+        &mut self,
+        c: &Connection,
+    ) -> Result<(ConnectionConfig, Vec<HostRestriction>), SecretError> {
+        resolve(self, c).await
     }
+}
+
+/// One connection's client configuration and the host restrictions its Secrets carry.
+pub async fn resolve(
+    secrets: &mut impl SecretSource,
+    c: &Connection,
+) -> Result<(ConnectionConfig, Vec<HostRestriction>), SecretError> {
+    let config = connection(secrets, c).await?;
+    let mut restrictions = Vec::new();
+    for name in c.secret_names() {
+        restrictions.extend(secrets.restriction(&name)?);
+    }
+    Ok((config, restrictions))
 }
 
 /// Builds the client configuration of one connection of the spec, its secrets from `secrets`.

@@ -29,6 +29,7 @@ pub enum Reason {
     PassedWithWarnings,
     NotValidated,
     SetupApplied,
+    SetupStarted,
     ManualSetupVerified,
     WaitingForValidation,
     DriftRepaired,
@@ -37,6 +38,7 @@ pub enum Reason {
     // Failures a user must fix.
     DuplicateWorkspace,
     SecretNotFound,
+    CredentialNotLabelled,
     InvalidConfiguration,
     HostNotAllowed,
     AuthenticationFailed,

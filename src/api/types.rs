@@ -170,12 +170,13 @@ macro_rules! secret_ref {
         $(#[$doc])*
         #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
         pub struct $name {
-            /// The name of the Secret, in the resource's own namespace.
-            #[schemars(length(min = 1, max = 253))]
+            /// The name of the Secret, in the resource's own namespace (a DNS-1123 subdomain,
+            /// as Kubernetes names Secrets).
+            #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
             pub name: String,
-            /// The key within the Secret.
+            /// The key within the Secret (letters, digits, `-`, `_` and `.`, as Secret keys are).
             #[serde(default = $default_fn_name)]
-            #[schemars(length(min = 1, max = 253))]
+            #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
             pub key: String,
         }
 
@@ -266,19 +267,7 @@ impl DatabricksIntegrationSpec {
     pub fn secret_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .connections()
-            .flat_map(|c| {
-                let oauth = c.oauth_client_config.as_ref();
-                [
-                    c.token_secret_ref.as_ref().map(|r| r.name.clone()),
-                    oauth
-                        .and_then(|o| o.client_secret_ref.as_ref())
-                        .map(|r| r.name.clone()),
-                    oauth
-                        .and_then(|o| o.private_key_secret_ref.as_ref())
-                        .map(|r| r.name.clone()),
-                ]
-            })
-            .flatten()
+            .flat_map(Connection::secret_names)
             .collect();
         names.sort();
         names.dedup();
@@ -295,5 +284,24 @@ impl DatabricksIntegrationSpec {
         } else {
             SetupMode::Manual
         }
+    }
+}
+
+impl Connection {
+    /// The names of the Secrets this connection references.
+    pub fn secret_names(&self) -> Vec<String> {
+        let oauth = self.oauth_client_config.as_ref();
+        [
+            self.token_secret_ref.as_ref().map(|r| r.name.clone()),
+            oauth
+                .and_then(|o| o.client_secret_ref.as_ref())
+                .map(|r| r.name.clone()),
+            oauth
+                .and_then(|o| o.private_key_secret_ref.as_ref())
+                .map(|r| r.name.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }

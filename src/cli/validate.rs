@@ -188,9 +188,11 @@ async fn client(
     connection: &Connection,
     settings: &ClientSettings,
 ) -> anyhow::Result<WorkspaceClient> {
-    let config = credentials::connection(source, connection).await?;
+    let (config, restrictions) = credentials::resolve(source, connection).await?;
     let host = config.display_host();
-    WorkspaceClient::new(config, settings).with_context(|| format!("a client for {host}"))
+    crate::databricks::Clients::new(settings.clone())
+        .get_restricted(config, restrictions)
+        .with_context(|| format!("a client for {host}"))
 }
 
 #[cfg(test)]

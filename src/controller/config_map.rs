@@ -28,7 +28,9 @@ pub struct Published {
 }
 
 /// Publishes the ConfigMap when its scripts changed. `applied`: validation sees the current
-/// script applied, so it becomes the reference (`applied.sql`) later changes are compared with.
+/// script applied, so it becomes the reference later changes are compared with. The reference
+/// (what was published, seen applied, and still pending) is the operator's own record, never
+/// text read back from the ConfigMap, which the tenant can edit.
 pub async fn publish(
     ctx: &Context,
     dbi: &DatabricksIntegration,
@@ -39,10 +41,10 @@ pub async fn publish(
     let name = name(dbi);
     let ns = dbi.namespace().unwrap_or_default();
     let api: Api<ConfigMap> = Api::namespaced(ctx.kube.clone(), &ns);
-    let current = api.get_opt(&name).await?;
+    let record = ctx.claims.record(dbi).await?;
     let setup_sql = setup::script(dbi, id, Some(principal), Script::Setup);
     let new = setup::statements_of(&setup_sql);
-    let pending = still_to_run(current.as_ref(), &setup_sql, &new, applied);
+    let pending = still_to_run(&record, &setup_sql, &new, applied);
     let mut data = BTreeMap::from([
         ("setup.sql".to_string(), setup_sql.clone()),
         (
@@ -50,23 +52,25 @@ pub async fn publish(
             setup::script(dbi, id, Some(principal), Script::Cleanup),
         ),
     ]);
-    if applied || current.as_ref().is_some_and(|c| has(c, APPLIED)) {
-        let kept = current
-            .as_ref()
-            .and_then(|c| c.data.as_ref()?.get(APPLIED).cloned());
-        data.insert(
-            APPLIED.into(),
-            if applied {
-                setup_sql
-            } else {
-                kept.unwrap_or_default()
-            },
-        );
+    let mut recorded = BTreeMap::from([("setup.sql".to_string(), setup_sql.clone())]);
+    let reference = if applied {
+        Some(setup_sql)
+    } else {
+        record.get(APPLIED).cloned()
+    };
+    if let Some(reference) = reference {
+        recorded.insert(APPLIED.into(), reference);
     }
     if !pending.is_empty() {
         let params = setup::params(dbi, id, Some(principal));
-        data.insert(PENDING.into(), setup::render_pending(&params, &pending));
+        let text = setup::render_pending(&params, &pending);
+        data.insert(PENDING.into(), text.clone());
+        recorded.insert(PENDING.into(), text);
     }
+    if record != recorded {
+        ctx.claims.save_record(dbi, recorded).await?;
+    }
+    let current = api.get_opt(&name).await?;
     if current.as_ref().and_then(|c| c.data.as_ref()) != Some(&data) {
         let cm = config_map(dbi, &name, &ns, data, true);
         let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -101,13 +105,12 @@ pub async fn keep(
 /// the last applied one. Once it is: the grants it no longer makes (to revoke), kept until the
 /// script changes again (their absence cannot be verified without compute).
 fn still_to_run(
-    current: Option<&ConfigMap>,
+    record: &BTreeMap<String, String>,
     setup_sql: &str,
     new: &[String],
     applied: bool,
 ) -> Vec<String> {
-    let data = current.and_then(|c| c.data.as_ref());
-    let get = |key: &str| data.and_then(|d| d.get(key));
+    let get = |key: &str| record.get(key);
     let difference = get(APPLIED)
         .map(|r| setup::pending_statements(&setup::statements_of(r), new))
         .unwrap_or_default();
@@ -137,10 +140,6 @@ fn still_to_run(
 
 const APPLIED: &str = "applied.sql";
 const PENDING: &str = "pending.sql";
-
-fn has(cm: &ConfigMap, key: &str) -> bool {
-    cm.data.as_ref().is_some_and(|d| d.contains_key(key))
-}
 
 fn config_map(
     dbi: &DatabricksIntegration,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 
+use super::claims::Claims;
 use super::metrics::Metrics;
 use crate::api::DatabricksIntegration;
 use crate::databricks::Clients;
@@ -48,6 +49,8 @@ pub struct Context {
     pub timing: Timing,
     /// The installation identity in catalog markers (`--installation-id`).
     pub installation: String,
+    /// Which integration holds which workspace, in the operator's own namespace.
+    pub claims: Claims,
     failures: Mutex<HashMap<ObjectRef<DatabricksIntegration>, u32>>,
     forced: Mutex<HashSet<ObjectRef<DatabricksIntegration>>>,
     /// resourceVersion last seen per watched Secret/ConfigMap (kind, namespace, name).
@@ -64,6 +67,7 @@ impl Context {
         timing: Timing,
     ) -> Self {
         Context {
+            claims: Claims::new(kube.clone(), "default"),
             kube,
             recorder,
             metrics,
@@ -75,6 +79,12 @@ impl Context {
             forced: Mutex::default(),
             versions: Mutex::default(),
         }
+    }
+
+    /// Keeps the workspace claims in `namespace` (the operator's own; tenants cannot write it).
+    pub fn with_claims_namespace(mut self, namespace: &str) -> Self {
+        self.claims = Claims::new(self.kube.clone(), namespace);
+        self
     }
 
     pub fn with_installation(mut self, installation: &str) -> Self {

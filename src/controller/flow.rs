@@ -1,6 +1,6 @@
 //! The reconcile's pure decisions, read from the resource alone (so they survive restarts) and
 //! unit-tested: which flow it is in, whether it is due, whether compute may be started, whether
-//! the flow was already announced, and which integration holds a workspace.
+//! the flow was already announced, and the host key of a workspace.
 
 use std::time::Duration;
 
@@ -170,8 +170,8 @@ fn basic_connection_passed(dbi: &DatabricksIntegration) -> bool {
         })
 }
 
-/// The workspace a connection points at, as `host[:port]` lower-cased: the key of the
-/// one-integration-per-workspace rule.
+/// The workspace a connection points at, as `host[:port]` lower-cased: the key of a workspace
+/// claim until Databricks names its workspace id (`claims.rs`).
 pub fn workspace_key(dbi: &DatabricksIntegration) -> Option<String> {
     let c = &dbi.spec.connection;
     let (host, port) = parse_workspace_url(&c.workspace_url, u16::try_from(c.port).ok()?).ok()?;
@@ -181,46 +181,6 @@ pub fn workspace_key(dbi: &DatabricksIntegration) -> Option<String> {
     } else {
         format!("{host}:{port}")
     })
-}
-
-/// Whether an integration holds its workspace: only one that passed validation once (was
-/// enabled, or is validated now) does, so a broken resource never blocks a later valid one.
-fn holds_workspace(d: &DatabricksIntegration) -> bool {
-    d.status.as_ref().is_some_and(|s| {
-        s.bootstrap
-            .as_ref()
-            .is_some_and(|b| b.applied_spec_hash.is_some())
-            || s.conditions
-                .iter()
-                .any(|c| c.type_ == super::status::VALIDATED && c.status == "True")
-    })
-}
-
-/// The older integration among `others` that holds the same workspace, as (workspace,
-/// `<namespace>/<name>`).
-pub fn duplicate_of<'a>(
-    dbi: &DatabricksIntegration,
-    others: impl IntoIterator<Item = &'a DatabricksIntegration>,
-) -> Option<(String, String)> {
-    let key = workspace_key(dbi)?;
-    let order = |d: &DatabricksIntegration| {
-        (
-            d.metadata.creation_timestamp.clone().map(|t| t.0),
-            d.namespace().unwrap_or_default(),
-            d.name_any(),
-        )
-    };
-    others
-        .into_iter()
-        .filter(|o| o.uid() != dbi.uid() && o.metadata.deletion_timestamp.is_none())
-        .filter(|o| holds_workspace(o))
-        .filter(|o| workspace_key(o).as_ref() == Some(&key))
-        .filter(|o| order(o) < order(dbi))
-        .min_by_key(|o| order(o))
-        .map(|o| {
-            let name = format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any());
-            (key.clone(), name)
-        })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `uc-operator run`: the controller process. Wires the watches (the resource, the Secrets it
 //! references, its ConfigMap), leader election, the metrics and health endpoints, and shutdown.
 
+mod claims;
 mod config_map;
 mod context;
 pub mod decide;
@@ -202,6 +203,23 @@ fn client_settings(
     Ok(settings)
 }
 
+/// The operator's own namespace, where its Lease and workspace claims live: `POD_NAMESPACE`,
+/// else `--namespace`, else `default` (`--leader-elect-namespace` moves the Lease only).
+fn lease_namespace(args: &RunArgs) -> String {
+    args.leader_elect_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .or_else(|| args.namespace.clone())
+        .unwrap_or_else(|| "default".into())
+}
+
+fn claims_namespace(args: &RunArgs) -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .or_else(|| args.namespace.clone())
+        .unwrap_or_else(|| "default".into())
+}
+
 /// Waits (as a ready standby) until this replica holds the Lease; `None` when shut down first.
 async fn lead(
     args: &RunArgs,
@@ -209,12 +227,7 @@ async fn lead(
     ready: &server::Readiness,
     shutdown: &server::Shutdown,
 ) -> Result<Option<leader::Leadership>, RunError> {
-    let namespace = args
-        .leader_elect_namespace
-        .clone()
-        .or_else(|| std::env::var("POD_NAMESPACE").ok())
-        .or_else(|| args.namespace.clone())
-        .unwrap_or_else(|| "default".into());
+    let namespace = lease_namespace(args);
     ready.set_standby();
     let lease = leader::Leadership::acquire(
         client.clone(),
@@ -294,7 +307,8 @@ async fn run_controller(
             store.clone(),
             parts.timing,
         )
-        .with_installation(&args.installation_id),
+        .with_installation(&args.installation_id)
+        .with_claims_namespace(&claims_namespace(args)),
     );
     spawn_readiness(store.clone(), parts.ready);
     let namespace = args.namespace.as_deref();

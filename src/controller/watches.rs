@@ -28,15 +28,17 @@ where
     }
 }
 
-/// Every Secret change; a deleted Secret is also forgotten, so what is remembered of Secrets
-/// stays bounded by the Secrets that exist.
+/// Every change to a Secret labelled as a credential (labelling one, or removing the label, counts
+/// as a change too); a deleted Secret is also forgotten, so what is remembered of Secrets stays
+/// bounded by the credential Secrets that exist.
 pub fn secrets(
     client: &Client,
     namespace: Option<&str>,
     ctx: Arc<Context>,
 ) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static {
     let secrets: Api<PartialObjectMeta<Secret>> = api(client, namespace);
-    watcher(secrets, watcher::Config::default())
+    let selector = format!("{}=true", crate::credentials::CREDENTIALS_LABEL);
+    watcher(secrets, watcher::Config::default().labels(&selector))
         .default_backoff()
         .map_ok(move |event| {
             if let watcher::Event::Delete(s) = &event {

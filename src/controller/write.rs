@@ -62,6 +62,25 @@ impl<'a> StatusWriter<'a> {
         self.write_status(flow.in_progress_phase(), state).await
     }
 
+    /// Says, before `CREATE CATALOG`, that setup started: a deletion after an interrupted setup
+    /// then looks for the catalog instead of assuming nothing was created.
+    pub async fn setup_started(&mut self) -> Result<(), Error> {
+        let (generation, now) = (self.dbi.metadata.generation, &self.now);
+        let message = "automatic setup is creating the catalog";
+        status::set_condition(
+            &mut self.status.conditions,
+            status::BOOTSTRAPPED,
+            false,
+            crate::failure::Reason::SetupStarted,
+            message,
+            generation,
+            now,
+        );
+        status::apply(&self.api, self.dbi, self.on_server.as_ref(), &self.status).await?;
+        self.on_server = Some(self.status.clone());
+        Ok(())
+    }
+
     /// Writes `deleting` once (a retry after a failed cleanup keeps `deleteError`).
     pub async fn announce_deletion(&mut self) -> Result<(), Error> {
         if self.dbi.status.as_ref().and_then(|s| s.phase) == Some(Phase::DeleteError) {

@@ -227,7 +227,9 @@ impl OAuthSource {
                 tracing::debug!(status = resp.status, "OIDC discovery failed");
                 None
             }
-            Err(err @ Error::HostNotAllowed { .. }) => return Err(err),
+            Err(err @ (Error::HostNotAllowed { .. } | Error::HostNotAllowedBy { .. })) => {
+                return Err(err);
+            }
             Err(err) => {
                 tracing::debug!(error = %err, "OIDC discovery failed");
                 None

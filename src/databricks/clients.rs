@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use super::WorkspaceClient;
 use super::connection::{AuthConfig, Compute, ConfigError, ConnectionConfig};
 use super::error::Error;
+use super::hosts::HostRestriction;
 use super::http::Transport;
 use super::settings::ClientSettings;
 
@@ -24,7 +25,7 @@ impl std::fmt::Debug for Fingerprint {
 }
 
 impl Fingerprint {
-    pub(crate) fn of(config: &ConnectionConfig) -> Self {
+    pub(crate) fn of(config: &ConnectionConfig, restrictions: &[HostRestriction]) -> Self {
         let mut h = Sha256::new();
         // Length-prefixed fields, so that no two configurations hash the same input.
         let mut field = |s: &str| {
@@ -76,6 +77,10 @@ impl Fingerprint {
                 field(scope);
             }
         }
+        for r in restrictions {
+            field(&r.source);
+            field(&r.hosts.to_string());
+        }
         Fingerprint(h.finalize().into())
     }
 }
@@ -108,7 +113,16 @@ impl Clients {
 
     /// The client for `config`, cached. Never blocks on the network.
     pub fn get(&self, config: ConnectionConfig) -> Result<WorkspaceClient, Error> {
-        let key = Fingerprint::of(&config);
+        self.get_restricted(config, Vec::new())
+    }
+
+    /// The client of a credential that also narrows where it may be sent.
+    pub fn get_restricted(
+        &self,
+        config: ConnectionConfig,
+        restrictions: Vec<HostRestriction>,
+    ) -> Result<WorkspaceClient, Error> {
+        let key = Fingerprint::of(&config, &restrictions);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.tick += 1;
         let tick = entries.tick;
@@ -117,6 +131,11 @@ impl Clients {
             return Ok(client.clone());
         }
         let transport = self.transport.clone().map_err(Error::Config)?;
+        let transport = if restrictions.is_empty() {
+            transport
+        } else {
+            transport.restricted(restrictions)
+        };
         let client = WorkspaceClient::with_transport(config, transport, self.settings.poll)?;
         let cap = self.settings.max_cached_clients.max(1);
         while entries.map.len() >= cap {
@@ -171,7 +190,7 @@ mod tests {
         assert!(!Arc::ptr_eq(&a.inner, &c.inner));
         assert_eq!(clients.len(), 2);
         assert_eq!(
-            format!("{:?}", Fingerprint::of(&config("h", "one"))),
+            format!("{:?}", Fingerprint::of(&config("h", "one"), &[])),
             "Fingerprint(..)"
         );
         assert!(!format!("{a:?}").contains("one"));

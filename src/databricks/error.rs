@@ -115,6 +115,11 @@ pub enum Error {
         super::hosts::hint(host)
     )]
     HostNotAllowed { host: String },
+    #[error(
+        "refusing to send credentials to {host}: the annotation uc-operator.dev/allowed-hosts of \
+         {by} does not allow it"
+    )]
+    HostNotAllowedBy { host: String, by: String },
     #[error("the response from {endpoint} is larger than {limit} bytes")]
     BodyTooLarge {
         endpoint: &'static str,
@@ -154,7 +159,9 @@ impl Error {
                 ..
             } if is_transient(error_code.as_deref(), message) => ErrorKind::Unavailable,
             Error::Sql { .. } => ErrorKind::Sql,
-            Error::HostNotAllowed { .. } => ErrorKind::HostNotAllowed,
+            Error::HostNotAllowed { .. } | Error::HostNotAllowedBy { .. } => {
+                ErrorKind::HostNotAllowed
+            }
             Error::BodyTooLarge { .. } | Error::Protocol { .. } => ErrorKind::UnexpectedResponse,
             Error::Config(_) => ErrorKind::Configuration,
         }

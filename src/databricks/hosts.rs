@@ -143,6 +143,27 @@ impl fmt::Display for AllowedHosts {
     }
 }
 
+/// A narrower list a credential carries (its Secret's `uc-operator.dev/allowed-hosts`), checked
+/// after `--allowed-hosts`: both must allow every host the credential is sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRestriction {
+    /// Who set it, for messages (e.g. `Secret ns/name`).
+    pub source: String,
+    pub hosts: AllowedHosts,
+}
+
+impl HostRestriction {
+    pub(crate) fn check_url(&self, url: &str) -> Result<(), Error> {
+        self.hosts.check_url(url).map_err(|e| match e {
+            Error::HostNotAllowed { host } => Error::HostNotAllowedBy {
+                host,
+                by: self.source.clone(),
+            },
+            other => other,
+        })
+    }
+}
+
 /// What to add to the flag to allow `host`: the host, and for a name with a parent domain a
 /// pattern for its siblings too.
 pub(crate) fn hint(host: &str) -> String {

@@ -12,7 +12,7 @@ use reqwest::header::HeaderMap;
 use super::connection::ConfigError;
 use super::error::Error;
 use super::error_text::{ErrorBody, describe_reqwest, is_retryable_transport};
-use super::hosts::AllowedHosts;
+use super::hosts::{AllowedHosts, HostRestriction};
 use super::retry::{RetryPolicy, retry_after};
 use super::settings::{ClientSettings, Observer, Outcome, RequestEvent};
 use super::tls::tls_config;
@@ -115,6 +115,8 @@ pub(crate) struct Transport {
     retry: RetryPolicy,
     observer: Option<Observer>,
     allowed: Arc<AllowedHosts>,
+    /// The credential's own narrower lists (empty: `--allowed-hosts` alone decides).
+    restrictions: Arc<Vec<HostRestriction>>,
 }
 
 impl Transport {
@@ -138,7 +140,22 @@ impl Transport {
             retry: settings.retry,
             observer: settings.observer.clone(),
             allowed: Arc::new(settings.allowed_hosts.clone()),
+            restrictions: Arc::default(),
         })
+    }
+
+    /// The same transport (and connection pool) for a credential that narrows where it goes.
+    pub fn restricted(&self, restrictions: Vec<HostRestriction>) -> Self {
+        Self {
+            restrictions: Arc::new(restrictions),
+            ..self.clone()
+        }
+    }
+
+    /// Credentials go only where `--allowed-hosts` and every restriction allow.
+    fn check_url(&self, url: &str) -> Result<(), Error> {
+        self.allowed.check_url(url)?;
+        self.restrictions.iter().try_for_each(|r| r.check_url(url))
     }
 
     fn observe(&self, req: &Request, status: Option<u16>, started: Instant, outcome: Outcome) {
@@ -190,7 +207,7 @@ impl Transport {
 
     /// Sends once, without retries (discovery, best-effort cancels).
     pub async fn send_once(&self, req: &Request) -> Result<Response, Error> {
-        self.allowed.check_url(&req.url)?;
+        self.check_url(&req.url)?;
         let started = Instant::now();
         match self.attempt(req, self.retry.per_request_timeout).await {
             Ok(resp) => {
@@ -207,7 +224,7 @@ impl Transport {
     /// Sends with retries. Returns any response that is not retryable, success or not; the
     /// caller classifies error responses.
     pub async fn send(&self, req: &Request) -> Result<Response, Error> {
-        self.allowed.check_url(&req.url)?;
+        self.check_url(&req.url)?;
         let first = Instant::now();
         let mut attempts: u32 = 0;
         loop {

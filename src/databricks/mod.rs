@@ -31,7 +31,7 @@ pub use connection::{
 };
 pub use error::{ApiError, Error, ErrorKind};
 pub use error_text::truncate;
-pub use hosts::AllowedHosts;
+pub use hosts::{AllowedHosts, HostRestriction};
 pub use retry::{PollPolicy, RetryPolicy};
 pub use settings::{ClientSettings, Observer, Outcome, RequestEvent};
 pub use sql::QueryResult;

@@ -192,6 +192,22 @@ impl WorkspaceClient {
         )
     }
 
+    /// A catalog, `None` only on Databricks' own answer that it does not exist
+    /// (`CATALOG_DOES_NOT_EXIST`): any other 404 (a gateway's page, `METASTORE_DOES_NOT_EXIST`,
+    /// an API not served) is an error, so that a deletion never takes it for "already gone".
+    pub async fn get_catalog_strict(&self, name: &str) -> Result<Option<CatalogInfo>, Error> {
+        let path = format!("{UC}/catalogs/{}", encode_segment(name));
+        let endpoint = "/api/2.1/unity-catalog/catalogs/{name}";
+        match self
+            .call_json(Method::GET, endpoint, &path, vec![], None)
+            .await
+        {
+            Ok(info) => Ok(Some(info)),
+            Err(Error::NotFound(api)) if api.code == "CATALOG_DOES_NOT_EXIST" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Deletes a catalog; `force` also deletes what it contains. A missing catalog is not an error.
     pub async fn delete_catalog(&self, name: &str, force: bool) -> Result<(), Error> {
         let path = format!("{UC}/catalogs/{}", encode_segment(name));

@@ -59,6 +59,11 @@ impl Secrets {
                 metadata: ObjectMeta {
                     name: Some(name.clone()),
                     namespace: namespace.map(str::to_string),
+                    // Credentials opt in: without the label the operator refuses the Secret.
+                    labels: Some(std::collections::BTreeMap::from([(
+                        crate::credentials::CREDENTIALS_LABEL.to_string(),
+                        "true".to_string(),
+                    )])),
                     ..Default::default()
                 },
                 type_: Some("Opaque".into()),

@@ -36,7 +36,7 @@ pub async fn drop_catalog(
     catalog: &str,
     id: &IntegrationId,
 ) -> Result<Dropped, databricks::Error> {
-    let Some(info) = client.get_catalog(catalog).await? else {
+    let Some(info) = client.get_catalog_strict(catalog).await? else {
         return Ok(Dropped::Absent);
     };
     let principal = client.me().await?.user_name;

@@ -1,9 +1,6 @@
 //! Deletion behind the finalizer: drop the catalog automatic setup created (only when it is this
 //! integration's), keep it when told to, and never hang.
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::ResourceExt;
-use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::super::config_map;
@@ -14,6 +11,7 @@ use super::super::status::{BOOTSTRAPPED, VALIDATED};
 use super::super::write::StatusWriter;
 use super::dereference;
 use crate::api::{DatabricksIntegration, DeletionPolicy};
+use crate::databricks::ErrorKind;
 use crate::failure::{Failure, Reason};
 use crate::setup::{self, Dropped};
 
@@ -24,6 +22,11 @@ pub async fn run(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, E
     let mut writer = StatusWriter::new(ctx, dbi);
     writer.announce_deletion().await?;
     let (notes, failure) = clean_up(ctx, dbi).await?;
+    if failure.is_none() {
+        // Gone from the cluster: its workspace is free for another integration.
+        ctx.claims.release(dbi, None).await?;
+        ctx.claims.forget_record(dbi).await?;
+    }
     writer.write(decide::deletion(notes, failure)).await
 }
 
@@ -74,23 +77,33 @@ async fn why_kept(ctx: &Context, dbi: &DatabricksIntegration) -> Result<Option<S
         .then(|| "deletionPolicy is Retain".into()))
 }
 
-/// Drops the catalog if it is this integration's; a namespace torn down with the credentials
-/// gone leaves it in place and says how to drop it.
+/// Drops the catalog if it is this integration's. Deletion never hangs on credentials: when
+/// they are gone (the Secret pruned with the resource, its label removed) or refused (revoked),
+/// the catalog is left in place and a Warning says which and how to drop it.
 async fn drop_catalog(ctx: &Context, dbi: &DatabricksIntegration) -> Result<Option<Note>, Failure> {
     let catalog = &dbi.spec.catalog;
     let client = match dereference::main_client(ctx, dbi).await {
         Ok(c) => c,
-        Err(f) if f.reason == Reason::SecretNotFound && namespace_terminating(ctx, dbi).await => {
-            let note = format!(
-                "the namespace is being deleted and the credentials are gone: catalog {catalog} is left in place; drop it as its owner (the service principal) or a metastore admin with DROP CATALOG `{catalog}` CASCADE"
-            );
-            return Ok(Some(Note::warning(Reason::CatalogNotDropped, note)));
+        Err(f)
+            if matches!(
+                f.reason,
+                Reason::SecretNotFound | Reason::CredentialNotLabelled
+            ) =>
+        {
+            return Ok(Some(left_in_place(catalog, "its credentials are gone")));
         }
         Err(f) => return Err(f),
     };
-    let dropped = setup::drop_catalog(&client, catalog, &ctx.id_of(dbi))
-        .await
-        .map_err(|e| Failure::databricks(&format!("could not drop catalog {catalog}"), &e))?;
+    let dropped = match setup::drop_catalog(&client, catalog, &ctx.id_of(dbi)).await {
+        Ok(dropped) => dropped,
+        Err(e) if e.kind() == ErrorKind::Unauthenticated => {
+            return Ok(Some(left_in_place(catalog, "its credentials were refused")));
+        }
+        Err(e) => {
+            let context = format!("could not drop catalog {catalog}");
+            return Err(Failure::databricks(&context, &e));
+        }
+    };
     Ok(match dropped {
         Dropped::Yes => Some(Note::normal(
             Reason::CatalogDropped,
@@ -102,6 +115,15 @@ async fn drop_catalog(ctx: &Context, dbi: &DatabricksIntegration) -> Result<Opti
             format!("catalog {catalog} is not this integration's ({whose}); it is left in place"),
         )),
     })
+}
+
+fn left_in_place(catalog: &str, why: &str) -> Note {
+    Note::warning(
+        Reason::CatalogNotDropped,
+        format!(
+            "{why}: catalog {catalog} is left in place; drop it as its owner (the service principal) or a metastore admin with DROP CATALOG `{catalog}` CASCADE"
+        ),
+    )
 }
 
 /// Whether setup may have created something: it runs only once validation passed, which the
@@ -118,18 +140,8 @@ fn setup_may_have_run(dbi: &DatabricksIntegration) -> bool {
         || status.conditions.iter().any(|c| {
             (c.type_ == VALIDATED && c.status == "True")
                 || (c.type_ == BOOTSTRAPPED
-                    && (c.status == "True" || c.reason == Reason::SetupFailed.as_str()))
+                    && (c.status == "True"
+                        || c.reason == Reason::SetupFailed.as_str()
+                        || c.reason == Reason::SetupStarted.as_str()))
         })
-}
-
-/// Whether the resource's namespace is being deleted. Reading namespaces may be forbidden (the
-/// one-namespace chart): then it is not known, and the deletion waits for the credentials.
-async fn namespace_terminating(ctx: &Context, dbi: &DatabricksIntegration) -> bool {
-    let namespaces: Api<Namespace> = Api::all(ctx.kube.clone());
-    let name = dbi.namespace().unwrap_or_default();
-    match namespaces.get_opt(&name).await {
-        Ok(Some(ns)) => ns.metadata.deletion_timestamp.is_some(),
-        Ok(None) => true,
-        Err(_) => false,
-    }
 }

@@ -44,8 +44,8 @@ async fn client(
     secrets: &mut SecretReader,
     connection: &Connection,
 ) -> Result<WorkspaceClient, Failure> {
-    let config = secrets.connection(connection).await?;
+    let (config, restrictions) = secrets.connection(connection).await?;
     ctx.databricks
-        .get(config)
+        .get_restricted(config, restrictions)
         .map_err(|e| Failure::user(Reason::InvalidConfiguration, e.to_string()))
 }

@@ -1,8 +1,10 @@
 //! The reconcile of a live resource, one phase per file: `dereference` (Secrets → clients) →
-//! `validate` (one per workspace, the tests) → `set_up` (automatic or manual). Each returns
+//! `validate` (the tests) → `claim` (one integration per workspace) → `set_up` (automatic or
+//! manual). Each returns
 //! values; `decide` turns them into one decision and `write` applies it. `cleanup` is the
 //! deletion.
 
+mod claim;
 pub mod cleanup;
 mod dereference;
 mod set_up;
@@ -24,6 +26,9 @@ use crate::checks::Integration;
 pub async fn apply(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, Error> {
     let mut writer = StatusWriter::new(ctx, dbi);
     if dbi.spec.suspend {
+        if let Err(f) = claim::release_moved(ctx, dbi).await {
+            return Err(Error::Failed(f));
+        }
         return writer.write(decide::suspended(dbi)).await;
     }
     let flow = Flow::of(dbi);
@@ -33,7 +38,7 @@ pub async fn apply(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action,
         return Ok(Action::requeue(wait));
     }
     writer.announce(flow, requested).await?;
-    let outcome = phases(ctx, dbi, flow).await;
+    let outcome = phases(ctx, &mut writer, dbi, flow).await;
     let spec_hash = crate::setup::applied_hash(dbi, &ctx.id_of(dbi));
     writer.write(decide::decide(flow, outcome, spec_hash)).await
 }
@@ -45,25 +50,26 @@ fn at_rest(dbi: &DatabricksIntegration, flow: Flow, forced: bool) -> Option<std:
         .flatten()
 }
 
-/// Dereference → validate → set up, each phase's result handed to the next.
-async fn phases(ctx: &Context, dbi: &DatabricksIntegration, flow: Flow) -> Outcome {
-    let clients = match before_validation(ctx, dbi).await {
+/// Dereference → validate → claim → set up, each phase's result handed to the next.
+async fn phases(
+    ctx: &Context,
+    writer: &mut StatusWriter<'_>,
+    dbi: &DatabricksIntegration,
+    flow: Flow,
+) -> Outcome {
+    if let Err(f) = claim::before_tests(ctx, dbi).await {
+        return Outcome::NotValidated(f);
+    }
+    let clients = match dereference::clients(ctx, dbi).await {
         Ok(clients) => clients,
         Err(f) => return Outcome::NotValidated(f),
     };
     let id = ctx.id_of(dbi);
     let it = Integration::of(&dbi.spec, &id, flow.stage());
     let mut findings = validate::run(dbi, &clients, &it, flow).await;
-    let setup = set_up::run(ctx, dbi, flow, &clients.main, &it, &mut findings).await;
+    if let Err(f) = claim::settle(ctx, dbi, &findings).await {
+        return Outcome::NotValidated(f);
+    }
+    let setup = set_up::run(ctx, writer, dbi, flow, &clients.main, &it, &mut findings).await;
     Outcome::Checked { findings, setup }
-}
-
-/// What must hold before the tests can run: the workspace is not another integration's, and
-/// every referenced Secret resolves.
-async fn before_validation(
-    ctx: &Context,
-    dbi: &DatabricksIntegration,
-) -> Result<dereference::Clients, crate::failure::Failure> {
-    validate::one_per_workspace(ctx, dbi)?;
-    dereference::clients(ctx, dbi).await
 }

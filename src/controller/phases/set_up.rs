@@ -7,6 +7,7 @@ use super::super::config_map;
 use super::super::context::Context;
 use super::super::decide::{Note, SetupCondition, SetupOutcome};
 use super::super::flow::Flow;
+use super::super::write::StatusWriter;
 use crate::api::{DatabricksIntegration, SetupStatus};
 use crate::checks::{self, CATALOG_VALIDATION, CatalogState, Findings, Integration};
 use crate::databricks::WorkspaceClient;
@@ -17,6 +18,7 @@ use crate::setup;
 /// Sets the catalog up as the spec's mode says; what it did goes to the decision.
 pub async fn run(
     ctx: &Context,
+    writer: &mut StatusWriter<'_>,
     dbi: &DatabricksIntegration,
     flow: Flow,
     main: &WorkspaceClient,
@@ -31,7 +33,7 @@ pub async fn run(
     };
     let mut notes = Vec::new();
     let result = if it.automatic {
-        automatic(dbi, flow, main, it, findings, &mut notes).await
+        automatic(writer, dbi, flow, main, it, findings, &mut notes).await
     } else {
         manual(ctx, dbi, it.id, findings)
             .await
@@ -53,6 +55,7 @@ pub async fn run(
 }
 
 async fn automatic(
+    writer: &mut StatusWriter<'_>,
     dbi: &DatabricksIntegration,
     flow: Flow,
     main: &WorkspaceClient,
@@ -73,7 +76,7 @@ async fn automatic(
         }
     };
     if should_run {
-        run_plan(dbi, main, it, findings).await?;
+        run_plan(writer, dbi, main, it, findings).await?;
     }
     if let Some(note) = repair_grants(main, it, findings).await? {
         notes.push(note);
@@ -108,6 +111,7 @@ async fn automatic(
 /// Runs the setup plan; a catalog it has just created is known to be set up (no re-read), any
 /// other is verified afterwards.
 async fn run_plan(
+    writer: &mut StatusWriter<'_>,
     dbi: &DatabricksIntegration,
     main: &WorkspaceClient,
     it: &Integration<'_>,
@@ -127,6 +131,14 @@ async fn run_plan(
             tagged: true,
         },
     };
+    if state == CatalogState::Missing {
+        writer.setup_started().await.map_err(|e| {
+            Failure::retry(
+                Reason::KubernetesError,
+                format!("could not record that setup started: {e}"),
+            )
+        })?;
+    }
     setup::run(main, &params, existing)
         .await
         .map_err(|e| Failure::databricks("", &e).with_reason(Reason::SetupFailed))?;

@@ -16,5 +16,6 @@ mod manual_setup_over_time;
 mod ownership;
 mod requested_at;
 mod storage_root;
+mod tenant_boundaries;
 mod terminated_cluster;
 mod transient_failures;

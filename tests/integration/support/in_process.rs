@@ -79,7 +79,8 @@ impl Env {
             Clients::new(super::databricks::settings(&sim)),
             store,
             Timing::default(),
-        );
+        )
+        .with_claims_namespace(&ns);
         Env {
             api: Api::namespaced(client.clone(), &ns),
             ns,
@@ -93,6 +94,28 @@ impl Env {
     /// Creates or replaces the one-key Secret `name` holding `value` under `token`.
     pub async fn secret(&self, name: &str, value: &str) {
         super::harness::apply_secret(&self.client, &self.ns, name, "token", value).await;
+    }
+
+    /// Creates or replaces a Secret from a whole manifest (to leave out the credentials label,
+    /// or add an annotation).
+    pub async fn secret_manifest(&self, manifest: &Value) {
+        let name = manifest["metadata"]["name"].as_str().unwrap();
+        Api::<k8s_openapi::api::core::v1::Secret>::namespaced(self.client.clone(), &self.ns)
+            .patch(
+                name,
+                &kube::api::PatchParams::apply("tests").force(),
+                &kube::api::Patch::Apply(manifest),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Deletes a Secret of the namespace.
+    pub async fn delete_secret(&self, name: &str) {
+        Api::<k8s_openapi::api::core::v1::Secret>::namespaced(self.client.clone(), &self.ns)
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
     }
 
     /// A token integration for `main` whose Secret is `sp-token`; tests edit the JSON.

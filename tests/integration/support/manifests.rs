@@ -60,10 +60,11 @@ pub fn oauth_connection(host: &str, catalogs: &[&str]) -> Value {
 }
 
 /// A one-key Secret.
+/// A credential Secret: labelled `uc-operator.dev/credentials: "true"`, as the operator requires.
 pub fn secret(name: &str, key: &str, value: &str) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": {"uc-operator.dev/credentials": "true"}},
         "stringData": {key: value},
     })
 }
