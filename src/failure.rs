@@ -24,6 +24,8 @@ pub enum Reason {
     DriftRepaired,
     CatalogDropped,
     CatalogRetained,
+    /// A Warning event, not a failure: a credential is within `--credential-warning` of expiry.
+    CredentialExpiringSoon,
     // Failures a user must fix.
     DuplicateWorkspace,
     SecretNotFound,
@@ -53,7 +55,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 39] = [
+    pub const ALL: [Reason; 40] = [
         Reason::Creating,
         Reason::Editing,
         Reason::Deleting,
@@ -69,6 +71,7 @@ impl Reason {
         Reason::DriftRepaired,
         Reason::CatalogDropped,
         Reason::CatalogRetained,
+        Reason::CredentialExpiringSoon,
         Reason::DuplicateWorkspace,
         Reason::SecretNotFound,
         Reason::InvalidConfiguration,
@@ -112,6 +115,7 @@ impl Reason {
             Reason::DriftRepaired => "DriftRepaired",
             Reason::CatalogDropped => "CatalogDropped",
             Reason::CatalogRetained => "CatalogRetained",
+            Reason::CredentialExpiringSoon => "CredentialExpiringSoon",
             Reason::DuplicateWorkspace => "DuplicateWorkspace",
             Reason::SecretNotFound => "SecretNotFound",
             Reason::InvalidConfiguration => "InvalidConfiguration",

@@ -200,6 +200,12 @@ pub async fn connection(
                     private_key_pem: secrets.value(&key.name, &key.key).await?,
                     token_url,
                     scope: o.scope.clone(),
+                    // Optional: only its expiry is reported (checks/expiry.rs).
+                    certificate_pem: secrets
+                        .value(&key.name, "tls.crt")
+                        .await
+                        .ok()
+                        .map(|c| c.expose().to_string()),
                 }
             } else {
                 let secret = o

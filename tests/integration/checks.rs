@@ -4,6 +4,7 @@
 
 mod catalog;
 mod connections;
+mod expiry;
 
 use std::time::Duration;
 
@@ -82,6 +83,7 @@ fn integration(id: &IntegrationId) -> Integration<'_> {
         adopt: false,
         storage_root: None,
         after_setup: false,
+        credential_warning: checks::DEFAULT_CREDENTIAL_WARNING,
     }
 }
 

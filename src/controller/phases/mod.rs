@@ -42,7 +42,7 @@ pub async fn apply(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action,
         Err(f) => return Err(report.fail_unvalidated(flow.error_phase(), f).await),
     };
     let id = ctx.id_of(dbi);
-    let it = validate::integration(dbi, &id, flow);
+    let it = super::observe::with_warning(validate::integration(dbi, &id, flow), ctx);
     let mut findings = validate::run(dbi, &clients, &it, flow).await;
     let condition = set_up::run(&mut report, flow, &clients.main, &it, &mut findings).await?;
     conclude(&mut report, flow, &id, &findings, condition).await

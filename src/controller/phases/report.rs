@@ -10,6 +10,7 @@ use tracing::warn;
 
 use super::super::context::Context;
 use super::super::flow::{self, Flow};
+use super::super::observe;
 use super::super::reconcile::Error;
 use super::super::status::{self, BOOTSTRAPPED, State, VALIDATED};
 use crate::api::{DatabricksIntegration, DatabricksIntegrationStatus, Phase, SetupStatus};
@@ -99,8 +100,13 @@ impl<'a> Report<'a> {
     pub async fn write(&mut self, phase: Phase, state: &State) -> Result<(), Error> {
         let before = self.on_server.as_ref().and_then(|s| s.phase);
         status::set_state(&mut self.status, phase, state, self.generation, &self.now);
+        let expiring = observe::prepare(&mut self.status, self.on_server.as_ref(), self.dbi);
         status::apply(&self.api, self.dbi, self.on_server.as_ref(), &self.status).await?;
         self.on_server = Some(self.status.clone());
+        for note in expiring {
+            self.event(EventType::Warning, Reason::CredentialExpiringSoon, note)
+                .await;
+        }
         if before == Some(phase) {
             return Ok(());
         }
