@@ -17,6 +17,7 @@ mod hostile_tenants;
 mod import;
 mod leader;
 mod lockdown;
+mod operations;
 mod proxy;
 mod real_databricks;
 mod reconcile;
