@@ -226,6 +226,14 @@ mod tests {
         assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
         assert!(m.render().ends_with("# EOF\n"));
     }
+
+    #[test]
+    fn a_replica_says_whether_it_leads() {
+        let m = Metrics::default();
+        assert!(m.render_prometheus().contains("\nuc_operator_leader 0\n"));
+        m.set_leader(true);
+        assert!(m.render_prometheus().contains("\nuc_operator_leader 1\n"));
+    }
 }
 
 #[derive(Debug, Default)]
