@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: all build tools deps crds test lint demo bench clean
+.PHONY: all build tools deps crds test test-fast lint demo bench clean
 
 all: build
 
@@ -25,11 +25,17 @@ crds:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features uc-operator/test-hooks -- -D warnings
 
 ## test: everything the project tests (lint, unit, CRD drift, integration on a real API server)
 test: tools deps lint
-	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) test --workspace --features uc-operator/test-hooks --no-fail-fast
+
+## test-fast: the edit-compile-test loop: unit tests (decisions, status, plan, import) and the
+## simulator's in-process tests, no control plane; `make test` stays the whole suite
+test-fast:
+	$(CARGO) test --workspace --lib --bins
+	$(CARGO) test -p databricks-sim
 
 ## demo: the operator reconciling examples/ against a local control plane and the simulator
 demo: tools

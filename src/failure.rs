@@ -4,9 +4,19 @@
 
 use crate::databricks::{self, ErrorKind};
 
-/// Every reason users can see. `as_str` is the CamelCase spelling on conditions, events and the
-/// `reason` metric label; a test keeps this list and the docs' table in step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Every reason users can see. Its CamelCase name (strum) is the spelling on conditions, events
+/// and the `reason` metric label; a test keeps this list and the docs' table in step.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantArray,
+)]
 pub enum Reason {
     // Progress and success.
     Creating,
@@ -55,98 +65,10 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 40] = [
-        Reason::Creating,
-        Reason::Editing,
-        Reason::Deleting,
-        Reason::Enabled,
-        Reason::Suspended,
-        Reason::AwaitingManualSetup,
-        Reason::Passed,
-        Reason::PassedWithWarnings,
-        Reason::NotValidated,
-        Reason::SetupApplied,
-        Reason::ManualSetupVerified,
-        Reason::WaitingForValidation,
-        Reason::DriftRepaired,
-        Reason::CatalogDropped,
-        Reason::CatalogRetained,
-        Reason::CredentialExpiringSoon,
-        Reason::DuplicateWorkspace,
-        Reason::SecretNotFound,
-        Reason::InvalidConfiguration,
-        Reason::HostNotAllowed,
-        Reason::AuthenticationFailed,
-        Reason::PermissionDenied,
-        Reason::InsufficientPrivileges,
-        Reason::MetastoreNotAssigned,
-        Reason::StorageRootRequired,
-        Reason::CatalogExists,
-        Reason::CatalogNotAdopted,
-        Reason::CatalogOwnedByAnotherIntegration,
-        Reason::CatalogOwnershipChanged,
-        Reason::CatalogDrifted,
-        Reason::CatalogNotFound,
-        Reason::CatalogNotReachable,
-        Reason::CatalogNotDropped,
-        Reason::ValidationFailed,
-        Reason::SetupFailed,
-        Reason::WorkspaceUnavailable,
-        Reason::UnexpectedResponse,
-        Reason::ReconcileTimeout,
-        Reason::ReconcilePanicked,
-        Reason::KubernetesError,
-    ];
+    pub const ALL: &[Reason] = <Reason as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Creating => "Creating",
-            Reason::Editing => "Editing",
-            Reason::Deleting => "Deleting",
-            Reason::Enabled => "Enabled",
-            Reason::Suspended => "Suspended",
-            Reason::AwaitingManualSetup => "AwaitingManualSetup",
-            Reason::Passed => "Passed",
-            Reason::PassedWithWarnings => "PassedWithWarnings",
-            Reason::NotValidated => "NotValidated",
-            Reason::SetupApplied => "SetupApplied",
-            Reason::ManualSetupVerified => "ManualSetupVerified",
-            Reason::WaitingForValidation => "WaitingForValidation",
-            Reason::DriftRepaired => "DriftRepaired",
-            Reason::CatalogDropped => "CatalogDropped",
-            Reason::CatalogRetained => "CatalogRetained",
-            Reason::CredentialExpiringSoon => "CredentialExpiringSoon",
-            Reason::DuplicateWorkspace => "DuplicateWorkspace",
-            Reason::SecretNotFound => "SecretNotFound",
-            Reason::InvalidConfiguration => "InvalidConfiguration",
-            Reason::HostNotAllowed => "HostNotAllowed",
-            Reason::AuthenticationFailed => "AuthenticationFailed",
-            Reason::PermissionDenied => "PermissionDenied",
-            Reason::InsufficientPrivileges => "InsufficientPrivileges",
-            Reason::MetastoreNotAssigned => "MetastoreNotAssigned",
-            Reason::StorageRootRequired => "StorageRootRequired",
-            Reason::CatalogExists => "CatalogExists",
-            Reason::CatalogNotAdopted => "CatalogNotAdopted",
-            Reason::CatalogOwnedByAnotherIntegration => "CatalogOwnedByAnotherIntegration",
-            Reason::CatalogOwnershipChanged => "CatalogOwnershipChanged",
-            Reason::CatalogDrifted => "CatalogDrifted",
-            Reason::CatalogNotFound => "CatalogNotFound",
-            Reason::CatalogNotReachable => "CatalogNotReachable",
-            Reason::CatalogNotDropped => "CatalogNotDropped",
-            Reason::ValidationFailed => "ValidationFailed",
-            Reason::SetupFailed => "SetupFailed",
-            Reason::WorkspaceUnavailable => "WorkspaceUnavailable",
-            Reason::UnexpectedResponse => "UnexpectedResponse",
-            Reason::ReconcileTimeout => "ReconcileTimeout",
-            Reason::ReconcilePanicked => "ReconcilePanicked",
-            Reason::KubernetesError => "KubernetesError",
-        }
-    }
-}
-
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 

@@ -69,8 +69,21 @@ pub struct ConnectionStatus {
     pub credential_expires_at: Option<Time>,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    JsonSchema,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "camelCase")]
+#[strum(serialize_all = "camelCase")]
 pub enum Phase {
     Creating,
     Enabled,
@@ -83,29 +96,11 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 8] = [
-        Phase::Creating,
-        Phase::Enabled,
-        Phase::Editing,
-        Phase::Deleting,
-        Phase::CreateError,
-        Phase::EditError,
-        Phase::DeleteError,
-        Phase::RecurringValidationError,
-    ];
+    pub const ALL: &[Phase] = <Phase as strum::VariantArray>::VARIANTS;
 
     /// The name users see (`createError`), as serialized.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Creating => "creating",
-            Phase::Enabled => "enabled",
-            Phase::Editing => "editing",
-            Phase::Deleting => "deleting",
-            Phase::CreateError => "createError",
-            Phase::EditError => "editError",
-            Phase::DeleteError => "deleteError",
-            Phase::RecurringValidationError => "recurringValidationError",
-        }
+        self.into()
     }
 }
 
@@ -177,8 +172,20 @@ pub struct SetupStatus {
 
 /// Who runs the setup: the service principal itself (automatic), or a privileged user running
 /// the published script (manual).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    JsonSchema,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "camelCase")]
+#[strum(serialize_all = "camelCase")]
 pub enum SetupMode {
     Automatic,
     Manual,
@@ -186,9 +193,6 @@ pub enum SetupMode {
 
 impl SetupMode {
     pub fn as_str(self) -> &'static str {
-        match self {
-            SetupMode::Automatic => "automatic",
-            SetupMode::Manual => "manual",
-        }
+        self.into()
     }
 }

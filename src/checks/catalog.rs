@@ -11,10 +11,7 @@ pub async fn verify(main: &WorkspaceClient, it: &Integration<'_>, f: &mut Findin
     let (Some(principal), Some(metastore)) = (f.main().principal, f.metastore.clone()) else {
         return;
     };
-    let it = Integration {
-        check_lockdown: true,
-        ..*it
-    };
+    let it = it.after_setup_ran();
     check(main, &it, &principal, &metastore, f).await;
 }
 

@@ -12,6 +12,7 @@ mod connections;
 mod expiry;
 mod findings;
 mod lockdown;
+pub mod results;
 mod workspace;
 
 pub use findings::{CatalogState, Finding, Findings, Outcome, Workspace};
@@ -74,27 +75,47 @@ pub struct Integration<'a> {
 pub const DEFAULT_CREDENTIAL_WARNING: std::time::Duration =
     std::time::Duration::from_secs(14 * 86_400);
 
+/// Where in its life an integration is checked; it decides what the checks expect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Never set up: before automatic setup, grants that setup revokes are no failure.
+    Create,
+    /// A changed spec: setup completed once, and may run again (which restores lockdown).
+    Edit,
+    /// The periodic check of an unchanged, set-up integration.
+    Recheck,
+}
+
 impl<'a> Integration<'a> {
-    /// What a spec asks of the checks. `after_setup`: setup completed once (a periodic check or
-    /// an edit); before automatic setup, grants that setup revokes are no failure.
-    pub fn of(
-        spec: &'a DatabricksIntegrationSpec,
-        id: &'a IntegrationId,
-        after_setup: bool,
-    ) -> Self {
+    /// What a spec asks of the checks at `stage`.
+    pub fn of(spec: &'a DatabricksIntegrationSpec, id: &'a IntegrationId, stage: Stage) -> Self {
         let automatic = spec.auto_bootstrap;
         Integration {
             id,
             catalog: &spec.catalog,
             automatic,
             audit: spec.audit_enabled(),
-            check_lockdown: !automatic || after_setup,
+            check_lockdown: lockdown_checked(automatic, stage == Stage::Recheck),
             adopt: spec.adopt_existing_catalog,
             storage_root: spec.storage_root.as_deref(),
-            after_setup,
+            after_setup: stage != Stage::Create,
             credential_warning: DEFAULT_CREDENTIAL_WARNING,
         }
     }
+
+    /// The same integration once setup has just run: its lockdown must hold now.
+    pub fn after_setup_ran(self) -> Self {
+        Integration {
+            check_lockdown: lockdown_checked(self.automatic, true),
+            ..self
+        }
+    }
+}
+
+/// The one lockdown rule: grants others hold on the catalog fail its test, except while
+/// automatic setup has yet to run in this reconcile (a create or edit), since it revokes them.
+fn lockdown_checked(automatic: bool, setup_settled: bool) -> bool {
+    !automatic || setup_settled
 }
 
 /// An additional connection's client and the catalogs reached through it.

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::api::{ConnectionStatus, TestStatus, ValidationTest, WorkspaceStatus};
 use crate::checks::Findings;
-use crate::controller::status;
+use crate::checks::results as status;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {

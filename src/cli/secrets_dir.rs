@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::controller::secrets::{SecretError, SecretSource, decode};
+use crate::credentials::{SecretError, SecretSource, decode};
 use crate::secret::SecretString;
 
 pub struct SecretsDir {

@@ -14,7 +14,7 @@ use super::output::{Format, Report};
 use super::secrets_dir::SecretsDir;
 use crate::api::{Connection, DatabricksIntegration};
 use crate::checks::{self, Additional, ComputePolicy, Findings, Integration, Outcome};
-use crate::controller::secrets::{self, SecretReader, SecretSource};
+use crate::credentials::{self, SecretReader, SecretSource};
 use crate::databricks::{AllowedHosts, ClientSettings, WorkspaceClient};
 
 /// Flags of `uc-operator validate`.
@@ -111,7 +111,7 @@ async fn validate(args: &ValidateArgs) -> anyhow::Result<Report> {
     };
     let id = crate::setup::integration_id(&dbi, &args.installation_id);
     // As when the manifest is applied: automatic setup revokes what others hold.
-    let it = Integration::of(&dbi.spec, &id, false);
+    let it = Integration::of(&dbi.spec, &id, checks::Stage::Create);
     let policy = if args.allow_start {
         ComputePolicy::MayStart
     } else {
@@ -188,7 +188,7 @@ async fn client(
     connection: &Connection,
     settings: &ClientSettings,
 ) -> anyhow::Result<WorkspaceClient> {
-    let config = secrets::connection(source, connection).await?;
+    let config = credentials::connection(source, connection).await?;
     let host = config.display_host();
     WorkspaceClient::new(config, settings).with_context(|| format!("a client for {host}"))
 }

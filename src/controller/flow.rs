@@ -8,7 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use crate::api::{DatabricksIntegration, Phase, TestStatus};
-use crate::checks::{BASIC_CONNECTION_TEST, ComputePolicy};
+use crate::checks::{BASIC_CONNECTION_TEST, ComputePolicy, Stage};
 use crate::databricks::parse_workspace_url;
 use crate::failure::Reason;
 
@@ -57,6 +57,15 @@ impl Flow {
             Flow::Create => Phase::CreateError,
             Flow::Edit => Phase::EditError,
             Flow::Recheck => Phase::RecurringValidationError,
+        }
+    }
+
+    /// What the checks expect at this point of the integration's life.
+    pub fn stage(self) -> Stage {
+        match self {
+            Flow::Create => Stage::Create,
+            Flow::Edit => Stage::Edit,
+            Flow::Recheck => Stage::Recheck,
         }
     }
 

@@ -245,7 +245,7 @@ impl Collector for PhaseCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let family = Family::<PhaseLabels, Gauge>::default();
         // Every phase is always present, so a dashboard sees zeros rather than gaps.
-        for phase in Phase::ALL {
+        for phase in Phase::ALL.iter().copied() {
             let _ = family.get_or_create(&PhaseLabels {
                 phase: phase.as_str().to_string(),
             });

@@ -3,16 +3,18 @@
 
 mod config_map;
 mod context;
+pub mod decide;
+mod error;
 pub mod flow;
 mod leader;
 pub mod metrics;
 pub mod observe;
 mod phases;
 mod reconcile;
-pub mod secrets;
 mod server;
 pub mod status;
 mod watches;
+mod write;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,7 +28,8 @@ use kube::runtime::{Controller, Predicate, WatchStreamExt, predicates, watcher};
 use tracing::info;
 
 pub use context::{Context, Timing};
-pub use reconcile::{Error, error_policy, reconcile};
+pub use error::Error;
+pub use reconcile::{error_policy, reconcile};
 
 use crate::api::DatabricksIntegration;
 use crate::databricks::{AllowedHosts, ClientSettings, Clients};

@@ -15,36 +15,12 @@ use kube::runtime::reflector::ObjectRef;
 use tracing::{Instrument, info_span, warn};
 
 use super::context::Context;
-use super::flow::Flow;
-use super::phases::{self, Report};
-use crate::api::{DatabricksIntegration, FINALIZER, Phase};
+use super::decide;
+use super::error::Error;
+use super::phases;
+use super::write::StatusWriter;
+use crate::api::{DatabricksIntegration, FINALIZER};
 use crate::failure::{Failure, Reason};
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Already written to the status; returned so the controller retries with backoff.
-    #[error("{0}")]
-    Failed(Failure),
-    #[error("Kubernetes API error: {0}")]
-    Kube(#[from] kube::Error),
-    #[error("finalizer: {0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
-}
-
-impl Error {
-    /// A bounded label for the failures metric.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Failed(f) => f.reason.as_str(),
-            Error::Kube(_) => crate::failure::Reason::KubernetesError.as_str(),
-            Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e)
-                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.metric_label(),
-                _ => "FinalizerError",
-            },
-        }
-    }
-}
 
 pub async fn reconcile(
     dbi: Arc<DatabricksIntegration>,
@@ -93,16 +69,18 @@ pub async fn reconcile(
 /// Reports a reconcile that was cut short in the phase of the flow it was in.
 async fn interrupted(dbi: &DatabricksIntegration, ctx: &Context, failure: Failure) -> Error {
     tracing::error!(reason = %failure.reason, "{}", failure.message);
-    let phase = if dbi.metadata.deletion_timestamp.is_some() {
-        Phase::DeleteError
-    } else {
-        Flow::of(dbi).error_phase()
-    };
-    Report::new(ctx, dbi).fail(phase, failure).await
+    let decision = decide::interrupted(dbi, failure.clone());
+    match StatusWriter::new(ctx, dbi).write(decision).await {
+        Err(e) => e,
+        // A failed decision always asks for a retry: this arm only keeps the types honest.
+        Ok(_) => Error::Failed(failure),
+    }
 }
 
-/// With `UC_OPERATOR_TEST_HOOKS=1`, a resource annotated `uc-operator.dev/test-panic` makes its
-/// reconcile panic: the tests prove that one resource's panic stops nothing else.
+/// Only built with the `test-hooks` feature (never in a release build): with
+/// `UC_OPERATOR_TEST_HOOKS=1`, a resource annotated `uc-operator.dev/test-panic` makes its
+/// reconcile panic, so the tests prove that one resource's panic stops nothing else.
+#[cfg(feature = "test-hooks")]
 fn test_hooks(event: &Event<DatabricksIntegration>) {
     let (Event::Apply(dbi) | Event::Cleanup(dbi)) = event;
     if std::env::var_os("UC_OPERATOR_TEST_HOOKS").is_some()
@@ -111,6 +89,9 @@ fn test_hooks(event: &Event<DatabricksIntegration>) {
         panic!("test hook: uc-operator.dev/test-panic");
     }
 }
+
+#[cfg(not(feature = "test-hooks"))]
+fn test_hooks(_: &Event<DatabricksIntegration>) {}
 
 pub fn error_policy(dbi: Arc<DatabricksIntegration>, error: &Error, ctx: Arc<Context>) -> Action {
     let label = error.metric_label();

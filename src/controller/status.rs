@@ -5,11 +5,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
+use super::decide::Record;
 use crate::api::{
-    ConnectionStatus, DatabricksIntegration, DatabricksIntegrationStatus, FIELD_MANAGER, Phase,
-    TestStatus, ValidationTest,
+    DatabricksIntegration, DatabricksIntegrationStatus, FIELD_MANAGER, Phase, TestStatus,
+    ValidationTest, WorkspaceStatus,
 };
-use crate::checks::{Findings, Outcome};
+use crate::checks::results::{connections, overall, validation_tests};
 use crate::failure::{Failure, Reason};
 
 pub const READY: &str = "Ready";
@@ -124,70 +125,6 @@ pub fn set_state(
     }
 }
 
-/// At most this much JSON of a test's `result` goes into the status (the rest is dropped).
-const MAX_RESULT_BYTES: usize = 4 * 1024;
-/// At most this much of a test's message.
-const MAX_TEST_MESSAGE: usize = 2 * 1024;
-
-/// The CRD's view of the checks' findings.
-pub fn validation_tests(findings: &Findings) -> Vec<ValidationTest> {
-    findings
-        .tests
-        .iter()
-        .map(|t| {
-            let (status, result) = match &t.outcome {
-                Outcome::Passed { result, .. } => (TestStatus::Passed, result.clone()),
-                Outcome::Warning(_) => (TestStatus::Warning, None),
-                Outcome::Skipped(_) => (TestStatus::Skipped, None),
-                Outcome::Failed(_) => (TestStatus::Failed, None),
-            };
-            let result = result.filter(|r| r.to_string().len() <= MAX_RESULT_BYTES);
-            ValidationTest {
-                name: t.name.clone(),
-                status,
-                message: t.message().map(|m| truncate(m, MAX_TEST_MESSAGE)),
-                result,
-            }
-        })
-        .collect()
-}
-
-/// One entry per connection, the main one first: what was discovered and how its tests went.
-/// An additional connection's tests are its connection test and its catalogs' access tests;
-/// the main connection's are all the others.
-pub fn connections(findings: &Findings, tests: &[ValidationTest]) -> Vec<ConnectionStatus> {
-    let extra = findings.workspaces.iter().skip(1);
-    let additional: Vec<String> = extra.flat_map(|w| w.own_tests()).collect();
-    findings
-        .workspaces
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let owned: Vec<ValidationTest> = if i == 0 {
-                let main = tests.iter().filter(|t| !additional.contains(&t.name));
-                main.cloned().collect()
-            } else {
-                let names = w.own_tests();
-                let own = tests.iter().filter(|t| names.contains(&t.name));
-                own.cloned().collect()
-            };
-            let failed = owned.iter().find(|t| t.status == TestStatus::Failed);
-            ConnectionStatus {
-                workspace_url: w.host.clone(),
-                workspace_id: w.workspace_id,
-                metastore_id: w.metastore_id.clone(),
-                principal: w.principal.clone(),
-                credential_expires_at: w.credential_expires_at.map(Time),
-                status: (!owned.is_empty()).then(|| overall(&owned)),
-                message: failed.map(|t| {
-                    let m = t.message.as_deref().unwrap_or("failed");
-                    truncate(&format!("{}: {m}", t.name), MAX_TEST_MESSAGE)
-                }),
-            }
-        })
-        .collect()
-}
-
 /// Sets `validationResults` and the `Validated` condition from the tests that ran.
 pub fn set_validation(
     status: &mut DatabricksIntegrationStatus,
@@ -231,15 +168,49 @@ fn warnings(tests: &[ValidationTest]) -> String {
         .join("; ")
 }
 
-/// `failed` if any test failed, else `warning` if any warned, else `passed`.
-pub fn overall(tests: &[ValidationTest]) -> TestStatus {
-    if tests.iter().any(|t| t.status == TestStatus::Failed) {
-        TestStatus::Failed
-    } else if tests.iter().any(|t| t.status == TestStatus::Warning) {
-        TestStatus::Warning
-    } else {
-        TestStatus::Passed
-    }
+/// Puts what validation and setup found into the status: `Bootstrapped`, `bootstrap`, the
+/// discovered workspace, the test results per connection and `Validated`.
+pub fn record(
+    status: &mut DatabricksIntegrationStatus,
+    record: &Record,
+    generation: Option<i64>,
+    now: &Time,
+) {
+    let condition = &record.condition;
+    let c = &mut status.conditions;
+    let (done, reason, message) = (condition.done, condition.reason, &condition.message);
+    set_condition(c, BOOTSTRAPPED, done, reason, message, generation, now);
+    status.bootstrap = Some(record.setup.clone());
+    let main = record.findings.main();
+    status.workspace = Some(WorkspaceStatus {
+        workspace_id: main.workspace_id,
+        metastore_id: main.metastore_id,
+        principal: main.principal,
+    });
+    let tests = validation_tests(&record.findings);
+    status.connections = connections(&record.findings, &tests);
+    set_validation(status, tests, generation, now);
+}
+
+/// A failure before the tests could run: `Validated` must not keep vouching for an earlier
+/// generation.
+pub fn not_validated(
+    status: &mut DatabricksIntegrationStatus,
+    reason: Reason,
+    generation: Option<i64>,
+    now: &Time,
+) {
+    let message = format!("the validation tests did not run ({reason})");
+    let c = &mut status.conditions;
+    set_condition(
+        c,
+        VALIDATED,
+        false,
+        Reason::NotValidated,
+        &message,
+        generation,
+        now,
+    );
 }
 
 /// Writes the whole status by server-side apply under the operator's field manager. Skips the
@@ -328,74 +299,5 @@ mod tests {
         assert_eq!(get(&s, READY).status, "False");
         assert_eq!(get(&s, READY).reason, "Creating");
         assert_eq!(s.phase, Some(Phase::Creating));
-    }
-
-    #[test]
-    fn findings_become_bounded_tests_and_per_connection_entries() {
-        use crate::checks::Workspace;
-        let mut f = Findings {
-            workspaces: vec![
-                Workspace {
-                    host: "main".into(),
-                    workspace_id: Some(1),
-                    ..Default::default()
-                },
-                Workspace {
-                    host: "other".into(),
-                    workspace_id: None,
-                    catalogs: vec!["far".into()],
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        };
-        f.passed(
-            "Metastore validation",
-            None,
-            Some(serde_json::json!([{"1": 1}])),
-        );
-        f.passed("big", None, Some(serde_json::json!("x".repeat(10_000))));
-        f.failed_user(
-            &crate::checks::connection_test("other"),
-            Reason::AuthenticationFailed,
-            "bad token",
-        );
-        f.failed_user(
-            &crate::checks::catalog_access_test("far"),
-            Reason::AuthenticationFailed,
-            "bad token",
-        );
-        let tests = validation_tests(&f);
-        assert_eq!(tests[0].result, Some(serde_json::json!([{"1": 1}])));
-        assert_eq!(tests[1].result, None, "an oversized result is dropped");
-        assert_eq!(tests[2].status, TestStatus::Failed);
-        let c = connections(&f, &tests);
-        assert_eq!(c.len(), 2);
-        // The other connection's catalog is its own: the main connection is not blamed.
-        assert_eq!(c[0].status, Some(TestStatus::Passed));
-        assert_eq!(c[1].status, Some(TestStatus::Failed));
-        assert!(c[1].message.as_deref().unwrap().contains("bad token"));
-    }
-
-    #[test]
-    fn overall_status_is_the_worst_test() {
-        let t = |status| ValidationTest {
-            name: "t".into(),
-            status,
-            message: None,
-            result: None,
-        };
-        assert_eq!(
-            overall(&[t(TestStatus::Passed), t(TestStatus::Skipped)]),
-            TestStatus::Passed
-        );
-        assert_eq!(
-            overall(&[t(TestStatus::Warning), t(TestStatus::Passed)]),
-            TestStatus::Warning
-        );
-        assert_eq!(
-            overall(&[t(TestStatus::Warning), t(TestStatus::Failed)]),
-            TestStatus::Failed
-        );
     }
 }

@@ -5,16 +5,15 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
 
 use super::super::config_map;
 use super::super::context::Context;
-use super::super::reconcile::Error;
-use super::super::status::{BOOTSTRAPPED, State, VALIDATED};
+use super::super::decide::{self, Note};
+use super::super::error::Error;
+use super::super::status::{BOOTSTRAPPED, VALIDATED};
+use super::super::write::StatusWriter;
 use super::dereference;
-use super::report::Report;
-use crate::api::{DatabricksIntegration, DeletionPolicy, Phase};
+use crate::api::{DatabricksIntegration, DeletionPolicy};
 use crate::failure::{Failure, Reason};
 use crate::setup::{self, Dropped};
 
@@ -22,37 +21,36 @@ const HINT: &str =
     "; fix it, or set deletionPolicy: Retain to delete the resource and keep the catalog";
 
 pub async fn run(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, Error> {
-    let mut report = Report::new(ctx, dbi);
-    // A retry after a failed cleanup keeps `deleteError` until it has a new outcome.
-    if dbi.status.as_ref().and_then(|s| s.phase) != Some(Phase::DeleteError) {
-        let deleting = State::Progressing {
-            reason: Reason::Deleting,
-            message: "cleaning up".into(),
-        };
-        report.write(Phase::Deleting, &deleting).await?;
-    }
+    let mut writer = StatusWriter::new(ctx, dbi);
+    writer.announce_deletion().await?;
+    let (notes, failure) = clean_up(ctx, dbi).await?;
+    writer.write(decide::deletion(notes, failure)).await
+}
+
+/// What deleting the resource does in Databricks: what to tell users, or why it failed.
+async fn clean_up(
+    ctx: &Context,
+    dbi: &DatabricksIntegration,
+) -> Result<(Vec<Note>, Option<Failure>), Error> {
     let keep = why_kept(ctx, dbi).await?;
     if !setup_may_have_run(dbi) {
         // Setup only runs after validation passed: nothing was created, nothing to ask.
-        return Ok(done(ctx, dbi));
+        return Ok((Vec::new(), None));
     }
     if let Some(why) = keep {
         let note = format!("catalog {} is kept ({why})", dbi.spec.catalog);
-        report
-            .event(EventType::Normal, Reason::CatalogRetained, note)
-            .await;
-        return Ok(done(ctx, dbi));
+        return Ok((vec![Note::normal(Reason::CatalogRetained, note)], None));
     }
-    match drop_catalog(ctx, dbi, &report).await {
-        Ok(()) => Ok(done(ctx, dbi)),
+    Ok(match drop_catalog(ctx, dbi).await {
+        Ok(note) => (note.into_iter().collect(), None),
         Err(f) => {
             let f = Failure {
                 message: format!("{}{HINT}", f.message),
                 ..f
             };
-            Err(report.fail(Phase::DeleteError, f).await)
+            (Vec::new(), Some(f))
         }
-    }
+    })
 }
 
 /// Why the catalog stays, if it does. A manual-setup ConfigMap is kept (its owner reference
@@ -78,11 +76,7 @@ async fn why_kept(ctx: &Context, dbi: &DatabricksIntegration) -> Result<Option<S
 
 /// Drops the catalog if it is this integration's; a namespace torn down with the credentials
 /// gone leaves it in place and says how to drop it.
-async fn drop_catalog(
-    ctx: &Context,
-    dbi: &DatabricksIntegration,
-    report: &Report<'_>,
-) -> Result<(), Failure> {
+async fn drop_catalog(ctx: &Context, dbi: &DatabricksIntegration) -> Result<Option<Note>, Failure> {
     let catalog = &dbi.spec.catalog;
     let client = match dereference::main_client(ctx, dbi).await {
         Ok(c) => c,
@@ -90,34 +84,24 @@ async fn drop_catalog(
             let note = format!(
                 "the namespace is being deleted and the credentials are gone: catalog {catalog} is left in place; drop it as its owner (the service principal) or a metastore admin with DROP CATALOG `{catalog}` CASCADE"
             );
-            report
-                .event(EventType::Warning, Reason::CatalogNotDropped, note)
-                .await;
-            return Ok(());
+            return Ok(Some(Note::warning(Reason::CatalogNotDropped, note)));
         }
         Err(f) => return Err(f),
     };
     let dropped = setup::drop_catalog(&client, catalog, &ctx.id_of(dbi))
         .await
         .map_err(|e| Failure::databricks(&format!("could not drop catalog {catalog}"), &e))?;
-    match dropped {
-        Dropped::Yes => {
-            let note = format!("catalog {catalog} dropped");
-            report
-                .event(EventType::Normal, Reason::CatalogDropped, note)
-                .await;
-        }
-        Dropped::Absent => {}
-        Dropped::NotOurs(whose) => {
-            let note = format!(
-                "catalog {catalog} is not this integration's ({whose}); it is left in place"
-            );
-            report
-                .event(EventType::Warning, Reason::CatalogNotDropped, note)
-                .await;
-        }
-    }
-    Ok(())
+    Ok(match dropped {
+        Dropped::Yes => Some(Note::normal(
+            Reason::CatalogDropped,
+            format!("catalog {catalog} dropped"),
+        )),
+        Dropped::Absent => None,
+        Dropped::NotOurs(whose) => Some(Note::warning(
+            Reason::CatalogNotDropped,
+            format!("catalog {catalog} is not this integration's ({whose}); it is left in place"),
+        )),
+    })
 }
 
 /// Whether setup may have created something: it runs only once validation passed, which the
@@ -148,9 +132,4 @@ async fn namespace_terminating(ctx: &Context, dbi: &DatabricksIntegration) -> bo
         Ok(None) => true,
         Err(_) => false,
     }
-}
-
-fn done(ctx: &Context, dbi: &DatabricksIntegration) -> Action {
-    ctx.forget(&ObjectRef::from_obj(dbi));
-    Action::await_change()
 }

@@ -4,9 +4,9 @@
 use kube::ResourceExt;
 
 use super::super::context::Context;
-use super::super::secrets::SecretReader;
 use crate::api::{Connection, DatabricksIntegration};
 use crate::checks::Additional;
+use crate::credentials::SecretReader;
 use crate::databricks::WorkspaceClient;
 use crate::failure::{Failure, Reason};
 

@@ -3,56 +3,62 @@
 //! others gained over REST, with no compute, on every flow) or manual (publish the script, and
 //! what a changed spec still needs, and report whether validation sees it has been run).
 
-use kube::runtime::events::EventType;
-
 use super::super::config_map;
+use super::super::context::Context;
+use super::super::decide::{Note, SetupCondition, SetupOutcome};
 use super::super::flow::Flow;
-use super::super::reconcile::Error;
-use super::report::{Report, SetupCondition};
-use crate::api::SetupStatus;
+use crate::api::{DatabricksIntegration, SetupStatus};
 use crate::checks::{self, CATALOG_VALIDATION, CatalogState, Findings, Integration};
 use crate::databricks::WorkspaceClient;
 use crate::failure::{Failure, Reason};
 use crate::identity::IntegrationId;
 use crate::setup;
 
-/// Sets the catalog up as the spec's mode says, and records the outcome with the findings.
+/// Sets the catalog up as the spec's mode says; what it did goes to the decision.
 pub async fn run(
-    report: &mut Report<'_>,
+    ctx: &Context,
+    dbi: &DatabricksIntegration,
     flow: Flow,
     main: &WorkspaceClient,
     it: &Integration<'_>,
     findings: &mut Findings,
-) -> Result<SetupCondition, Error> {
-    let previous = report.status.bootstrap.as_ref();
+) -> SetupOutcome {
+    let previous = dbi.status.as_ref().and_then(|s| s.bootstrap.as_ref());
     let mut status = SetupStatus {
-        mode: report.dbi.spec.setup_mode(),
+        mode: dbi.spec.setup_mode(),
         script_config_map: None,
         applied_spec_hash: previous.and_then(|b| b.applied_spec_hash.clone()),
     };
-    let condition = if it.automatic {
-        match automatic(report, flow, main, it, findings).await {
-            Ok(condition) => condition,
-            Err(f) => {
-                report.record(findings, status, &SetupCondition::failed(&f));
-                return Err(report.fail(flow.error_phase(), f).await);
-            }
-        }
+    let mut notes = Vec::new();
+    let result = if it.automatic {
+        automatic(dbi, flow, main, it, findings, &mut notes).await
     } else {
-        let (condition, config_map) = manual(report, flow, it.id, findings).await?;
-        status.script_config_map = config_map;
-        condition
+        manual(ctx, dbi, it.id, findings)
+            .await
+            .map(|(condition, config_map)| {
+                status.script_config_map = config_map;
+                condition
+            })
     };
-    report.record(findings, status, &condition);
-    Ok(condition)
+    let (condition, failure) = match result {
+        Ok(condition) => (condition, None),
+        Err(f) => (SetupCondition::failed(&f), Some(f)),
+    };
+    SetupOutcome {
+        status,
+        condition,
+        failure,
+        notes,
+    }
 }
 
 async fn automatic(
-    report: &Report<'_>,
+    dbi: &DatabricksIntegration,
     flow: Flow,
     main: &WorkspaceClient,
     it: &Integration<'_>,
     findings: &mut Findings,
+    notes: &mut Vec<Note>,
 ) -> Result<SetupCondition, Failure> {
     let catalog = it.catalog;
     let sql_repairs = match findings.catalog_state() {
@@ -67,9 +73,11 @@ async fn automatic(
         }
     };
     if should_run {
-        run_plan(report, main, it, findings).await?;
+        run_plan(dbi, main, it, findings).await?;
     }
-    repair_grants(report, main, it, findings).await?;
+    if let Some(note) = repair_grants(main, it, findings).await? {
+        notes.push(note);
+    }
     Ok(match (findings.catalog_state(), should_run) {
         (CatalogState::Ours, _) => SetupCondition {
             done: true,
@@ -100,13 +108,13 @@ async fn automatic(
 /// Runs the setup plan; a catalog it has just created is known to be set up (no re-read), any
 /// other is verified afterwards.
 async fn run_plan(
-    report: &Report<'_>,
+    dbi: &DatabricksIntegration,
     main: &WorkspaceClient,
     it: &Integration<'_>,
     findings: &mut Findings,
 ) -> Result<(), Failure> {
     let principal = findings.principal().unwrap_or_default().to_string();
-    let params = setup::params(report.dbi, it.id, Some(&principal));
+    let params = setup::params(dbi, it.id, Some(&principal));
     let state = findings.catalog_state().clone();
     let existing = match state {
         CatalogState::Missing => setup::Existing::default(),
@@ -138,18 +146,17 @@ async fn run_plan(
 
 /// Removes grants others hold over REST (no compute), on every flow, and says what went.
 async fn repair_grants(
-    report: &Report<'_>,
     main: &WorkspaceClient,
     it: &Integration<'_>,
     findings: &mut Findings,
-) -> Result<(), Failure> {
+) -> Result<Option<Note>, Failure> {
     let CatalogState::Drifted(drift) = findings.catalog_state() else {
-        return Ok(());
+        return Ok(None);
     };
     let repairable =
         !drift.grants.is_empty() && drift.owners.is_empty() && drift.missing.is_empty();
     if !repairable || !findings.only_failed(CATALOG_VALIDATION) {
-        return Ok(());
+        return Ok(None);
     }
     let grants = drift.grants.clone();
     checks::repair_lockdown(main, &grants)
@@ -157,22 +164,19 @@ async fn repair_grants(
         .map_err(|e| Failure::databricks("removing grants", &e).with_reason(Reason::SetupFailed))?;
     let removed = checks::Drift::describe_grants(&grants);
     let note = format!("removed from catalog {}: {removed}", it.catalog);
-    report
-        .event(EventType::Normal, Reason::DriftRepaired, note)
-        .await;
     checks::verify_catalog(main, it, findings).await;
-    Ok(())
+    Ok(Some(Note::normal(Reason::DriftRepaired, note)))
 }
 
 /// Publishes the script (once the principal is known) and reports whether it has been run —
 /// or, after a spec change that changed it, whether the statements still to run have been.
 // Long: the four outcomes of a manual setup (waiting, published, pending statements, verified).
 async fn manual(
-    report: &mut Report<'_>,
-    flow: Flow,
+    ctx: &Context,
+    dbi: &DatabricksIntegration,
     id: &IntegrationId,
     findings: &Findings,
-) -> Result<(SetupCondition, Option<String>), Error> {
+) -> Result<(SetupCondition, Option<String>), Failure> {
     let Some(principal) = findings.principal() else {
         let condition = SetupCondition {
             done: false,
@@ -183,15 +187,13 @@ async fn manual(
     };
     let ours = *findings.catalog_state() == CatalogState::Ours;
     let applied = ours && findings.failure().is_none();
-    let published = match config_map::publish(report.ctx, report.dbi, id, principal, applied).await
-    {
+    let published = match config_map::publish(ctx, dbi, id, principal, applied).await {
         Ok(p) => p,
         // Said on the resource, not only in the logs.
         Err(e) => {
-            let name = config_map::name(report.dbi);
+            let name = config_map::name(dbi);
             let message = format!("could not publish the setup script in ConfigMap {name}: {e}");
-            let f = Failure::retry(Reason::KubernetesError, message);
-            return Err(report.fail(flow.error_phase(), f).await);
+            return Err(Failure::retry(Reason::KubernetesError, message));
         }
     };
     let name = published.name;

@@ -6,7 +6,6 @@ use super::dereference::Clients;
 use crate::api::DatabricksIntegration;
 use crate::checks::{self, Findings, Integration};
 use crate::failure::{Failure, Reason};
-use crate::identity::IntegrationId;
 
 /// `DuplicateWorkspace` when an older integration that passed validation holds the workspace.
 pub fn one_per_workspace(ctx: &Context, dbi: &DatabricksIntegration) -> Result<(), Failure> {
@@ -17,19 +16,6 @@ pub fn one_per_workspace(ctx: &Context, dbi: &DatabricksIntegration) -> Result<(
             format!("Databricks Unity Catalog integration already exists on {workspace} ({owner})"),
         )),
         None => Ok(()),
-    }
-}
-
-/// What the checks are told about the integration. Lockdown is judged after setup only on a
-/// periodic check: an edit may re-run setup, which restores it.
-pub fn integration<'a>(
-    dbi: &'a DatabricksIntegration,
-    id: &'a IntegrationId,
-    flow: Flow,
-) -> Integration<'a> {
-    Integration {
-        check_lockdown: !dbi.spec.auto_bootstrap || flow == Flow::Recheck,
-        ..Integration::of(&dbi.spec, id, flow != Flow::Create)
     }
 }
 

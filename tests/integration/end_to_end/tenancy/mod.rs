@@ -1,0 +1,7 @@
+//! Hostile tenants, faults and ownership: nothing one tenant does takes down, robs or blocks
+//! another.
+
+mod endpoints;
+mod hosts;
+mod installations;
+mod teardown;

@@ -1,0 +1,57 @@
+//! Terminated all-purpose clusters: Command Execution 1.2 never starts one (it answers 500
+//! `ClusterNotReadyException`), so the first attempt of a generation starts it with
+//! `clusters/start`; a periodic re-check never does (CONTRACT: "Compute").
+
+use databricks_sim::{CLUSTER_ID, SP_TOKEN, Scenario};
+use serde_json::json;
+use uc_operator::api::{Phase, TestStatus};
+use uc_operator::checks::BASIC_CONNECTION_TEST;
+
+use crate::support::in_process::Env;
+use crate::support::status::{phase, validation_test};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_cluster_is_started_once_and_never_by_a_recheck() {
+    let env = Env::new("cluster", Scenario::default_for_tests()).await;
+    env.sim.set_cluster_state("main", CLUSTER_ID, "TERMINATED");
+    env.secret("sp-token", SP_TOKEN).await;
+    let mut manifest = env.manifest("gov", "governance");
+    manifest["spec"]["httpPath"] = json!(format!("sql/protocolv1/o/0/{CLUSTER_ID}"));
+    env.apply(&manifest).await;
+
+    let dbi = env.enable("gov").await;
+    assert_eq!(env.sim.cluster_starts(CLUSTER_ID), 1);
+    let basic = validation_test(&dbi, BASIC_CONNECTION_TEST);
+    assert_eq!(basic.status, TestStatus::Passed);
+    assert_eq!(basic.result, Some(json!([{"1": 1}])));
+    assert_eq!(
+        env.sim.state().workspaces["main"].clusters[CLUSTER_ID],
+        "RUNNING"
+    );
+
+    // It auto-terminates; the next periodic re-check looks without starting it.
+    env.sim.set_cluster_state("main", CLUSTER_ID, "TERMINATED");
+    env.sim.clear_requests();
+    env.force_recheck(&dbi);
+    let step = env.step("gov").await;
+    assert!(step.result.is_ok(), "{:?}", step.result);
+    assert!(step.phases().iter().all(|p| *p == Some(Phase::Enabled)));
+    let requests = env.sim.requests();
+    assert!(!requests.is_empty(), "the re-check ran");
+    assert_eq!(env.sim.cluster_starts(CLUSTER_ID), 1, "nothing started");
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.ends_with("/clusters/start") || p.contains("/contexts/")),
+        "{paths:?}"
+    );
+    let dbi = env.get("gov").await;
+    assert_eq!(phase(&dbi), Some(Phase::Enabled));
+    let basic = validation_test(&dbi, BASIC_CONNECTION_TEST);
+    assert_eq!(basic.status, TestStatus::Skipped, "{basic:?}");
+    assert_eq!(
+        env.sim.state().workspaces["main"].clusters[CLUSTER_ID],
+        "TERMINATED"
+    );
+}
