@@ -4,7 +4,7 @@
 //! the warning window (one `CredentialExpiringSoon` Warning event per credential, not per
 //! reconcile).
 //!
-//! Hooks: `prepare` where the status is about to be written (phases/report.rs `write`), which
+//! Hooks: `prepare` where the status is about to be written (write.rs `write_status`), which
 //! returns the notes of the `CredentialExpiringSoon` Warning events to publish once it is written;
 //! `with_warning` where the checks are told about the integration (phases/mod.rs).
 
