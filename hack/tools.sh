@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds (once) the real tools the tests use -- kube-apiserver, kube-controller-manager (namespace
-# teardown and garbage collection), kubectl, etcd, helm -- from the Go
+# teardown and garbage collection), kubectl, etcd, helm, kube-state-metrics (the chart's
+# custom-resource-state configuration) -- from the Go
 # module proxy, caches them by version under ~/.cache/uc-operator/tools and links them into bin/.
 # Release binaries cannot be downloaded on our machines; the Go module proxy can be reached.
 set -euo pipefail
@@ -8,6 +9,7 @@ set -euo pipefail
 K8S_VERSION=${K8S_VERSION:-v1.34.4}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 HELM_VERSION=${HELM_VERSION:-v3.21.4}
+KSM_VERSION=${KSM_VERSION:-v2.20.0}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${UC_TOOLS_CACHE:-$HOME/.cache/uc-operator}
@@ -97,17 +99,30 @@ build_helm() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+build_ksm() {
+  local out=$tools/kube-state-metrics-$KSM_VERSION
+  [ -x "$out/kube-state-metrics" ] && return
+  echo "building kube-state-metrics $KSM_VERSION" >&2
+  local d; d=$(module kube-state-metrics)
+  local v="-X github.com/prometheus/common/version.Version=${KSM_VERSION#v}"
+  (cd "$d" && GOBIN="$out.tmp" go install -trimpath -ldflags "-s -w $v" "k8s.io/kube-state-metrics/v2@$KSM_VERSION")
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 build_etcd
 build_helm
 build_k8s
+build_ksm
 
 ln -sf "$tools/kubernetes-$K8S_VERSION/kube-apiserver" "$root/bin/kube-apiserver"
 ln -sf "$tools/kubernetes-$K8S_VERSION/kube-controller-manager" "$root/bin/kube-controller-manager"
 ln -sf "$tools/kubernetes-$K8S_VERSION/kubectl" "$root/bin/kubectl"
 ln -sf "$tools/etcd-$ETCD_VERSION/etcd" "$root/bin/etcd"
 ln -sf "$tools/helm-$HELM_VERSION/helm" "$root/bin/helm"
+ln -sf "$tools/kube-state-metrics-$KSM_VERSION/kube-state-metrics" "$root/bin/kube-state-metrics"
 printf '%-15s %s\n' kube-apiserver "$("$root/bin/kube-apiserver" --version)" >&2
 printf '%-15s %s\n' kube-controller-manager "$("$root/bin/kube-controller-manager" --version)" >&2
 printf '%-15s %s\n' kubectl "$("$root/bin/kubectl" version --client 2>/dev/null | head -1)" >&2
 printf '%-15s %s\n' etcd "$("$root/bin/etcd" --version | head -1)" >&2
 printf '%-15s %s\n' helm "$("$root/bin/helm" version --short)" >&2
+printf '%-15s %s\n' kube-state-metrics "$("$root/bin/kube-state-metrics" version 2>&1 | head -1)" >&2

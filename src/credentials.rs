@@ -269,6 +269,12 @@ pub async fn connection(
                     private_key_pem: secrets.value(&key.name, &key.key).await?,
                     token_url,
                     scope: o.scope.clone(),
+                    // Optional: only its expiry is reported (checks/expiry.rs).
+                    certificate_pem: secrets
+                        .value(&key.name, "tls.crt")
+                        .await
+                        .ok()
+                        .map(|c| c.expose().to_string()),
                 }
             } else {
                 let secret = o
@@ -290,4 +296,54 @@ pub async fn connection(
         compute,
         auth,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Secrets as (name, key) → value.
+    struct Fake(BTreeMap<(String, String), String>);
+
+    impl SecretSource for Fake {
+        async fn value(&mut self, name: &str, key: &str) -> Result<SecretString, SecretError> {
+            let v = self.0.get(&(name.to_string(), key.to_string()));
+            v.map(|v| SecretString::new(v.clone()))
+                .ok_or_else(|| SecretError::MissingKey {
+                    namespace: "ns".into(),
+                    name: name.into(),
+                    key: key.into(),
+                })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_certificate_next_to_the_key_is_read_when_there_is_one() {
+        let c: Connection = serde_json::from_value(serde_json::json!({
+            "workspaceUrl": "adb-1.2.azuredatabricks.net",
+            "httpPath": "/sql/1.0/warehouses/abc",
+            "authenticationType": "oAuthM2M",
+            "oAuthClientConfig": {
+                "clientId": "app", "useCertificate": true, "publicCertificateThumbprint": "ab",
+                "privateKeySecretRef": {"name": "sp"},
+                "authorityUrl": "login.microsoftonline.com/t/oauth2/v2.0/token",
+            },
+        }))
+        .unwrap();
+        let key = ("sp".to_string(), "tls.key".to_string());
+        let mut only_key = Fake(BTreeMap::from([(key.clone(), "KEY".to_string())]));
+        let cert_of = |config: ConnectionConfig| match config.auth {
+            AuthConfig::OAuthCertificate {
+                certificate_pem, ..
+            } => certificate_pem,
+            other => panic!("{}", other.kind()),
+        };
+        assert_eq!(cert_of(connection(&mut only_key, &c).await.unwrap()), None);
+        let crt = ("sp".to_string(), "tls.crt".to_string());
+        let mut both = Fake(BTreeMap::from([(key, "KEY".into()), (crt, "CERT".into())]));
+        assert_eq!(
+            cert_of(connection(&mut both, &c).await.unwrap()),
+            Some("CERT".into())
+        );
+    }
 }

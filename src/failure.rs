@@ -35,6 +35,8 @@ pub enum Reason {
     DriftRepaired,
     CatalogDropped,
     CatalogRetained,
+    /// A Warning event, not a failure: a credential is within `--credential-warning` of expiry.
+    CredentialExpiringSoon,
     // Failures a user must fix.
     DuplicateWorkspace,
     SecretNotFound,

@@ -306,6 +306,15 @@ impl Simulator {
         }
     }
 
+    /// Sets when a personal access token expires (epoch milliseconds), as the token list shows.
+    pub fn set_token_expiry(&self, token: &str, expiry_ms: i64) {
+        for p in self.world().principals.iter_mut() {
+            if p.tokens.iter().any(|t| t == token) {
+                p.token_expiry_time.insert(token.into(), expiry_ms);
+            }
+        }
+    }
+
     /// Adds (or replaces) a principal.
     pub fn add_principal(&self, p: PrincipalSpec) {
         let mut w = self.world();

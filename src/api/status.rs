@@ -35,15 +35,22 @@ pub struct DatabricksIntegrationStatus {
     /// One entry per connection, the main one first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connections: Vec<ConnectionStatus>,
+    /// `spec.revalidationInterval` in seconds, as the operator applies it: lets an alert (through
+    /// kube-state-metrics) compare `lastValidationTime` with the interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revalidation_interval_seconds: Option<i64>,
 }
 
 /// What one connection's tests found.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionStatus {
+    /// The connection's workspace, as given in the spec.
     pub workspace_url: String,
+    /// The workspace's numeric id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<i64>,
+    /// The Unity Catalog metastore assigned to the workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metastore_id: Option<String>,
     /// The service principal's application id on this workspace.
@@ -52,8 +59,14 @@ pub struct ConnectionStatus {
     /// `passed`, `failed`, `warning` or `skipped`: the worst of this connection's tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TestStatus>,
+    /// The first failed test of this connection and why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// When this connection's credential expires, where that is known: the earliest
+    /// `expiry_time` among the service principal's unexpired tokens (token authentication), or
+    /// the certificate's `notAfter` (`tls.crt` next to the private key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_expires_at: Option<Time>,
 }
 
 #[derive(
@@ -98,6 +111,7 @@ pub struct ValidationResults {
     /// `passed` when every test passed or was skipped, `warning` when one warned, `failed` when
     /// one failed.
     pub status: TestStatus,
+    /// Every test, in the order they ran.
     pub validation_tests: Vec<ValidationTest>,
 }
 
@@ -105,7 +119,9 @@ pub struct ValidationResults {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidationTest {
+    /// The test's name, e.g. `Basic Connection Test`.
     pub name: String,
+    /// `passed`, `failed`, `warning` or `skipped`.
     pub status: TestStatus,
     /// Why the test failed, warned or was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,8 +144,10 @@ pub enum TestStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkspaceStatus {
+    /// The main workspace's numeric id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<i64>,
+    /// The Unity Catalog metastore assigned to the main workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metastore_id: Option<String>,
     /// The service principal's application id.
@@ -141,6 +159,8 @@ pub struct WorkspaceStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SetupStatus {
+    /// `automatic` (the service principal sets up the catalog) or `manual` (a privileged user
+    /// runs the published script).
     pub mode: SetupMode,
     /// The ConfigMap holding the manual setup script.
     #[serde(default, skip_serializing_if = "Option::is_none")]

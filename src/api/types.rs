@@ -21,6 +21,7 @@ use super::status::{DatabricksIntegrationStatus, SetupMode};
     printcolumn = r#"{"name":"Catalog","type":"string","jsonPath":".spec.catalog"}"#,
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Suspended","type":"boolean","description":"spec.suspend: no request is sent to Databricks","jsonPath":".spec.suspend"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Connections","type":"string","priority":1,"description":"each connection's test status, main first","jsonPath":".status.connections[*].status"}"#
 )]

@@ -315,6 +315,7 @@ mod tests {
             adopt: false,
             storage_root: None,
             after_setup: false,
+            credential_warning: crate::checks::DEFAULT_CREDENTIAL_WARNING,
         }
     }
 

@@ -53,6 +53,8 @@ pub struct Workspace {
     pub groups: Vec<String>,
     /// The catalogs listed for an additional connection: their access tests are its own.
     pub catalogs: Vec<String>,
+    /// When the connection's credential expires, where that is known (`expiry`).
+    pub credential_expires_at: Option<k8s_openapi::jiff::Timestamp>,
 }
 
 impl Workspace {
@@ -61,6 +63,7 @@ impl Workspace {
         let catalogs = self.catalogs.iter().map(|c| super::catalog_access_test(c));
         std::iter::once(super::connection_test(&self.host))
             .chain(catalogs)
+            .chain(std::iter::once(super::expiry::expiry_test(&self.host)))
             .collect()
     }
 }

@@ -3,12 +3,13 @@
 //!
 //! One file per subject: `workspace` (metastore, identity), `compute` (the basic connection),
 //! `catalog` (the integration's own catalog), `audit` (system tables), `connections`
-//! (additional workspaces and their catalogs).
+//! (additional workspaces and their catalogs), `expiry` (when the credentials stop working).
 
 mod audit;
 mod catalog;
 mod compute;
 mod connections;
+mod expiry;
 mod findings;
 mod lockdown;
 pub mod results;
@@ -17,6 +18,7 @@ mod workspace;
 pub use findings::{CatalogState, Finding, Findings, Outcome, Workspace};
 
 pub use catalog::verify as verify_catalog;
+pub use expiry::{certificate_not_after, expiry_test};
 pub use lockdown::{Drift, ForeignGrant, repair as repair_lockdown};
 
 use crate::api::DatabricksIntegrationSpec;
@@ -65,7 +67,13 @@ pub struct Integration<'a> {
     /// Whether setup completed once (a periodic check or an edit): a manual script half-run is
     /// a wait before, a drift after.
     pub after_setup: bool,
+    /// A credential this close to its expiry gets a `warning` (`--credential-warning`).
+    pub credential_warning: std::time::Duration,
 }
+
+/// `--credential-warning`'s default: 14 days.
+pub const DEFAULT_CREDENTIAL_WARNING: std::time::Duration =
+    std::time::Duration::from_secs(14 * 86_400);
 
 /// Where in its life an integration is checked; it decides what the checks expect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +99,7 @@ impl<'a> Integration<'a> {
             adopt: spec.adopt_existing_catalog,
             storage_root: spec.storage_root.as_deref(),
             after_setup: stage != Stage::Create,
+            credential_warning: DEFAULT_CREDENTIAL_WARNING,
         }
     }
 
@@ -157,5 +166,13 @@ pub async fn run(
     }
     audit::check(main, it, &mut f).await;
     connections::check(main, additional, &mut f).await;
+    let clients: Vec<&WorkspaceClient> = std::iter::once(main)
+        .chain(additional.iter().map(|a| &a.client))
+        .collect();
+    let now = k8s_openapi::jiff::Timestamp::now();
+    // The token list is one more request: a new resource's first validation goes without it, so
+    // a fresh setup stays at 10 requests (docs/performance.md); every later check reads it.
+    let list_tokens = it.after_setup;
+    expiry::check(&clients, now, it.credential_warning, list_tokens, &mut f).await;
     f
 }

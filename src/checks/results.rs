@@ -59,6 +59,9 @@ pub fn connections(findings: &Findings, tests: &[ValidationTest]) -> Vec<Connect
                 workspace_id: w.workspace_id,
                 metastore_id: w.metastore_id.clone(),
                 principal: w.principal.clone(),
+                credential_expires_at: w
+                    .credential_expires_at
+                    .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
                 status: (!owned.is_empty()).then(|| overall(&owned)),
                 message: failed.map(|t| {
                     let m = t.message.as_deref().unwrap_or("failed");

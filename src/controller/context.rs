@@ -27,6 +27,8 @@ pub struct Timing {
     pub manual_setup_poll: Duration,
     /// The deadline of one reconcile.
     pub reconcile_timeout: Duration,
+    /// How long before a credential expires it is reported (`--credential-warning`).
+    pub credential_warning: Duration,
 }
 
 impl Default for Timing {
@@ -36,6 +38,7 @@ impl Default for Timing {
             retry_max: Duration::from_secs(300),
             manual_setup_poll: Duration::from_secs(30),
             reconcile_timeout: Duration::from_secs(300),
+            credential_warning: crate::checks::DEFAULT_CREDENTIAL_WARNING,
         }
     }
 }

@@ -47,6 +47,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     request_duration: Family<EndpointLabels, Histogram>,
     phases: Arc<PhaseCollector>,
+    leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -88,6 +89,12 @@ impl Default for Metrics {
         );
         let phases = Arc::new(PhaseCollector::default());
         registry.register_collector(Box::new(phases.clone()));
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 when this replica reconciles (it leads, or runs without leader election), 0 while it waits",
+            leader.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -96,6 +103,7 @@ impl Default for Metrics {
             requests,
             request_duration,
             phases,
+            leader,
         }
     }
 }
@@ -131,6 +139,11 @@ impl Metrics {
                 endpoint: event.endpoint.to_string(),
             })
             .observe(event.duration.as_secs_f64());
+    }
+
+    /// Whether this replica reconciles: the "no replica leads" alert sums it over the replicas.
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     /// Lets `integrations{phase}` count the resources in the controller's cache.
@@ -212,6 +225,14 @@ mod tests {
         );
         assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
         assert!(m.render().ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn a_replica_says_whether_it_leads() {
+        let m = Metrics::default();
+        assert!(m.render_prometheus().contains("\nuc_operator_leader 0\n"));
+        m.set_leader(true);
+        assert!(m.render_prometheus().contains("\nuc_operator_leader 1\n"));
     }
 }
 

@@ -9,6 +9,7 @@ mod error;
 pub mod flow;
 mod leader;
 pub mod metrics;
+pub mod observe;
 mod phases;
 mod reconcile;
 mod server;
@@ -97,6 +98,10 @@ pub struct RunArgs {
     /// The deadline of one reconcile; past it the reconcile is reported as failed and retried.
     #[arg(long, env = "UC_OPERATOR_RECONCILE_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
     pub reconcile_timeout: Duration,
+    /// How long before a credential expires it is reported: a Warning event
+    /// `CredentialExpiringSoon` and a `warning` validation result.
+    #[arg(long, env = "UC_OPERATOR_CREDENTIAL_WARNING", default_value = "14d", value_parser = humantime::parse_duration)]
+    pub credential_warning: Duration,
     /// The identity of this installation, written into catalog ownership markers: keep it when a
     /// cluster is rebuilt from the same Git repository, use different ones for clusters sharing a
     /// metastore.
@@ -160,12 +165,15 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     } else {
         None
     };
+    // From here on this replica reconciles (a lost Lease exits the process).
+    metrics.set_leader(true);
 
     let timing = Timing {
         retry_base: args.retry_base,
         retry_max: args.retry_max,
         manual_setup_poll: args.manual_setup_poll,
         reconcile_timeout: args.reconcile_timeout,
+        credential_warning: args.credential_warning,
     };
     // Losing the Lease exits the process from the renew task itself (leader.rs): no stop here.
     let stop = {

@@ -148,8 +148,18 @@ impl<'a> StatusWriter<'a> {
         let before = self.on_server.as_ref().and_then(|s| s.phase);
         let generation = self.dbi.metadata.generation;
         status::set_state(&mut self.status, phase, &state, generation, &self.now);
+        let expiring = super::observe::prepare(&mut self.status, self.on_server.as_ref(), self.dbi);
         status::apply(&self.api, self.dbi, self.on_server.as_ref(), &self.status).await?;
         self.on_server = Some(self.status.clone());
+        for message in expiring {
+            let reason = crate::failure::Reason::CredentialExpiringSoon;
+            self.event(Note {
+                warning: true,
+                reason,
+                message,
+            })
+            .await;
+        }
         if let Some(note) = transition_event(before, phase, &state) {
             self.event(note).await;
         }

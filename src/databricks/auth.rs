@@ -120,6 +120,7 @@ impl TokenProvider {
                 private_key_pem,
                 token_url,
                 scope,
+                ..
             } => {
                 let header = assertion_header(thumbprint_hex)?;
                 // jsonwebtoken's messages name the PEM problem, never the key bytes.

@@ -68,8 +68,10 @@ impl Fingerprint {
                 private_key_pem,
                 token_url,
                 scope,
+                certificate_pem,
             } => {
                 field("oauth-certificate");
+                field(certificate_pem.as_deref().unwrap_or(""));
                 field(client_id);
                 field(thumbprint_hex);
                 field(private_key_pem.expose());

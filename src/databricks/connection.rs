@@ -72,6 +72,8 @@ pub enum AuthConfig {
         private_key_pem: SecretString,
         token_url: String,
         scope: String,
+        /// The certificate (`tls.crt` next to the key), public: only its `notAfter` is read.
+        certificate_pem: Option<String>,
     },
 }
 

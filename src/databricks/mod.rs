@@ -17,6 +17,7 @@ mod retry;
 mod settings;
 mod sql;
 mod tls;
+mod tokens;
 mod unity;
 
 use std::sync::{Arc, OnceLock};

@@ -94,3 +94,15 @@ never contend for one Lease. */}}
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{/* The operator's own series: scraped through the metrics Service (the ServiceMonitor's job). */}}
+{{- define "uc-operator.operatorSelector" -}}
+{{- default (printf "job=%q, namespace=%q" (printf "%s-metrics" (include "uc-operator.fullname" .)) .Release.Namespace) .Values.prometheusRule.operatorSelector }}
+{{- end }}
+
+{{/* credentialWarning (e.g. 14d, 36h) in seconds, for the alert's threshold. */}}
+{{- define "uc-operator.credentialWarningSeconds" -}}
+{{- $v := .Values.credentialWarning }}
+{{- $unit := dict "s" 1 "m" 60 "h" 3600 "d" 86400 }}
+{{- mul (int (trimSuffix (regexFind "[smhd]$" $v) $v)) (get $unit (regexFind "[smhd]$" $v)) }}
+{{- end }}

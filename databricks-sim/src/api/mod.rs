@@ -34,6 +34,7 @@ pub(crate) fn router() -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(oauth::entra_token))
         .route("/{tenant}/oauth2/token", post(oauth::entra_v1_token))
         .route("/api/2.0/preview/scim/v2/Me", get(me))
+        .route("/api/2.0/token/list", get(list_tokens))
         .route("/api/2.0/sql/statements", post(statements::submit))
         .route("/api/2.0/sql/statements/", post(statements::submit))
         .route("/api/2.0/sql/statements/{id}", get(statements::get))
@@ -236,6 +237,32 @@ fn scim_id(name: &str) -> String {
 /// `$ref`, `type`): RFC 7643 section 4.1.2 and the Databricks SCIM API (`/preview/scim/v2/Me`).
 /// The workspace id is in the `X-Databricks-Org-Id` response header, where databricks-sdk-go's
 /// `CurrentWorkspaceID` (`workspace_functions.go`) reads it.
+/// The caller's own valid tokens (databricks-sdk-go `TokensAPI.List`: "all the valid tokens for a
+/// user-workspace pair"): `token_infos` with times in epoch milliseconds, `expiry_time` -1 for a
+/// token that never expires; expired tokens are not listed. Never the token values.
+async fn list_tokens(auth: Authed) -> Response<Body> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let p = &auth.principal;
+    let infos: Vec<Value> = p
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (i, p.token_expiry_time.get(t).copied().unwrap_or(-1)))
+        .filter(|(_, expiry)| *expiry == -1 || *expiry > now_ms)
+        .map(|(i, expiry)| {
+            json!({
+                "token_id": format!("{:064x}", i + 1),
+                "creation_time": 1_700_000_000_000_i64,
+                "expiry_time": expiry,
+                "comment": format!("token {}", i + 1),
+            })
+        })
+        .collect();
+    respond(StatusCode::OK, json!({"token_infos": infos}))
+}
+
 async fn me(auth: Authed) -> Response<Body> {
     let p = &auth.principal;
     let service_principal = !p.application_id.contains('@');

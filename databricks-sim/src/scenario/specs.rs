@@ -46,6 +46,8 @@ pub struct PrincipalSpec {
     pub display_name: String,
     /// Personal access tokens.
     pub tokens: Vec<String>,
+    /// `expiry_time` (epoch milliseconds) of those tokens that expire; the others never do.
+    pub token_expiry_time: std::collections::BTreeMap<String, i64>,
     pub oauth: Option<OAuthClientSpec>,
     pub metastore_admin: bool,
     /// Metastore privileges in REST spelling, e.g. `CREATE_CATALOG`.
@@ -155,6 +157,11 @@ impl PrincipalSpec {
     pub fn with_token(mut self, token: &str) -> Self {
         self.tokens.push(token.into());
         self
+    }
+    /// Adds a personal access token that expires at `expiry_ms` (epoch milliseconds).
+    pub fn with_token_expiring(mut self, token: &str, expiry_ms: i64) -> Self {
+        self.token_expiry_time.insert(token.into(), expiry_ms);
+        self.with_token(token)
     }
     /// Sets OAuth client-secret credentials.
     pub fn with_client_secret(mut self, client_id: &str, secret: &str) -> Self {

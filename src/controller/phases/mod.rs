@@ -65,7 +65,7 @@ async fn phases(
         Err(f) => return Outcome::NotValidated(f),
     };
     let id = ctx.id_of(dbi);
-    let it = Integration::of(&dbi.spec, &id, flow.stage());
+    let it = super::observe::with_warning(Integration::of(&dbi.spec, &id, flow.stage()), ctx);
     let mut findings = validate::run(dbi, &clients, &it, flow).await;
     if let Err(f) = claim::settle(ctx, dbi, &findings).await {
         return Outcome::NotValidated(f);

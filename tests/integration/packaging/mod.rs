@@ -7,4 +7,5 @@ mod chart_install;
 mod cli_import;
 mod cli_validate;
 mod crd;
+mod operations;
 mod rollout;

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod connections;
+mod expiry;
 
 use databricks_sim::{
     ADMIN_USER, CatalogSpec, METASTORE_ID, SP_APP_ID, SP_TOKEN, Scenario, Simulator, WAREHOUSE_ID,
@@ -44,6 +45,7 @@ fn integration(id: &IntegrationId) -> Integration<'_> {
         adopt: false,
         storage_root: None,
         after_setup: false,
+        credential_warning: checks::DEFAULT_CREDENTIAL_WARNING,
     }
 }
 

@@ -114,6 +114,7 @@ fn certificate_auth(sim: &Simulator, thumbprint_hex: &str, key_pem: &str) -> Aut
         private_key_pem: SecretString::from(key_pem),
         token_url: entra_url(sim),
         scope: "all-apis".into(),
+        certificate_pem: None,
     }
 }
 

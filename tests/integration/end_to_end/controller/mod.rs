@@ -35,6 +35,7 @@ fn catalog<'a>(
     sim.catalogs.get(name)
 }
 
+mod expiry;
 mod failures;
 mod lifecycle;
 mod operations;

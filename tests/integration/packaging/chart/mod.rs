@@ -28,6 +28,9 @@ const GOLDEN: &[(&str, &[&str])] = &[
             "--set=concurrency=32",
             "--set=reconcileTimeout=2m",
             "--set=installationId=prod-eu-1",
+            "--set=prometheusRule.enabled=true",
+            "--set=kubeStateMetrics.enabled=true",
+            "--set=grafanaDashboard.enabled=true",
         ],
     ),
 ];
@@ -175,6 +178,8 @@ fn every_option_is_accepted_by_the_api_server() {
         "--set=reconcileTimeout=90s",
         "--set=installationId=dr-test",
         "--set=podDisruptionBudget.maxUnavailable=50%",
+        "--set=kubeStateMetrics.enabled=true",
+        "--set=grafanaDashboard.enabled=true",
     ]);
     assert_success(&out, "helm install --dry-run=server with every option");
     let text = stdout(&out);

@@ -134,7 +134,15 @@ fn kubectl_get_prints_the_contract_columns() {
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["NAME", "WORKSPACE", "CATALOG", "PHASE", "READY", "AGE"]
+        [
+            "NAME",
+            "WORKSPACE",
+            "CATALOG",
+            "PHASE",
+            "READY",
+            "SUSPENDED",
+            "AGE"
+        ]
     );
     let row = table.lines().nth(1).unwrap();
     assert!(row.contains("analytics.cloud.databricks.com"), "{row}");
