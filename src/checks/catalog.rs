@@ -79,6 +79,9 @@ async fn existing(
     };
     let owner = info.owner.clone().unwrap_or_default();
     let marked = info.comment.as_deref() == Some(catalog_comment(it.id).as_str());
+    // A comment naming another integration counts as its marker: such a catalog is never
+    // adopted (or taken over) where tags are missing.
+    let tag = tag.or_else(|| other_marker(info.comment.as_deref(), it));
     let mut state = classify(it, principal, &owner, tag.as_deref(), marked);
     if state == CatalogState::Ours && it.check_lockdown {
         match lockdown::inspect(main, name, principal).await {
@@ -183,6 +186,14 @@ fn may_create_catalogs(assignments: &[databricks::EffectivePrivilegeAssignment])
         .iter()
         .flat_map(|a| &a.privileges)
         .any(|p| p.privilege == "CREATE_CATALOG" || p.privilege == "ALL_PRIVILEGES")
+}
+
+/// The marker of another integration named in an operator-written comment, if any.
+fn other_marker(comment: Option<&str>, it: &Integration<'_>) -> Option<String> {
+    let prefix = catalog_comment(it.id);
+    let prefix = prefix.strip_suffix(&it.id.marker()).unwrap_or(&prefix);
+    let marker = comment?.strip_prefix(prefix)?.trim();
+    (marker != it.id.marker() && !marker.is_empty()).then(|| marker.to_string())
 }
 
 /// Whose the catalog is: this integration's only when it carries the marker *and* the principal
@@ -301,99 +312,4 @@ impl Admin<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::IntegrationId;
-
-    fn it(id: &IntegrationId) -> Integration<'_> {
-        Integration {
-            id,
-            catalog: "gov",
-            automatic: true,
-            audit: false,
-            check_lockdown: true,
-            adopt: false,
-            storage_root: None,
-            after_setup: false,
-            credential_warning: crate::checks::DEFAULT_CREDENTIAL_WARNING,
-        }
-    }
-
-    #[test]
-    fn the_metastore_owner_or_its_group_is_an_admin() {
-        let summary = databricks::MetastoreSummary {
-            metastore_id: "m".into(),
-            owner: "uc-admins".into(),
-            storage_root: None,
-        };
-        let groups = ["uc-admins".to_string()];
-        let admin = |principal, groups: &'static [String]| Admin {
-            summary: &summary,
-            principal,
-            groups,
-        };
-        assert!(
-            Admin {
-                summary: &summary,
-                principal: "sp",
-                groups: &groups
-            }
-            .is_admin()
-        );
-        assert!(!admin("sp", &[]).is_admin());
-        assert!(admin("UC-ADMINS", &[]).is_admin());
-    }
-
-    #[test]
-    fn ownership_needs_the_marker_and_the_principal() {
-        let id = IntegrationId::new("default", "team", "a");
-        let marker = id.marker();
-        let it = it(&id);
-        assert_eq!(
-            classify(&it, "sp", "SP", Some(&marker), false),
-            CatalogState::Ours
-        );
-        // A forged marker on someone else's catalog never makes it ours.
-        assert_eq!(
-            classify(&it, "sp", "alice", Some(&marker), true),
-            CatalogState::NotOwned {
-                owner: "alice".into()
-            }
-        );
-        // Another installation's marker for the same namespace and name is not ours.
-        assert_eq!(
-            classify(&it, "sp", "sp", Some("other/team/a"), false),
-            CatalogState::OtherIntegration {
-                id: "other/team/a".into()
-            }
-        );
-        assert_eq!(
-            classify(&it, "sp", "alice", None, false),
-            CatalogState::Foreign {
-                owner: "alice".into()
-            }
-        );
-    }
-
-    #[test]
-    fn an_untagged_catalog_of_the_principal_is_ours_only_if_we_created_it_or_adopt_it() {
-        let id = IntegrationId::new("default", "team", "a");
-        let plain = it(&id);
-        assert_eq!(
-            classify(&plain, "sp", "sp", None, true),
-            CatalogState::OursUntagged
-        );
-        assert_eq!(
-            classify(&plain, "sp", "sp", None, false),
-            CatalogState::NotAdopted
-        );
-        let adopting = Integration {
-            adopt: true,
-            ..plain
-        };
-        assert_eq!(
-            classify(&adopting, "sp", "sp", None, false),
-            CatalogState::OursUntagged
-        );
-    }
-}
+mod tests;

@@ -110,6 +110,12 @@ async fn drop_catalog(ctx: &Context, dbi: &DatabricksIntegration) -> Result<Opti
             format!("catalog {catalog} dropped"),
         )),
         Dropped::Absent => None,
+        Dropped::Adopted => Some(Note::normal(
+            Reason::CatalogRetained,
+            format!(
+                "catalog {catalog} is kept (adopted through adoptExistingCatalog: an adopted catalog is never dropped)"
+            ),
+        )),
         Dropped::NotOurs(whose) => Some(Note::warning(
             Reason::CatalogNotDropped,
             format!("catalog {catalog} is not this integration's ({whose}); it is left in place"),

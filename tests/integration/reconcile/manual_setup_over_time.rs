@@ -163,3 +163,53 @@ async fn a_deleted_manual_integration_leaves_a_cleanup_script_that_drops_the_cat
     let retained = Reason::CatalogRetained.as_str();
     assert!(reasons.iter().any(|r| r == retained), "{reasons:?}");
 }
+
+/// A tenant who plants statements in the published ConfigMap's `applied.sql` (where the
+/// operator used to read its reference from) before and while statements are pending: the
+/// scripts come from the operator's own record, so the planted statement is never published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_planted_in_the_config_map_is_never_published() {
+    let (env, mut manifest) = manual_integration("manual-planted").await;
+    let planted = "DROP CATALOG other_team CASCADE";
+    let cms = Api::<ConfigMap>::namespaced(control_plane().client().await, &env.ns);
+    let plant = |mut data: std::collections::BTreeMap<String, String>| {
+        let grant = "GRANT SELECT ON CATALOG `governance` TO `x`";
+        // One line, as statements are read back: the old derivation turned it into
+        // `REVOKE … FROM `x`; DROP CATALOG other_team CASCADE`.
+        data.insert("applied.sql".into(), format!("{grant}; {planted};\n"));
+        config_map("gov-uc-setup", json!(data))
+    };
+    // Before any statement is pending.
+    let cm = plant(env.config_map("gov-uc-setup").await);
+    let params = PatchParams::apply("tenant").force();
+    cms.patch("gov-uc-setup", &params, &Patch::Apply(&cm))
+        .await
+        .unwrap();
+    set_audit(&env, &mut manifest, true).await;
+    // What the operator publishes: the scripts, and the statements still to run.
+    let published = |data: &std::collections::BTreeMap<String, String>| {
+        ["setup.sql", "cleanup.sql", "pending.sql"]
+            .iter()
+            .filter_map(|key| data.get(*key))
+            .any(|script| script.contains(planted))
+    };
+    let data = env.config_map("gov-uc-setup").await;
+    assert!(!published(&data), "{data:?}");
+    let pending = statements_of(&data["pending.sql"]);
+    assert!(
+        pending.iter().all(|s| s.starts_with("GRANT ")),
+        "{pending:?}"
+    );
+
+    // While statements are pending: planted again, then the spec changes once more.
+    let cm = plant(env.config_map("gov-uc-setup").await);
+    cms.patch("gov-uc-setup", &params, &Patch::Apply(&cm))
+        .await
+        .unwrap();
+    set_audit(&env, &mut manifest, false).await;
+    let data = env.config_map("gov-uc-setup").await;
+    assert!(!published(&data), "{data:?}");
+    let dbi = env.get("gov").await;
+    let messages = serde_json::to_string(&dbi.status).unwrap();
+    assert!(!messages.contains(planted), "the status never asks for it");
+}

@@ -136,6 +136,16 @@ async fn an_sp_owned_catalog_is_adopted_only_when_asked() {
     assert_eq!(adopted["tags"][TAG_KEY], json!(marker));
     assert_eq!(adopted["owner"], json!(SP_APP_ID));
     env.assert_no_leak(SP_TOKEN).await;
+
+    // Adoption is never destructive: deleting the integration (deletionPolicy Delete) keeps it.
+    env.delete("gov").await.unwrap();
+    assert!(env.gone("gov").await, "the finalizer is removed");
+    assert!(
+        snapshot(&env.sim, "legacy").is_some(),
+        "the adopted catalog stays"
+    );
+    let kept = env.event_notes(Reason::CatalogRetained).await;
+    assert!(kept.iter().any(|n| n.contains("adopted")), "{kept:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

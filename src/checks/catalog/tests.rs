@@ -1,0 +1,111 @@
+//! Who a catalog belongs to, and who is a metastore admin.
+use super::*;
+use crate::identity::IntegrationId;
+
+fn it(id: &IntegrationId) -> Integration<'_> {
+    Integration {
+        id,
+        catalog: "gov",
+        automatic: true,
+        audit: false,
+        check_lockdown: true,
+        adopt: false,
+        storage_root: None,
+        after_setup: false,
+        credential_warning: crate::checks::DEFAULT_CREDENTIAL_WARNING,
+    }
+}
+
+#[test]
+fn the_metastore_owner_or_its_group_is_an_admin() {
+    let summary = databricks::MetastoreSummary {
+        metastore_id: "m".into(),
+        owner: "uc-admins".into(),
+        storage_root: None,
+    };
+    let groups = ["uc-admins".to_string()];
+    let admin = |principal, groups: &'static [String]| Admin {
+        summary: &summary,
+        principal,
+        groups,
+    };
+    assert!(
+        Admin {
+            summary: &summary,
+            principal: "sp",
+            groups: &groups
+        }
+        .is_admin()
+    );
+    assert!(!admin("sp", &[]).is_admin());
+    assert!(admin("UC-ADMINS", &[]).is_admin());
+}
+
+#[test]
+fn ownership_needs_the_marker_and_the_principal() {
+    let id = IntegrationId::new("default", "team", "a");
+    let marker = id.marker();
+    let it = it(&id);
+    assert_eq!(
+        classify(&it, "sp", "SP", Some(&marker), false),
+        CatalogState::Ours
+    );
+    // A forged marker on someone else's catalog never makes it ours.
+    assert_eq!(
+        classify(&it, "sp", "alice", Some(&marker), true),
+        CatalogState::NotOwned {
+            owner: "alice".into()
+        }
+    );
+    // Another installation's marker for the same namespace and name is not ours.
+    assert_eq!(
+        classify(&it, "sp", "sp", Some("other/team/a"), false),
+        CatalogState::OtherIntegration {
+            id: "other/team/a".into()
+        }
+    );
+    assert_eq!(
+        classify(&it, "sp", "alice", None, false),
+        CatalogState::Foreign {
+            owner: "alice".into()
+        }
+    );
+}
+
+#[test]
+fn an_untagged_catalog_of_the_principal_is_ours_only_if_we_created_it_or_adopt_it() {
+    let id = IntegrationId::new("default", "team", "a");
+    let plain = it(&id);
+    assert_eq!(
+        classify(&plain, "sp", "sp", None, true),
+        CatalogState::OursUntagged
+    );
+    assert_eq!(
+        classify(&plain, "sp", "sp", None, false),
+        CatalogState::NotAdopted
+    );
+    let adopting = Integration {
+        adopt: true,
+        ..plain
+    };
+    assert_eq!(
+        classify(&adopting, "sp", "sp", None, false),
+        CatalogState::OursUntagged
+    );
+}
+
+#[test]
+fn a_comment_naming_another_integration_is_its_marker() {
+    let id = IntegrationId::new("default", "ns", "mine");
+    let other = IntegrationId::new("default", "ns", "theirs");
+    let it = Integration {
+        adopt: true,
+        ..it(&id)
+    };
+    let theirs = crate::setup::catalog_comment(&other);
+    assert_eq!(other_marker(Some(&theirs), &it), Some(other.marker()));
+    let ours = crate::setup::catalog_comment(&id);
+    assert_eq!(other_marker(Some(&ours), &it), None);
+    assert_eq!(other_marker(Some("a team's own catalog"), &it), None);
+    assert_eq!(other_marker(None, &it), None);
+}
