@@ -209,8 +209,14 @@ impl Leadership {
         duration_secs: u64,
         shutdown: Shutdown,
     ) -> Result<Option<Leadership>, String> {
-        let identity = std::env::var("POD_NAME")
-            .unwrap_or_else(|_| format!("uc-operator-{}", uuid::Uuid::new_v4().simple()));
+        // The pod name, for people reading the Lease, plus a per-process suffix: a container
+        // restarted after losing the Lease must not find its own name there and lead at once
+        // while the pod it replaced may still believe it leads.
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let identity = match std::env::var("POD_NAME") {
+            Ok(pod) => format!("{pod}_{}", &run[..8]),
+            Err(_) => format!("uc-operator-{run}"),
+        };
         let mut elector = Elector {
             api: Api::namespaced(client, namespace),
             name: lease.to_string(),

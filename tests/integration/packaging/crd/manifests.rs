@@ -324,3 +324,35 @@ fn catalog_cannot_change_on_update() {
         "edit another field",
     );
 }
+
+/// The CEL rules stay within the API server's cost budget at every maximum: 10 connections of
+/// 50 catalogs each, every name at its longest.
+#[test]
+fn a_manifest_at_every_maximum_is_accepted() {
+    let cp = control_plane();
+    let ns = cp.namespace("maxima");
+    let long = |i: usize, j: usize| format!("c{i:02}_{j:02}_{}", "x".repeat(255 - 7));
+    let connections: Vec<Value> = (0..10)
+        .map(|i| {
+            let names: Vec<String> = (0..50).map(|j| long(i, j)).collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            connection(&names)
+        })
+        .collect();
+    let catalog = format!("m{}", "y".repeat(254));
+    let mut manifest = with(valid(), "/spec/catalog", json!(catalog));
+    manifest = with(
+        manifest,
+        "/spec/additionalWorkspaceConnections",
+        json!(connections),
+    );
+    let out = cp.kubectl_stdin(
+        &["apply", "--dry-run=server", "-n", &ns, "-f", "-"],
+        &manifest.to_string(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
