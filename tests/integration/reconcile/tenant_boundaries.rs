@@ -137,3 +137,64 @@ async fn a_prune_of_secret_and_resource_completes_and_names_the_catalog_left() {
         "{notes:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_integrations_created_at_once_for_one_workspace_one_wins() {
+    let mut env = Env::new("tb-race", Scenario::default_for_tests()).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    for (name, catalog) in [("a-one", "one"), ("b-two", "two")] {
+        env.apply(&env.manifest(name, catalog)).await;
+        env.remember(name).await;
+        env.step(name).await.result.unwrap();
+    }
+    let (a, b) = tokio::join!(env.step("a-one"), env.step("b-two"));
+    let phases = [
+        phase(&env.get("a-one").await),
+        phase(&env.get("b-two").await),
+    ];
+    let enabled = phases
+        .iter()
+        .filter(|p| **p == Some(Phase::Enabled))
+        .count();
+    assert_eq!(enabled, 1, "{phases:?}");
+    let loser = if a.result.is_ok() { b } else { a };
+    let failure = loser.failure();
+    assert_eq!(failure.reason, Reason::DuplicateWorkspace);
+    assert!(
+        failure
+            .message
+            .starts_with("Databricks Unity Catalog integration already exists on "),
+        "{}",
+        failure.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_host_names_of_one_workspace_are_one_workspace() {
+    // `alias` is the same workspace (same id) under another host, as a vanity or private-link
+    // name is.
+    let mut scenario = Scenario::default_for_tests();
+    let mut alias = scenario.workspaces[0].clone();
+    alias.name = "alias".into();
+    scenario = scenario.with_workspace(alias);
+    let mut env = Env::new("tb-alias", scenario).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    env.apply(&env.manifest("a-main", "main_catalog")).await;
+    env.enable("a-main").await;
+    env.remember("a-main").await;
+
+    let alias_host = env.sim.workspace("alias").host;
+    assert_ne!(alias_host, env.sim.workspace("main").host);
+    let mut other = env.manifest("b-alias", "alias_catalog");
+    other["spec"]["workspaceUrl"] = json!(alias_host);
+    env.apply(&other).await;
+    env.remember("b-alias").await;
+    env.step("b-alias").await.result.unwrap();
+    let failure = env.step("b-alias").await.failure();
+    assert_eq!(failure.reason, Reason::DuplicateWorkspace);
+    assert!(
+        failure.message.contains(&format!("{}/a-main", env.ns)),
+        "{}",
+        failure.message
+    );
+}
