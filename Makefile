@@ -34,8 +34,8 @@ test: tools deps lint
 ## test-fast: the edit-compile-test loop: unit tests (decisions, status, plan, import) and the
 ## simulator's in-process tests, no control plane; `make test` stays the whole suite
 test-fast:
-	$(CARGO) test --workspace --lib --bins
-	$(CARGO) test -p databricks-sim
+	$(CARGO) test --workspace --features uc-operator/test-hooks --lib --bins \
+		--test sim --test strict_compute --test strict_uc
 
 ## demo: the operator reconciling examples/ against a local control plane and the simulator
 demo: tools
