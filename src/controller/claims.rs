@@ -68,18 +68,34 @@ pub enum Holder {
 
 pub struct Claims {
     api: Api<ConfigMap>,
+    client: kube::Client,
 }
 
 impl Claims {
     pub fn new(client: kube::Client, namespace: &str) -> Self {
         Claims {
-            api: Api::namespaced(client, namespace),
+            api: Api::namespaced(client.clone(), namespace),
+            client,
         }
     }
 
+    /// Whether the claim's holder still exists, asked of the API server: the watch cache may
+    /// not have every resource yet (just after a start), and a live holder must never lose its
+    /// workspace.
+    async fn holder_exists(&self, claim: &ConfigMap, uid: &str) -> Result<bool, kube::Error> {
+        let holder = data(claim, HOLDER).unwrap_or_default();
+        let Some((namespace, name)) = holder.split_once('/') else {
+            return Ok(false);
+        };
+        let api: Api<DatabricksIntegration> = Api::namespaced(self.client.clone(), namespace);
+        let current = api.get_opt(name).await?;
+        Ok(current.is_some_and(|d| d.uid().as_deref() == Some(uid)))
+    }
+
     /// Who holds `ws`. With `take`, a free workspace is claimed for `dbi` (create-if-absent: a
-    /// concurrent creator makes this one see the winner). `alive` says whether a holder uid
-    /// still exists; a claim of one that does not is removed and retaken.
+    /// concurrent creator makes this one see the winner). `alive` says from the watch cache
+    /// whether a holder uid still exists; a claim of one the API server confirms gone is removed
+    /// and retaken.
     pub async fn holder(
         &self,
         dbi: &DatabricksIntegration,
@@ -112,7 +128,7 @@ impl Claims {
             if holder_uid == uid {
                 return Ok(Holder::Free);
             }
-            if alive(&holder_uid) {
+            if alive(&holder_uid) || self.holder_exists(&existing, &holder_uid).await? {
                 let holder = data(&existing, HOLDER).unwrap_or_else(|| "unknown".into());
                 return Ok(Holder::Other(holder));
             }

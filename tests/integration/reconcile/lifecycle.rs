@@ -318,12 +318,21 @@ async fn manual_setup_publishes_the_script_and_polls_for_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_keeps_the_catalog_with_retain_and_drops_it_with_delete() {
-    let env = Env::new("rec-delete", Scenario::default_for_tests()).await;
+    // Two workspaces on one metastore: one integration each (one per workspace).
+    let second = databricks_sim::WorkspaceSpec::new("second", 2002)
+        .with_warehouse(databricks_sim::WAREHOUSE_ID, "RUNNING");
+    let env = Env::new(
+        "rec-delete",
+        Scenario::default_for_tests().with_workspace(second),
+    )
+    .await;
     env.secret("sp-token", SP_TOKEN).await;
     let mut kept = env.manifest("kept", "kept");
     kept["spec"]["deletionPolicy"] = json!("Retain");
     env.apply(&kept).await;
-    env.apply(&env.manifest("dropped", "dropped")).await;
+    let mut dropped = env.manifest("dropped", "dropped");
+    dropped["spec"]["workspaceUrl"] = json!(env.sim.workspace("second").host);
+    env.apply(&dropped).await;
     env.enable("kept").await;
     env.enable("dropped").await;
     let catalogs = || env.sim.state().catalogs.into_keys().collect::<Vec<_>>();
