@@ -20,7 +20,10 @@ def manifests(n, ports, interval):
         w = workspace(i)
         name = f"bench-{i:05d}"
         meta = {"name": name, "namespace": NAMESPACE, "labels": {LABEL: "true"}}
-        docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": {**meta, "name": f"{name}-token"},
+        # Credentials opt in: the operator uses only Secrets labelled uc-operator.dev/credentials.
+        secret_meta = {**meta, "name": f"{name}-token",
+                       "labels": {LABEL: "true", "uc-operator.dev/credentials": "true"}}
+        docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": secret_meta,
                      "type": "Opaque", "stringData": {"token": w["token"]}})
         docs.append({"apiVersion": "uc-operator.dev/v1alpha1", "kind": "DatabricksIntegration",
                      "metadata": meta, "spec": {
