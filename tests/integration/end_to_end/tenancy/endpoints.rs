@@ -14,7 +14,9 @@ use uc_operator::api::Phase;
 
 use crate::support::hostile::{Hostile, Reply};
 use crate::support::spawned::{Env, chart_memory_limit, rss_bytes};
-use crate::support::status::{phase, ready};
+#[cfg(feature = "test-hooks")]
+use crate::support::status::phase;
+use crate::support::status::ready;
 
 /// Samples a process's VmRSS every 100 ms on a thread and keeps the highest value seen.
 struct RssWatch {
