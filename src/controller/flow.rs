@@ -184,4 +184,4 @@ pub fn workspace_key(dbi: &DatabricksIntegration) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

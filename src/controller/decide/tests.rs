@@ -1,7 +1,5 @@
 //! Every branch of the decision, with no API server: what the phases found → phase, state,
 //! record and next step.
-use serde_json::json;
-
 use super::*;
 use crate::api::{DatabricksIntegrationStatus, SetupMode};
 use crate::checks::{CATALOG_VALIDATION, METASTORE_VALIDATION};
@@ -166,19 +164,7 @@ fn setup_notes_become_events() {
 }
 
 fn resource(status: Option<DatabricksIntegrationStatus>, deleting: bool) -> DatabricksIntegration {
-    let mut d: DatabricksIntegration = serde_json::from_value(json!({
-        "apiVersion": "uc-operator.dev/v1alpha1",
-        "kind": "DatabricksIntegration",
-        "metadata": {"name": "a", "namespace": "ns", "generation": 1},
-        "spec": {
-            "workspaceUrl": "ws.cloud.databricks.com",
-            "httpPath": "/sql/1.0/warehouses/w",
-            "authenticationType": "token",
-            "tokenSecretRef": {"name": "t"},
-            "catalog": "gov"
-        }
-    }))
-    .unwrap();
+    let mut d = crate::controller::flow::tests::dbi("a", "ws.cloud.databricks.com", 0);
     d.status = status;
     if deleting {
         d.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(

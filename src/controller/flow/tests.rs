@@ -7,7 +7,9 @@ use crate::api::{
     DatabricksIntegrationStatus, SetupMode, SetupStatus, ValidationResults, ValidationTest,
 };
 
-fn dbi(name: &str, url: &str, created: i64) -> DatabricksIntegration {
+/// A token integration `ns/<name>` (uid = name, generation 2) for `url`; the decisions' tests use
+/// it too.
+pub(crate) fn dbi(name: &str, url: &str, created: i64) -> DatabricksIntegration {
     let mut d: DatabricksIntegration = serde_json::from_value(json!({
         "apiVersion": "uc-operator.dev/v1alpha1",
         "kind": "DatabricksIntegration",
