@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::ResourceExt;
 use kube::api::Api;
 
 use crate::api::{AuthenticationType, Connection};
 use crate::databricks::{
-    AllowedHosts, AuthConfig, ConfigError, ConnectionConfig, HostRestriction, parse_http_path,
-    parse_workspace_url,
+    AllowedHosts, AuthConfig, ConfigError, ConnectionConfig, HostRestriction, SubjectTokens,
+    entra_authority, parse_http_path, parse_workspace_url,
 };
 
 /// A Secret is a credential only when it carries this label set to `"true"` (opt in), so
@@ -32,6 +32,20 @@ pub enum SecretError {
         "Secret {namespace}/{name} is not labelled {CREDENTIALS_LABEL}=true: the operator uses only Secrets that opt in as credentials (kubectl label secret {name} -n {namespace} {CREDENTIALS_LABEL}=true)"
     )]
     NotLabelled { namespace: String, name: String },
+    #[error("ServiceAccount {namespace}/{name} (workloadIdentity.serviceAccountName) not found")]
+    ServiceAccountNotFound { namespace: String, name: String },
+    #[error(
+        "ServiceAccount {namespace}/{name} is not labelled {CREDENTIALS_LABEL}=true: the operator requests tokens only for ServiceAccounts that opt in as credentials (kubectl label serviceaccount {name} -n {namespace} {CREDENTIALS_LABEL}=true)"
+    )]
+    ServiceAccountNotLabelled { namespace: String, name: String },
+    /// An audience the Kubernetes API server accepts, or one that could not be checked.
+    #[error("{0}")]
+    Audience(String),
+    /// `validate --secrets-dir` has no API server to request ServiceAccount tokens from.
+    #[error(
+        "workloadIdentity needs the cluster's TokenRequest API: run validate with a kubeconfig, without --secrets-dir"
+    )]
+    NoTokenRequest,
     #[error("Secret {namespace}/{name}: annotation {ALLOWED_HOSTS_ANNOTATION}: {source}")]
     Annotation {
         namespace: String,
@@ -81,9 +95,18 @@ impl From<SecretError> for Failure {
             | SecretError::MissingKey { .. }
             | SecretError::Empty { .. }
             | SecretError::File { .. } => Failure::user(Reason::SecretNotFound, message),
-            SecretError::NotLabelled { .. } => {
+            SecretError::NotLabelled { .. } | SecretError::ServiceAccountNotLabelled { .. } => {
                 Failure::user(Reason::CredentialNotLabelled, message)
             }
+            SecretError::ServiceAccountNotFound { .. } => {
+                Failure::user(Reason::ServiceAccountNotFound, message)
+            }
+            SecretError::NoTokenRequest => Failure::user(Reason::InvalidConfiguration, message),
+            // An issuer that could not be read is retried; a refused audience waits for a fix.
+            SecretError::Audience(_) if message.starts_with("could not") => {
+                Failure::retry(Reason::KubernetesError, message)
+            }
+            SecretError::Audience(_) => Failure::user(Reason::InvalidConfiguration, message),
             SecretError::Annotation { .. } => Failure::user(Reason::InvalidConfiguration, message),
             SecretError::Config { .. } | SecretError::Required(_) => {
                 Failure::user(Reason::InvalidConfiguration, message)
@@ -106,6 +129,18 @@ pub trait SecretSource {
     fn restriction(&self, _name: &str) -> Result<Option<HostRestriction>, SecretError> {
         Ok(None)
     }
+
+    /// The tokens of the ServiceAccount `name` for `audience` (workload identity), once it is
+    /// known to exist, to have opted in, and the audience to be safe; with where its
+    /// annotation lets them go.
+    fn workload_identity(
+        &mut self,
+        _name: &str,
+        _audience: &str,
+    ) -> impl Future<Output = Result<(SubjectTokens, Option<HostRestriction>), SecretError>> + Send
+    {
+        async { Err(SecretError::NoTokenRequest) }
+    }
 }
 
 /// A secret's bytes as a value, `None` when blank. Trailing newlines creep in from `kubectl
@@ -117,6 +152,7 @@ pub fn decode(bytes: &[u8]) -> Option<SecretString> {
 
 /// Reads Secrets once per reconcile, however many connections share one.
 pub struct SecretReader {
+    client: kube::Client,
     api: Api<Secret>,
     namespace: String,
     cache: BTreeMap<String, Option<Secret>>,
@@ -131,25 +167,78 @@ impl SecretSource for SecretReader {
         let Some(Some(secret)) = self.cache.get(name) else {
             return Ok(None);
         };
-        let Some(list) = secret.annotations().get(ALLOWED_HOSTS_ANNOTATION) else {
-            return Ok(None);
-        };
-        let hosts = AllowedHosts::parse(list).map_err(|source| SecretError::Annotation {
-            namespace: self.namespace.clone(),
-            name: name.to_string(),
-            source,
-        })?;
-        Ok(Some(HostRestriction {
-            source: format!("Secret {}/{name}", self.namespace),
-            hosts,
-        }))
+        annotated_restriction(secret, &format!("Secret {}/{name}", self.namespace), || {
+            (self.namespace.clone(), name.to_string())
+        })
     }
+
+    async fn workload_identity(
+        &mut self,
+        name: &str,
+        audience: &str,
+    ) -> Result<(SubjectTokens, Option<HostRestriction>), SecretError> {
+        let who = || (self.namespace.clone(), name.to_string());
+        let sa = Api::<ServiceAccount>::namespaced(self.client.clone(), &self.namespace)
+            .get_opt(name)
+            .await
+            .map_err(|source| SecretError::Kube {
+                namespace: self.namespace.clone(),
+                name: name.to_string(),
+                source,
+            })?;
+        let Some(sa) = sa else {
+            let (namespace, name) = who();
+            return Err(SecretError::ServiceAccountNotFound { namespace, name });
+        };
+        // The same opt-in as a Secret: naming a ServiceAccount must not borrow its identity.
+        if sa.labels().get(CREDENTIALS_LABEL).map(String::as_str) != Some("true") {
+            let (namespace, name) = who();
+            return Err(SecretError::ServiceAccountNotLabelled { namespace, name });
+        }
+        let source = format!("ServiceAccount {}/{name}", self.namespace);
+        let restriction = annotated_restriction(&sa, &source, who)?;
+        crate::workload_identity::check_audience(&self.client, audience)
+            .await
+            .map_err(SecretError::Audience)?;
+        let tokens = crate::workload_identity::service_account_tokens(
+            self.client.clone(),
+            &self.namespace,
+            name,
+            audience,
+        );
+        Ok((tokens, restriction))
+    }
+}
+
+/// The restriction the allowed-hosts annotation of a credential object (Secret or
+/// ServiceAccount) puts on where it may go: one mechanism for both.
+fn annotated_restriction(
+    object: &impl ResourceExt,
+    source: &str,
+    who: impl Fn() -> (String, String),
+) -> Result<Option<HostRestriction>, SecretError> {
+    let Some(list) = object.annotations().get(ALLOWED_HOSTS_ANNOTATION) else {
+        return Ok(None);
+    };
+    let hosts = AllowedHosts::parse(list).map_err(|source| {
+        let (namespace, name) = who();
+        SecretError::Annotation {
+            namespace,
+            name,
+            source,
+        }
+    })?;
+    Ok(Some(HostRestriction {
+        source: source.to_string(),
+        hosts,
+    }))
 }
 
 impl SecretReader {
     pub fn new(client: kube::Client, namespace: &str) -> Self {
         Self {
-            api: Api::namespaced(client, namespace),
+            api: Api::namespaced(client.clone(), namespace),
+            client,
             namespace: namespace.to_string(),
             cache: BTreeMap::new(),
         }
@@ -219,8 +308,7 @@ pub async fn resolve(
     secrets: &mut impl SecretSource,
     c: &Connection,
 ) -> Result<(ConnectionConfig, Vec<HostRestriction>), SecretError> {
-    let config = connection(secrets, c).await?;
-    let mut restrictions = Vec::new();
+    let (config, mut restrictions) = connection_with(secrets, c).await?;
     for name in c.secret_names() {
         restrictions.extend(secrets.restriction(&name)?);
     }
@@ -228,11 +316,20 @@ pub async fn resolve(
 }
 
 /// Builds the client configuration of one connection of the spec, its secrets from `secrets`.
-// Long: one match over the two authentication types and their three Secret kinds.
 pub async fn connection(
     secrets: &mut impl SecretSource,
     c: &Connection,
 ) -> Result<ConnectionConfig, SecretError> {
+    Ok(connection_with(secrets, c).await?.0)
+}
+
+/// The client configuration, with the restriction a workload identity's ServiceAccount carries.
+// Long: one match over the two authentication types and their three credential kinds.
+async fn connection_with(
+    secrets: &mut impl SecretSource,
+    c: &Connection,
+) -> Result<(ConnectionConfig, Vec<HostRestriction>), SecretError> {
+    let mut restrictions = Vec::new();
     let config = |field| move |source| SecretError::Config { field, source };
     let port = u16::try_from(c.port).unwrap_or(443);
     let (host, port) =
@@ -252,7 +349,28 @@ pub async fn connection(
                 .oauth_client_config
                 .as_ref()
                 .ok_or(SecretError::Required("oAuthClientConfig"))?;
-            if o.use_certificate {
+            if let Some(wi) = &o.workload_identity {
+                let entra = o.authority_url.as_deref().is_some_and(entra_authority);
+                let audience = match (&wi.audience, entra) {
+                    (Some(a), _) => a.clone(),
+                    (None, true) => crate::api::ENTRA_TOKEN_EXCHANGE_AUDIENCE.to_string(),
+                    (None, false) => {
+                        return Err(SecretError::Required(
+                            "oAuthClientConfig.workloadIdentity.audience",
+                        ));
+                    }
+                };
+                let (subject, restriction) = secrets
+                    .workload_identity(&wi.service_account_name, &audience)
+                    .await?;
+                restrictions.extend(restriction);
+                AuthConfig::OAuthFederated {
+                    client_id: o.client_id.clone(),
+                    token_url: o.authority_url.clone(),
+                    scope: o.scope.clone(),
+                    subject,
+                }
+            } else if o.use_certificate {
                 let key = o
                     .private_key_secret_ref
                     .as_ref()
@@ -290,12 +408,13 @@ pub async fn connection(
             }
         }
     };
-    Ok(ConnectionConfig {
+    let config = ConnectionConfig {
         host,
         port,
         compute,
         auth,
-    })
+    };
+    Ok((config, restrictions))
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ pub enum Reason {
     // Failures a user must fix.
     DuplicateWorkspace,
     SecretNotFound,
+    ServiceAccountNotFound,
     CredentialNotLabelled,
     InvalidConfiguration,
     HostNotAllowed,

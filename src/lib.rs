@@ -19,3 +19,4 @@ pub mod import;
 pub mod secret;
 pub mod setup;
 pub mod telemetry;
+pub mod workload_identity;

@@ -162,7 +162,36 @@ pub struct OAuthClientConfig {
     /// `useCertificate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_key_secret_ref: Option<PrivateKeySecretRef>,
+
+    /// Prove the client's identity with a short-lived token of a ServiceAccount of this
+    /// namespace instead of a secret (workload identity federation): exactly one of
+    /// `clientSecretRef`, `useCertificate: true` and `workloadIdentity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_identity: Option<WorkloadIdentity>,
 }
+
+/// A ServiceAccount whose tokens the identity provider trusts (a Databricks service principal
+/// federation policy, or an Entra federated credential).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadIdentity {
+    /// The ServiceAccount, in the resource's own namespace. It must carry the label
+    /// `uc-operator.dev/credentials: "true"`.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub service_account_name: String,
+    /// The token's audience: the federation policy's audience. Default, with an Entra
+    /// `authorityUrl`: `api://AzureADTokenExchange`; required otherwise. Never an audience
+    /// the Kubernetes API server accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub audience: Option<String>,
+}
+
+/// The audience Entra workload identity federation expects by default.
+pub const ENTRA_TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 /// Declares a reference to one key of a Secret in the resource's namespace, with its own default
 /// key (the schema default is what users see, so each reference kind gets a type).

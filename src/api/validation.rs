@@ -59,13 +59,34 @@ fn connection_rules() -> Vec<Value> {
     ]
 }
 
+/// An `authorityUrl` the operator treats as Microsoft Entra ID: the paths of Entra's v1 and v2.0
+/// token endpoints, or an Entra login host (`databricks::connection::entra_endpoint`).
+pub const ENTRA_AUTHORITY_PATTERN: &str = "(?i)^(https://)?([^/]*/.*oauth2/(v2[.]0/)?token/?([?#].*)?|(login[.]microsoftonline[.](com|us)|login[.]chinacloudapi[.]cn|login[.]partner[.]microsoftonline[.]cn)(:[0-9]+)?(/.*)?)$";
+/// Audiences every Kubernetes API server accepts by default; the cluster's own issuer is checked
+/// at run time (`workload_identity.rs`).
+pub const KUBERNETES_AUDIENCE_PATTERN: &str = "(?i)^(https://)?(kubernetes|kubernetes[.]default|kubernetes[.]default[.]svc|kubernetes[.]default[.]svc[.]cluster[.]local)(:443)?/?$";
+
 fn oauth_rules() -> Vec<Value> {
     let cert = "(has(self.useCertificate) && self.useCertificate)";
+    let entra = format!(
+        "(has(self.authorityUrl) && self.authorityUrl.matches('{ENTRA_AUTHORITY_PATTERN}'))"
+    );
     vec![
         rule_at(
-            &format!("{cert} || has(self.clientSecretRef)"),
-            "clientSecretRef is required unless useCertificate is true",
+            &format!(
+                "[has(self.clientSecretRef), {cert}, has(self.workloadIdentity)].filter(x, x).size() == 1"
+            ),
+            "exactly one of clientSecretRef, useCertificate: true and workloadIdentity is required",
             ".clientSecretRef",
+            "FieldValueRequired",
+        ),
+        // Databricks federation policies have no default audience the operator could know.
+        rule_at(
+            &format!(
+                "!has(self.workloadIdentity) || has(self.workloadIdentity.audience) || {entra}"
+            ),
+            "workloadIdentity.audience (the federation policy's audience) is required unless authorityUrl is a Microsoft Entra token endpoint",
+            ".workloadIdentity.audience",
             "FieldValueRequired",
         ),
         rule_at(
@@ -111,6 +132,13 @@ fn connection_field_rules(props: &mut Value) {
     for r in oauth_rules() {
         add(oauth, r);
     }
+    add(
+        &mut oauth["properties"]["workloadIdentity"]["properties"]["audience"],
+        rule(
+            &format!("!self.matches('{KUBERNETES_AUDIENCE_PATTERN}')"),
+            "workloadIdentity.audience must not be an audience the Kubernetes API server accepts: the token would let its bearer act as the ServiceAccount in this cluster",
+        ),
+    );
     add(
         &mut oauth["properties"]["authorityUrl"],
         rule(

@@ -10,7 +10,7 @@ use tokio::sync::{Mutex, OnceCell};
 
 use super::assertion::{ASSERTION_TYPE, assertion_header, client_assertion};
 use super::connection::{
-    AuthConfig, ConfigError, Entra, entra_endpoint, entra_resource, entra_scope,
+    AuthConfig, ConfigError, Entra, SubjectTokens, entra_endpoint, entra_resource, entra_scope,
     normalize_token_url,
 };
 use super::error::Error;
@@ -47,7 +47,15 @@ enum ClientCredential {
         key: Box<EncodingKey>,
         header: Box<Header>,
     },
+    /// A workload identity's JWT: the subject of a token exchange, or an Entra client assertion.
+    Federated(SubjectTokens),
 }
+
+/// RFC 8693 token exchange, as databricks-sdk-go sends it for workload identity federation
+/// (`config/experimental/auth/oidc/tokensource.go`): the JWT as `subject_token`, `client_id` in
+/// the form, no client secret.
+const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
 
 struct CachedToken {
     token: SecretString,
@@ -134,6 +142,20 @@ impl TokenProvider {
                     client_id,
                     credential,
                     Some(normalize_token_url(token_url)?),
+                    scope,
+                )
+            }
+            AuthConfig::OAuthFederated {
+                client_id,
+                token_url,
+                scope,
+                subject,
+            } => {
+                let url = token_url.as_deref().map(normalize_token_url).transpose()?;
+                (
+                    client_id,
+                    ClientCredential::Federated(subject.clone()),
+                    url,
                     scope,
                 )
             }
@@ -243,8 +265,13 @@ impl OAuthSource {
         let url = self.token_url(transport).await?.to_owned();
         let entra = entra_endpoint(&url);
         let mut req = Request::new(Method::POST, "oauth_token", url.clone());
-        let mut form: Vec<(&'static str, SecretString)> =
-            vec![("grant_type", "client_credentials".into())];
+        let exchange = matches!(self.credential, ClientCredential::Federated(_)) && entra.is_none();
+        let grant = if exchange {
+            TOKEN_EXCHANGE_GRANT
+        } else {
+            "client_credentials"
+        };
+        let mut form: Vec<(&'static str, SecretString)> = vec![("grant_type", grant.into())];
         match entra {
             Some(Entra::V1) => form.push(("resource", entra_resource(&self.scope).into())),
             Some(Entra::V2) => form.push(("scope", entra_scope(&self.scope).into())),
@@ -263,6 +290,18 @@ impl OAuthSource {
                 form.push(("client_assertion_type", ASSERTION_TYPE.into()));
                 let assertion = client_assertion(&self.client_id, &url, key, header)?;
                 form.push(("client_assertion", assertion));
+            }
+            // Entra workload identity: the ServiceAccount's JWT is the client assertion (what
+            // AKS workload identity sends).
+            ClientCredential::Federated(subject) if entra.is_some() => {
+                form.push(("client_id", self.client_id.as_str().into()));
+                form.push(("client_assertion_type", ASSERTION_TYPE.into()));
+                form.push(("client_assertion", subject.0.subject_token().await?));
+            }
+            ClientCredential::Federated(subject) => {
+                form.push(("client_id", self.client_id.as_str().into()));
+                form.push(("subject_token_type", JWT_TOKEN_TYPE.into()));
+                form.push(("subject_token", subject.0.subject_token().await?));
             }
         }
         req.body = Body::Form(form);

@@ -78,6 +78,18 @@ impl Fingerprint {
                 field(token_url);
                 field(scope);
             }
+            AuthConfig::OAuthFederated {
+                client_id,
+                token_url,
+                scope,
+                subject,
+            } => {
+                field("oauth-federated");
+                field(client_id);
+                field(token_url.as_deref().unwrap_or("\0discovery"));
+                field(scope);
+                field(subject.0.identity());
+            }
         }
         for r in restrictions {
             field(&r.source);

@@ -1,5 +1,7 @@
 //! How to reach a workspace: host and port, the compute behind `httpPath`, and the credentials.
 
+use futures::future::BoxFuture;
+
 use crate::secret::SecretString;
 
 /// The spec's default OAuth scope.
@@ -55,6 +57,46 @@ pub enum Compute {
     Cluster { org_id: String, cluster_id: String },
 }
 
+/// Where a workload identity's tokens come from (a Kubernetes ServiceAccount, through the
+/// TokenRequest API): this module knows nothing of Kubernetes, only that it gets a JWT for the
+/// audience the identity provider trusts.
+pub trait SubjectTokenSource: Send + Sync {
+    /// A JWT to present as `subject_token` or `client_assertion`; cached by the source no longer
+    /// than it lives. Its errors name the ServiceAccount, never the token.
+    fn subject_token(&self) -> BoxFuture<'_, Result<SecretString, SubjectTokenError>>;
+    /// What identifies the source (namespace, ServiceAccount and audience): two sources with
+    /// the same identity give interchangeable tokens.
+    fn identity(&self) -> &str;
+}
+
+/// Why no subject token could be had; the message is for the resource's status.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SubjectTokenError {
+    pub message: String,
+    /// Only a user can fix it (the ServiceAccount is gone, the audience refused), as opposed to
+    /// an API server hiccup.
+    pub permanent: bool,
+}
+
+/// A shared [`SubjectTokenSource`], compared and printed by its identity.
+#[derive(Clone)]
+pub struct SubjectTokens(pub std::sync::Arc<dyn SubjectTokenSource>);
+
+impl std::fmt::Debug for SubjectTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SubjectTokens({})", self.0.identity())
+    }
+}
+
+impl PartialEq for SubjectTokens {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.identity() == other.0.identity()
+    }
+}
+
+impl Eq for SubjectTokens {}
+
 /// The credentials, with secret values already resolved from Kubernetes Secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthConfig {
@@ -75,6 +117,15 @@ pub enum AuthConfig {
         /// The certificate (`tls.crt` next to the key), public: only its `notAfter` is read.
         certificate_pem: Option<String>,
     },
+    /// Workload identity federation: a JWT from `subject` exchanged for an access token, at the
+    /// workspace's (or a Databricks `token_url`'s) endpoint with the RFC 8693 token-exchange
+    /// grant, or at an Entra `token_url` as a client assertion.
+    OAuthFederated {
+        client_id: String,
+        token_url: Option<String>,
+        scope: String,
+        subject: SubjectTokens,
+    },
 }
 
 impl AuthConfig {
@@ -84,6 +135,7 @@ impl AuthConfig {
             AuthConfig::Token(_) => "personal access token",
             AuthConfig::OAuthSecret { .. } => "OAuth client secret",
             AuthConfig::OAuthCertificate { .. } => "OAuth client certificate",
+            AuthConfig::OAuthFederated { .. } => "workload identity",
         }
     }
 }
@@ -231,6 +283,11 @@ pub(crate) enum Entra {
 }
 
 /// The Entra endpoint `url` is, by its path, or by its host for other paths on a login host.
+/// Whether a configured `authorityUrl` is a Microsoft Entra ID token endpoint.
+pub fn entra_authority(url: &str) -> bool {
+    entra_endpoint(url).is_some()
+}
+
 pub(crate) fn entra_endpoint(url: &str) -> Option<Entra> {
     let lower = url.to_ascii_lowercase();
     let rest = lower.strip_prefix("https://").unwrap_or(&lower);

@@ -127,6 +127,9 @@ pub enum Error {
     },
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The workload identity's own token could not be had (before anything was sent).
+    #[error("workload identity: {0}")]
+    SubjectToken(#[from] super::connection::SubjectTokenError),
     #[error("unexpected response from {endpoint}: {message}")]
     Protocol {
         endpoint: &'static str,
@@ -164,6 +167,8 @@ impl Error {
             }
             Error::BodyTooLarge { .. } | Error::Protocol { .. } => ErrorKind::UnexpectedResponse,
             Error::Config(_) => ErrorKind::Configuration,
+            Error::SubjectToken(e) if e.permanent => ErrorKind::Configuration,
+            Error::SubjectToken(_) => ErrorKind::Unavailable,
         }
     }
 

@@ -28,7 +28,8 @@ use serde::de::DeserializeOwned;
 pub use clients::Clients;
 pub use compute::ComputeState;
 pub use connection::{
-    AuthConfig, Compute, ConfigError, ConnectionConfig, parse_http_path, parse_workspace_url,
+    AuthConfig, Compute, ConfigError, ConnectionConfig, SubjectTokenError, SubjectTokenSource,
+    SubjectTokens, entra_authority, parse_http_path, parse_workspace_url,
 };
 pub use error::{ApiError, Error, ErrorKind};
 pub use error_text::truncate;

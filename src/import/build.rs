@@ -98,6 +98,8 @@ impl Builder {
             use_certificate: o.use_certificate,
             public_certificate_thumbprint: None,
             private_key_secret_ref: None,
+            // Immuta payloads have no workload identity: they always carry a credential.
+            workload_identity: None,
         };
         if !o.use_certificate {
             let secret = o.client_secret;

@@ -87,7 +87,9 @@ async fn drop_catalog(ctx: &Context, dbi: &DatabricksIntegration) -> Result<Opti
         Err(f)
             if matches!(
                 f.reason,
-                Reason::SecretNotFound | Reason::CredentialNotLabelled
+                Reason::SecretNotFound
+                    | Reason::ServiceAccountNotFound
+                    | Reason::CredentialNotLabelled
             ) =>
         {
             return Ok(Some(left_in_place(catalog, "its credentials are gone")));
