@@ -37,7 +37,7 @@ use tokio::sync::watch;
 pub use catalog::{Catalog, Grants, Schema, Table};
 pub use faults::{FaultKind, FaultRule};
 pub use scenario::*;
-pub use state::{RequestRecord, Snapshot, WorkspaceSnapshot};
+pub use state::{FederatedExchange, RequestRecord, Snapshot, WorkspaceSnapshot};
 
 /// Where a workspace listens.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

@@ -111,6 +111,12 @@ pub struct Scenario {
     pub generated_workspaces: Option<GeneratedWorkspaces>,
     /// Faults active from the start.
     pub faults: Vec<ScenarioFault>,
+    /// Extra PEM CA certificates trusted when fetching a federation issuer's keys (in tests:
+    /// the Kubernetes API server's own certificate).
+    pub issuer_ca_pem: Option<String>,
+    /// Seconds added to the clock that checks federated tokens' `exp` and `nbf`, so that tests
+    /// can present a token that has expired (positive) or is not yet valid (negative).
+    pub clock_offset_secs: i64,
 }
 
 /// A fault rule from the scenario file; `workspace: None` applies it to every workspace.
@@ -141,6 +147,8 @@ impl Default for Scenario {
             result_chunk_rows: 10_000,
             generated_workspaces: None,
             faults: Vec::new(),
+            issuer_ca_pem: None,
+            clock_offset_secs: 0,
         }
     }
 }

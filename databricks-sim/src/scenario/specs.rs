@@ -66,6 +66,22 @@ pub struct OAuthClientSpec {
     pub client_id: String,
     pub client_secret: Option<String>,
     pub certificate_pem: Option<String>,
+    /// Databricks service principal federation policies: a JWT from one of these issuers, for
+    /// one of its audiences and with its subject, is exchanged for a token at `/oidc/v1/token`
+    /// (docs.databricks.com dev-tools/auth/oauth-federation-policy).
+    pub federation_policies: Vec<FederationPolicySpec>,
+    /// Entra federated identity credentials of the app registration: such a JWT is accepted as
+    /// the client assertion (learn.microsoft.com entra/workload-id/workload-identity-federation).
+    pub federated_credentials: Vec<FederationPolicySpec>,
+}
+
+/// Whose tokens are trusted: an OIDC issuer (its keys fetched from its discovery document), the
+/// audiences a token may carry (any one matches) and the subject it must carry.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FederationPolicySpec {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub subject: String,
 }
 
 /// A catalog that exists at start.
@@ -175,6 +191,24 @@ impl PrincipalSpec {
         let o = self.oauth.get_or_insert_with(Default::default);
         o.client_id = client_id.into();
         o.certificate_pem = Some(certificate_pem.into());
+        self
+    }
+    /// Adds a Databricks service principal federation policy.
+    pub fn with_federation_policy(mut self, client_id: &str, policy: FederationPolicySpec) -> Self {
+        let o = self.oauth.get_or_insert_with(Default::default);
+        o.client_id = client_id.into();
+        o.federation_policies.push(policy);
+        self
+    }
+    /// Adds an Entra federated identity credential.
+    pub fn with_federated_credential(
+        mut self,
+        client_id: &str,
+        policy: FederationPolicySpec,
+    ) -> Self {
+        let o = self.oauth.get_or_insert_with(Default::default);
+        o.client_id = client_id.into();
+        o.federated_credentials.push(policy);
         self
     }
     /// Makes it a metastore admin.

@@ -3,7 +3,7 @@
 mod compute;
 mod snapshot;
 
-pub use snapshot::{Snapshot, WorkspaceSnapshot};
+pub use snapshot::{FederatedExchange, Snapshot, WorkspaceSnapshot};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
@@ -104,6 +104,9 @@ pub(crate) struct World {
     pub jobs: HashMap<String, Job>,
     pub contexts: HashMap<String, String>,
     pub requests: Vec<RequestRecord>,
+    pub issuer_ca_pem: Option<String>,
+    pub clock_offset_secs: i64,
+    pub federated: Vec<snapshot::FederatedExchange>,
 }
 
 impl World {
@@ -211,6 +214,9 @@ impl World {
             jobs: HashMap::new(),
             contexts: HashMap::new(),
             requests: Vec::new(),
+            issuer_ca_pem: s.issuer_ca_pem.clone(),
+            clock_offset_secs: s.clock_offset_secs,
+            federated: Vec::new(),
         }
     }
 

@@ -45,6 +45,7 @@ impl World {
                 .iter()
                 .map(|p| p.application_id.clone())
                 .collect(),
+            federated: self.federated.clone(),
         }
     }
 }
@@ -69,6 +70,26 @@ pub struct Snapshot {
     pub cluster_starts: BTreeMap<String, u64>,
     /// Application ids of all principals.
     pub principals: Vec<String>,
+    /// Every federated token accepted (token exchange or Entra client assertion), in order.
+    #[serde(default)]
+    pub federated: Vec<FederatedExchange>,
+}
+
+/// A workload identity token the simulator accepted, and how it was presented.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FederatedExchange {
+    /// `token-exchange` (Databricks) or `client-assertion` (Entra).
+    pub grant: String,
+    pub client_id: String,
+    pub issuer: String,
+    pub subject: String,
+    pub audiences: Vec<String>,
+    /// The `kid` of the issuer's key that verified the signature.
+    pub key_id: Option<String>,
+    /// Whether the request also carried a client secret (it should not).
+    pub client_secret_sent: bool,
+    /// The token itself, so that tests can look for it where it must never appear.
+    pub token: String,
 }
 
 /// One workspace in a [`Snapshot`].

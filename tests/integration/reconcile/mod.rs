@@ -19,3 +19,4 @@ mod storage_root;
 mod tenant_boundaries;
 mod terminated_cluster;
 mod transient_failures;
+mod workload_identity;

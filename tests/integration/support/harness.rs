@@ -285,6 +285,24 @@ impl ControlPlane {
         ns
     }
 
+    /// The API server as a workload identity issuer: its issuer URL (`--service-account-issuer`
+    /// in hack/control-plane.sh) and the PEM that trusts its certificate. Its discovery document
+    /// and keys are made readable without credentials, as a public issuer's are (the binding
+    /// the Kubernetes docs give for that), so the simulator fetches them as Databricks would.
+    pub fn public_issuer(&self) -> (String, String) {
+        static BOUND: OnceLock<()> = OnceLock::new();
+        BOUND.get_or_init(|| {
+            let binding = r#"{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                "metadata": {"name": "uc-operator-tests-public-issuer"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:service-account-issuer-discovery"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:unauthenticated"}]}"#;
+            let out = self.kubectl_stdin(&["apply", "-f", "-"], binding);
+            assert_success(&out, "bind issuer discovery to system:unauthenticated");
+        });
+        let ca = std::fs::read_to_string(self.dir.join("pki/apiserver.crt")).unwrap();
+        (format!("{}/", self.server), ca)
+    }
+
     /// A kube client with admin rights.
     pub async fn client(&self) -> kube::Client {
         let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).unwrap();

@@ -63,9 +63,17 @@ impl Step {
 
 impl Env {
     pub async fn new(prefix: &str, scenario: Scenario) -> Env {
+        Self::new_for(prefix, |_| scenario).await
+    }
+
+    /// An environment whose scenario depends on the namespace (a federation policy names the
+    /// namespace's ServiceAccount).
+    pub async fn new_for(prefix: &str, scenario: impl FnOnce(&str) -> Scenario) -> Env {
         let cp = control_plane();
         let ns = cp.namespace(prefix);
-        let sim = Simulator::start(scenario).await.expect("simulator starts");
+        let sim = Simulator::start(scenario(&ns))
+            .await
+            .expect("simulator starts");
         let client = cp.client().await;
         let (store, cache) = reflector::store();
         let reporter = Reporter {
@@ -108,6 +116,28 @@ impl Env {
             )
             .await
             .unwrap();
+    }
+
+    /// Creates or replaces a ServiceAccount of the namespace, opted in as a credential or not.
+    pub async fn service_account(&self, name: &str, labelled: bool) {
+        let mut manifest = json!({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": name, "labels": {}},
+        });
+        if labelled {
+            manifest["metadata"]["labels"]["uc-operator.dev/credentials"] = json!("true");
+        }
+        Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(
+            self.client.clone(),
+            &self.ns,
+        )
+        .patch(
+            name,
+            &kube::api::PatchParams::apply("tests").force(),
+            &kube::api::Patch::Apply(&manifest),
+        )
+        .await
+        .unwrap();
     }
 
     /// Deletes a Secret of the namespace.

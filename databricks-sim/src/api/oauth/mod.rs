@@ -17,7 +17,10 @@ use crate::scenario::PrincipalSpec;
 use crate::server::Ctx;
 
 mod assertion;
+mod federation;
 use assertion::verify_assertion;
+
+const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// The AzureDatabricks first-party application id: the resource Entra tokens must be for
 /// (learn.microsoft.com azure/databricks/dev-tools/auth/oauth-m2m and .../aad/service-prin-aad-token).
@@ -82,6 +85,9 @@ pub(super) async fn token(
     body: axum::body::Bytes,
 ) -> Response<Body> {
     let f = form(&body);
+    if f.get("grant_type").map(String::as_str) == Some(TOKEN_EXCHANGE_GRANT) {
+        return exchange(&ctx, &f).await;
+    }
     if f.get("grant_type").map(String::as_str) != Some("client_credentials") {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -128,6 +134,55 @@ pub(super) async fn token(
     };
     let scope = f.get("scope").cloned().unwrap_or_else(|| "all-apis".into());
     let (token, lifetime) = issue(&ctx, &principal);
+    respond(
+        StatusCode::OK,
+        json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime, "scope": scope}),
+    )
+}
+
+/// The token-exchange grant of workload identity federation (`federation.rs`).
+async fn exchange(ctx: &Ctx, f: &HashMap<String, String>) -> Response<Body> {
+    let bad =
+        |error: &str, description: &str| oauth_error(StatusCode::BAD_REQUEST, error, description);
+    if f.get("subject_token_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:token-type:jwt")
+    {
+        return bad(
+            "invalid_request",
+            "subject_token_type must be urn:ietf:params:oauth:token-type:jwt",
+        );
+    }
+    let Some(subject_token) = f.get("subject_token") else {
+        return bad("invalid_request", "subject_token is required");
+    };
+    // Account-wide federation (no client_id) maps a token to a user; only service principal
+    // policies are simulated.
+    let Some(client_id) = f.get("client_id") else {
+        return bad(
+            "invalid_request",
+            "client_id is required: only service principal federation policies are simulated",
+        );
+    };
+    let Some(principal) = find_client(ctx, client_id) else {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed",
+        );
+    };
+    let policies = principal
+        .oauth
+        .as_ref()
+        .map(|o| o.federation_policies.clone())
+        .unwrap_or_default();
+    let secret_sent = f.contains_key("client_secret");
+    if let Err(r) =
+        federation::verify(ctx, subject_token, client_id, secret_sent, &policies, false).await
+    {
+        return bad(r.error, &r.description);
+    }
+    let scope = f.get("scope").cloned().unwrap_or_else(|| "all-apis".into());
+    let (token, lifetime) = issue(ctx, &principal);
     respond(
         StatusCode::OK,
         json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime, "scope": scope}),
@@ -260,6 +315,21 @@ async fn entra(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "AADSTS700022: The provided value for the input parameter 'client_assertion_type' is not valid.",
+            );
+        }
+        // A certificate assertion is issued by the client itself; anything else is a federated
+        // workload identity token.
+        if federation::unverified_issuer(assertion).is_some_and(|iss| iss != client_id) {
+            let credentials = &oauth.federated_credentials;
+            if let Err(r) =
+                federation::verify(&ctx, assertion, &client_id, false, credentials, true).await
+            {
+                return oauth_error(StatusCode::UNAUTHORIZED, r.error, &r.description);
+            }
+            let (token, lifetime) = issue(&ctx, &principal);
+            return respond(
+                StatusCode::OK,
+                json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}),
             );
         }
         let host = headers
