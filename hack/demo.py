@@ -38,6 +38,7 @@ HOSTS = {
     "platform-a.cloud.databricks.com": "platform-a",
     "platform-b.cloud.databricks.com": "platform-b",
     "platform-c.cloud.databricks.com": "platform-c",
+    "logistics.cloud.databricks.com": "logistics",
 }
 
 procs = []
@@ -75,10 +76,23 @@ def certificate():
     return key.read_text(), crt.read_text(), thumbprint
 
 
+def public_issuer():
+    """The control plane as the workload identity example's issuer: its URL, and its discovery
+    document and keys readable without credentials (as a public issuer's are), as Databricks
+    fetches them."""
+    kubectl("create", "clusterrolebinding", "demo-public-issuer",
+            "--clusterrole=system:service-account-issuer-discovery", "--group=system:unauthenticated")
+    server = re.search(r"server: (\S+)", (STATE / "cp" / "kubeconfig").read_text()).group(1)
+    return server + "/", (STATE / "cp" / "pki" / "apiserver.crt").read_text()
+
+
 def start_simulator(cert_pem):
     scenario = (ROOT / "hack" / "demo-scenario.yaml").read_text()
     indented = "\n".join("          " + line for line in cert_pem.strip().splitlines())
     scenario = scenario.replace("          CERTIFICATE_PEM", indented)
+    issuer, issuer_ca = public_issuer()
+    scenario = scenario.replace("ISSUER_URL", issuer)
+    scenario += "issuer_ca_pem: |\n" + "\n".join("  " + line for line in issuer_ca.strip().splitlines()) + "\n"
     (STATE / "scenario.yaml").write_text(scenario)
     sim_dir = STATE / "sim"
     sim_dir.mkdir()

@@ -132,7 +132,8 @@ pub struct OAuthClientConfig {
     #[schemars(length(min = 1, max = 256))]
     pub client_id: String,
 
-    /// The Secret holding the client secret. Required unless `useCertificate`.
+    /// The Secret holding the client secret. Required unless `useCertificate` or
+    /// `workloadIdentity`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_ref: Option<ClientSecretRef>,
 

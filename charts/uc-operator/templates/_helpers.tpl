@@ -93,6 +93,17 @@ never contend for one Lease. */}}
 - apiGroups: ["", "events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.workloadIdentity.enabled }}
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
+  # workloadIdentity: the named ServiceAccount's opt-in label and allowed-hosts annotation.
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["serviceaccounts/token"]
+  # workloadIdentity: a 10-minute token of an opted-in ServiceAccount, for an audience the API
+  # server does not accept (docs/security.md).
+  verbs: ["create"]
+{{- end }}
 {{- end }}
 
 {{/* The operator's own series: scraped through the metrics Service (the ServiceMonitor's job). */}}

@@ -64,6 +64,33 @@ fn assert_can(cp: &ControlPlane, sa: &str, sa_ns: &str, cases: &[(&str, &str, &s
     }
 }
 
+/// A TokenRequest (`kubectl create token`) as the chart's ServiceAccount for a ServiceAccount
+/// created in `tenant_ns`, with a Databricks audience: the token, or `None` when refused.
+fn token_as(cp: &ControlPlane, sa: &str, sa_ns: &str, tenant_ns: &str) -> Option<String> {
+    // Created as admin; ignore "already exists" on a second call.
+    let _ = cp.kubectl(&["create", "serviceaccount", "tenant-sa", "-n", tenant_ns]);
+    let user = format!("system:serviceaccount:{sa_ns}:{sa}");
+    let out = cp.kubectl(&[
+        "create",
+        "token",
+        "tenant-sa",
+        "-n",
+        tenant_ns,
+        "--audience=databricks-federation",
+        "--duration=10m",
+        "--as",
+        &user,
+    ]);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("forbidden"), "{err}");
+        return None;
+    }
+    let token = stdout(&out).trim().to_string();
+    assert!(token.starts_with("eyJ"), "a JWT");
+    Some(token)
+}
+
 fn rules(role: &Value) -> Vec<(String, String, Vec<String>)> {
     let mut out = Vec::new();
     for r in role["rules"].as_array().unwrap() {
@@ -184,6 +211,9 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
         ("events.k8s.io", "events", &["create", "patch"]),
         // Only to tell that a namespace is being deleted (a deletion must not hang on it).
         ("", "namespaces", &["get"]),
+        // Workload identity: an opted-in ServiceAccount's label, and its short-lived tokens.
+        ("", "serviceaccounts", &["get"]),
+        ("", "serviceaccounts/token", &["create"]),
     ];
     for (group, resource, verbs) in expected {
         assert!(
@@ -193,7 +223,7 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
     }
     assert_eq!(
         rules.len(),
-        8,
+        10,
         "no rule beyond the operator's needs: {rules:?}"
     );
     let binding = get(cp, &["clusterrolebinding", &cluster_name]);
@@ -222,8 +252,12 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
             ("update", dbi, &other, false),
             ("get", "pods", &other, false),
             ("delete", "configmaps", &other, false),
+            ("list", "serviceaccounts", &other, false),
+            ("create", "serviceaccounts", &other, false),
         ],
     );
+    // A real TokenRequest as the operator, for a tenant's ServiceAccount.
+    assert!(token_as(cp, full, &ns, &other).is_some());
 
     let out = cp.helm(&["uninstall", "ucop", "--namespace", &ns]);
     assert_success(&out, "helm uninstall");
@@ -276,7 +310,7 @@ fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
     );
     assert_eq!(cluster_roles["items"], serde_json::json!([]));
     let role = get(cp, &["role", full, "-n", &watched]);
-    assert_eq!(rules(&role).len(), 7);
+    assert_eq!(rules(&role).len(), 9);
     get(cp, &["rolebinding", full, "-n", &watched]);
     let lease_role = get(cp, &["role", &format!("{full}-leader-election"), "-n", &ns]);
     assert_eq!(
@@ -311,6 +345,11 @@ fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
             ("patch", &own_lease, &ns, false),
             ("update", &own_lease, &watched, false),
         ],
+    );
+    assert!(token_as(cp, full, &ns, &watched).is_some());
+    assert!(
+        token_as(cp, full, &ns, &other).is_none(),
+        "no tokens outside the watched namespace"
     );
 
     // And an actual read as the ServiceAccount is forbidden by the API server.

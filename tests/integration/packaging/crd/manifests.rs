@@ -35,6 +35,20 @@ fn with(mut m: Value, pointer: &str, value: Value) -> Value {
     m
 }
 
+/// An OAuth integration proving its identity with `workload_identity` instead of a secret.
+fn workload_identity(workload_identity: Value) -> Value {
+    let m = with(
+        oauth(),
+        "/spec/oAuthClientConfig/clientSecretRef",
+        Value::Null,
+    );
+    with(
+        m,
+        "/spec/oAuthClientConfig/workloadIdentity",
+        workload_identity,
+    )
+}
+
 fn connection(catalogs: &[&str]) -> Value {
     token_connection("b.cloud.databricks.com", "b", catalogs)
 }
@@ -159,8 +173,40 @@ fn refused() -> Vec<Case> {
             ),
             &[
                 "spec.oAuthClientConfig.clientSecretRef",
-                "unless useCertificate",
+                "exactly one of clientSecretRef, useCertificate: true and workloadIdentity",
             ],
+        ),
+        (
+            "a client secret and a workload identity",
+            with(
+                oauth(),
+                "/spec/oAuthClientConfig/workloadIdentity",
+                json!({"serviceAccountName": "uc", "audience": "databricks"}),
+            ),
+            &["spec.oAuthClientConfig.clientSecretRef", "exactly one of"],
+        ),
+        (
+            "a workload identity without an audience for Databricks",
+            workload_identity(json!({"serviceAccountName": "uc"})),
+            &[
+                "spec.oAuthClientConfig.workloadIdentity.audience",
+                "required unless authorityUrl is a Microsoft Entra token endpoint",
+            ],
+        ),
+        (
+            "a workload identity for the API server's own audience",
+            workload_identity(
+                json!({"serviceAccountName": "uc", "audience": "https://kubernetes.default.svc.cluster.local"}),
+            ),
+            &[
+                "spec.oAuthClientConfig.workloadIdentity.audience",
+                "must not be an audience the Kubernetes API server accepts",
+            ],
+        ),
+        (
+            "a ServiceAccount name that is not a DNS subdomain",
+            workload_identity(json!({"serviceAccountName": "UC_sa", "audience": "databricks"})),
+            &["spec.oAuthClientConfig.workloadIdentity.serviceAccountName"],
         ),
         (
             "useCertificate without thumbprint",
