@@ -2,59 +2,19 @@
 //! ServiceAccount. The real API server issues the tokens (TokenRequest) and is the issuer whose
 //! published keys the simulator verifies them with, as Databricks and Entra do.
 
-use databricks_sim::{FederationPolicySpec, SP_APP_ID, SP_CLIENT_ID, Scenario};
-use serde_json::{Value, json};
+use databricks_sim::SP_CLIENT_ID;
+use serde_json::Value;
 use uc_operator::api::Phase;
 use uc_operator::failure::Reason;
 
 use crate::support::harness::control_plane;
 use crate::support::in_process::Env;
 use crate::support::status::phase;
+use crate::support::workload_identity::{AUDIENCE, ENTRA_AUDIENCE, SA, trusting};
 
-const SA: &str = "uc-governance";
-const AUDIENCE: &str = "databricks-federation";
-const ENTRA_AUDIENCE: &str = "api://AzureADTokenExchange";
-
-/// The default scenario whose service principal trusts `ns`'s ServiceAccount [`SA`] through a
-/// Databricks federation policy (audience [`AUDIENCE`]) and an Entra federated credential
-/// (the default Entra audience), the issuer being the test's API server.
-fn trusting(ns: &str, clock_offset_secs: i64) -> Scenario {
-    let (issuer, ca) = control_plane().public_issuer();
-    let policy = |audience: &str| FederationPolicySpec {
-        issuer: issuer.clone(),
-        audiences: vec![audience.into()],
-        subject: format!("system:serviceaccount:{ns}:{SA}"),
-    };
-    let mut scenario = Scenario::default_for_tests();
-    let sp = scenario.principal_mut(SP_APP_ID);
-    *sp = sp
-        .clone()
-        .with_federation_policy(SP_CLIENT_ID, policy(AUDIENCE))
-        .with_federated_credential(SP_CLIENT_ID, policy(ENTRA_AUDIENCE));
-    scenario.issuer_ca_pem = Some(ca);
-    scenario.clock_offset_secs = clock_offset_secs;
-    scenario
-}
-
-/// An OAuth integration for `main` proving its identity with ServiceAccount `sa`.
 fn manifest(env: &Env, name: &str, sa: &str, audience: Option<&str>, entra: bool) -> Value {
-    let mut m = env.manifest(name, &format!("{name}_catalog"));
-    let spec = m["spec"].as_object_mut().unwrap();
-    spec.remove("tokenSecretRef");
-    spec.insert("authenticationType".into(), json!("oAuthM2M"));
-    let mut wi = json!({"serviceAccountName": sa});
-    if let Some(a) = audience {
-        wi["audience"] = json!(a);
-    }
-    let mut oauth = json!({"clientId": SP_CLIENT_ID, "workloadIdentity": wi});
-    if entra {
-        oauth["authorityUrl"] = json!(format!(
-            "https://{}/tenant-1/oauth2/v2.0/token",
-            env.sim.workspace("main").host
-        ));
-    }
-    spec.insert("oAuthClientConfig".into(), oauth);
-    m
+    let host = env.sim.workspace("main").host;
+    crate::support::workload_identity::manifest(name, &host, sa, audience, entra)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -120,24 +120,7 @@ impl Env {
 
     /// Creates or replaces a ServiceAccount of the namespace, opted in as a credential or not.
     pub async fn service_account(&self, name: &str, labelled: bool) {
-        let mut manifest = json!({
-            "apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": name, "labels": {}},
-        });
-        if labelled {
-            manifest["metadata"]["labels"]["uc-operator.dev/credentials"] = json!("true");
-        }
-        Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(
-            self.client.clone(),
-            &self.ns,
-        )
-        .patch(
-            name,
-            &kube::api::PatchParams::apply("tests").force(),
-            &kube::api::Patch::Apply(&manifest),
-        )
-        .await
-        .unwrap();
+        super::workload_identity::service_account(&self.client, &self.ns, name, labelled).await;
     }
 
     /// Deletes a Secret of the namespace.

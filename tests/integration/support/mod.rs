@@ -10,5 +10,6 @@ pub mod manifests;
 pub mod proxy;
 pub mod spawned;
 pub mod status;
+pub mod workload_identity;
 
 mod self_test;

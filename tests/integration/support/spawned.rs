@@ -31,9 +31,17 @@ pub struct Env {
 
 impl Env {
     pub async fn new(prefix: &str, scenario: Scenario) -> Env {
+        Self::new_for(prefix, |_| scenario).await
+    }
+
+    /// An environment whose scenario depends on the namespace (a federation policy names the
+    /// namespace's ServiceAccount).
+    pub async fn new_for(prefix: &str, scenario: impl FnOnce(&str) -> Scenario) -> Env {
         let cp = control_plane();
         let ns = cp.namespace(prefix);
-        let sim = Simulator::start(scenario).await.expect("simulator starts");
+        let sim = Simulator::start(scenario(&ns))
+            .await
+            .expect("simulator starts");
         let client = cp.client().await;
         let bundle = cp.dir.join(format!("{ns}-ca.pem"));
         std::fs::write(&bundle, sim.ca_pem()).unwrap();

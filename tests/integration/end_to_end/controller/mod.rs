@@ -40,3 +40,4 @@ mod failures;
 mod lifecycle;
 mod operations;
 mod setup;
+mod workload_identity;
