@@ -166,7 +166,8 @@ fn assert_read_only(sim: &Simulator) -> usize {
     assert!(!requests.is_empty(), "validate sent no request at all");
     let mut statements = 0;
     for r in &requests {
-        if r.method == "GET" {
+        // Getting an access token changes nothing in the workspace.
+        if r.method == "GET" || (r.method == "POST" && r.path == "/oidc/v1/token") {
             continue;
         }
         assert!(
@@ -366,4 +367,50 @@ async fn a_stopped_warehouse_is_started_only_with_allow_start() {
     assert_exit(&out, 0);
     assert_eq!(row(&stdout(&out), "Basic Connection Test").0, "passed");
     assert_eq!(sim.warehouse_starts(WAREHOUSE_ID), 1);
+}
+
+#[tokio::test]
+async fn a_workload_identity_is_validated_through_the_cluster_and_not_from_files() {
+    use crate::support::workload_identity::{self, AUDIENCE, SA};
+    let cp = control_plane();
+    let ns = cp.namespace("validate-wi");
+    let sim = Simulator::start(workload_identity::trusting(&ns, 0))
+        .await
+        .expect("start the simulator");
+    workload_identity::service_account(&cp.client().await, &ns, SA, true).await;
+    let scratch = Scratch::new();
+    let mut m = workload_identity::manifest(
+        "analytics",
+        &sim.workspace("main").host,
+        SA,
+        Some(AUDIENCE),
+        false,
+    );
+    m["metadata"]["namespace"] = ns.clone().into();
+    let file = scratch.write("wi.yaml", &m.to_string());
+
+    let out = validate(&sim, Some(&cp.kubeconfig), &["-f", file.to_str().unwrap()]).await;
+    assert_exit(&out, 0);
+    let seen = sim.state().federated;
+    assert_eq!(seen.len(), 1, "one token exchange");
+    assert_no_secret(&out, &seen[0].token);
+    assert_read_only(&sim);
+
+    // Files hold no ServiceAccount tokens: bad input, nothing sent.
+    let secrets = scratch.secrets_dir(SP_TOKEN);
+    let before = sim.requests().len();
+    let args = [
+        "-f",
+        file.to_str().unwrap(),
+        "--secrets-dir",
+        secrets.to_str().unwrap(),
+    ];
+    let out = validate(&sim, None, &args).await;
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("workloadIdentity needs"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sim.requests().len(), before);
 }
