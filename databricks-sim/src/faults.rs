@@ -41,6 +41,14 @@ pub enum FaultKind {
         retry_after: Option<String>,
         body: serde_json::Value,
     },
+    /// Answer 200 with `body` in which the string `"PAD"` stands for a JSON array of `item`
+    /// repeated until the whole body is about `bytes` long: a large answer that is small to
+    /// describe (millions of `[]` rows, a page of millions of `{}` items).
+    Padded {
+        body: serde_json::Value,
+        item: serde_json::Value,
+        bytes: usize,
+    },
     /// Only on statement submissions (`POST /api/2.0/sql/statements`): the statement is
     /// accepted and ends `FAILED` with this `status.error.error_code` (the SDKs retry
     /// `TEMPORARILY_UNAVAILABLE`, `WORKSPACE_TEMPORARILY_UNAVAILABLE`,

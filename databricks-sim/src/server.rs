@@ -176,6 +176,15 @@ async fn handle(
             record(status.as_u16(), Notes::default());
             return Ok(resp);
         }
+        Some(FaultKind::Padded { body, item, bytes }) => {
+            let resp = axum::http::Response::builder()
+                .status(StatusCode::OK)
+                .header(axum::http::header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(padded(&body, &item, bytes)))
+                .expect("valid response");
+            record(200, Notes::default());
+            return Ok(resp);
+        }
         Some(FaultKind::DropConnection) => {
             record(0, Notes::default());
             return Err(DropConnection);
@@ -203,4 +212,33 @@ async fn handle(
     let notes = std::mem::take(&mut *slot.0.lock().expect("slot lock"));
     record(resp.status().as_u16(), notes);
     Ok(resp)
+}
+
+/// The body of a [`FaultKind::Padded`] fault, built once per distinct fault (a test sends the
+/// same large answer many times; building megabytes per request would only slow the
+/// simulator down).
+fn padded(body: &serde_json::Value, item: &serde_json::Value, bytes: usize) -> bytes::Bytes {
+    type Cache = std::collections::HashMap<(String, String, usize), bytes::Bytes>;
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<Cache>> = std::sync::OnceLock::new();
+    let key = (body.to_string(), item.to_string(), bytes);
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .expect("not poisoned");
+    cache
+        .entry(key)
+        .or_insert_with_key(|(text, item, bytes)| {
+            let room = bytes.saturating_sub(text.len()) / (item.len() + 1);
+            let mut pad = String::with_capacity(*bytes);
+            pad.push('[');
+            for i in 0..room {
+                if i > 0 {
+                    pad.push(',');
+                }
+                pad.push_str(item);
+            }
+            pad.push(']');
+            bytes::Bytes::from(text.replacen("\"PAD\"", &pad, 1))
+        })
+        .clone()
 }

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::WorkspaceClient;
+use super::bounded::Bounded;
 use super::error::Error;
-use super::sql::QueryResult;
+use super::sql::{MAX_COLUMNS, QueryResult, Rows};
 
 const CONTEXT_CREATE: &str = "/api/1.2/contexts/create";
 const CONTEXT_STATUS: &str = "/api/1.2/contexts/status";
@@ -33,8 +34,11 @@ struct CommandStatus {
 #[serde(rename_all = "camelCase")]
 struct CommandResults {
     result_type: Option<String>,
-    data: Option<Value>,
-    schema: Option<Vec<SchemaField>>,
+    /// Rows of cells, counted while decoded (a hostile answer of millions of rows is refused,
+    /// never built).
+    #[serde(default)]
+    data: Option<Data>,
+    schema: Option<Bounded<SchemaField, MAX_COLUMNS>>,
     summary: Option<String>,
     cause: Option<String>,
 }
@@ -42,6 +46,76 @@ struct CommandResults {
 #[derive(Deserialize)]
 struct SchemaField {
     name: String,
+}
+
+/// `results.data`: rows of cells (a `text` command answers a scalar instead).
+enum Data {
+    Rows(Rows<Cell>),
+    Other(Value),
+}
+
+/// One cell: a scalar. A list or object where a value belongs is refused, not built.
+struct Cell(Value);
+
+impl<'de> Deserialize<'de> for Cell {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match d.deserialize_any(DataVisitor { rows: false })? {
+            Data::Other(v) => Ok(Cell(v)),
+            Data::Rows(_) => unreachable!("a cell visitor never reads rows"),
+        }
+    }
+}
+
+/// Reads rows (when `rows`) or a scalar; a list where a scalar belongs is refused at once.
+struct DataVisitor {
+    rows: bool,
+}
+
+impl<'de> Deserialize<'de> for Data {
+    // By hand, not `untagged`: serde buffers an untagged value whole before trying variants,
+    // which is what the row count is there to prevent.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DataVisitor { rows: true })
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for DataVisitor {
+    type Value = Data;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(if self.rows {
+            "rows of cells, or a scalar"
+        } else {
+            "a scalar cell"
+        })
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Data, A::Error> {
+        if !self.rows {
+            return Err(serde::de::Error::custom("a cell holding a list"));
+        }
+        let rows = Rows::<Cell>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(Data::Rows(rows))
+    }
+    fn visit_unit<E>(self) -> Result<Data, E> {
+        Ok(Data::Other(Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<Data, E> {
+        Ok(Data::Other(Value::Null))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Data, E> {
+        Ok(Data::Other(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Data, E> {
+        Ok(Data::Other(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Data, E> {
+        Ok(Data::Other(Value::from(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Data, E> {
+        Ok(Data::Other(Value::from(v)))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Data, E> {
+        Ok(Data::Other(Value::String(super::truncate(v, 1000))))
+    }
 }
 
 /// The `SQLSTATE: 42501` that Databricks error texts carry, for the command API which has no
@@ -244,20 +318,20 @@ fn command_result(status: CommandStatus) -> Result<QueryResult, Error> {
     let columns = results
         .schema
         .unwrap_or_default()
+        .0
         .into_iter()
         .map(|f| f.name)
         .collect();
     let rows = match results.data {
-        Some(Value::Array(rows)) => rows
+        Some(Data::Rows(rows)) => rows
+            .0
             .into_iter()
-            .map(|row| match row {
-                Value::Array(cells) => cells,
-                other => vec![other],
-            })
+            .map(|row| row.0.into_iter().map(|c| c.0).collect())
             .collect(),
-        Some(Value::Null) | None => Vec::new(),
-        Some(other) => vec![vec![other]],
+        Some(Data::Other(Value::Null)) | None => Vec::new(),
+        Some(Data::Other(other)) => vec![vec![other]],
     };
+
     Ok(QueryResult { columns, rows })
 }
 
@@ -283,5 +357,27 @@ mod tests {
         .unwrap();
         let err = command_result(status).unwrap_err();
         assert!(err.is_retryable(), "{err}");
+    }
+
+    #[test]
+    fn rows_are_counted_while_decoded_and_cells_are_scalars() {
+        let status = |data: &str| {
+            serde_json::from_str::<CommandStatus>(&format!(
+                r#"{{"status": "Finished", "results": {{"resultType": "table", "data": {data}, "schema": [{{"name": "1"}}]}}}}"#
+            ))
+        };
+        let ok = command_result(status("[[1]]").unwrap()).unwrap();
+        assert_eq!(ok.rows, vec![vec![json!(1)]]);
+        let text = command_result(status(r#""hello""#).unwrap()).unwrap();
+        assert_eq!(text.rows, vec![vec![json!("hello")]]);
+        let many = format!("[{}[]]", "[],".repeat(super::super::sql::MAX_ROWS));
+        let err = status(&many).err().expect("more rows than asked for");
+        assert!(err.to_string().contains("more than 100 items"), "{err}");
+        let nested = status("[[[1, 2]]]").err().expect("a list in a cell");
+        assert!(
+            nested.to_string().contains("a cell holding a list"),
+            "{nested}"
+        );
+        assert!(status(r#"{"a": 1}"#).is_err());
     }
 }

@@ -22,10 +22,43 @@ use crate::secret::SecretString;
 /// to the end.
 const TOKEN_LIMIT: usize = 64 * 1024;
 const JSON_LIMIT: usize = 4 * 1024 * 1024;
-/// Inline SQL results: the operator's queries return a row or two.
-const SQL_LIMIT: usize = 8 * 1024 * 1024;
+/// Inline SQL results: the operator's queries return a row or two, and ask for no more
+/// (`row_limit`, `byte_limit` in `sql.rs`).
+const SQL_LIMIT: usize = 1024 * 1024;
 /// Error bodies are cut here instead: only their first message matters.
 const ERROR_LIMIT: usize = 64 * 1024;
+
+/// Response bytes the whole process may hold at once, in KiB: the per-response caps bound one
+/// response, this bounds all of them together, whatever `--concurrency` and however many
+/// workspaces answer large at the same moment (docs/security.md). A reader that finds it spent
+/// waits for others to finish, up to [`BUDGET_WAIT`].
+const RESPONSE_BUDGET_KIB: usize = 32 * 1024;
+static RESPONSE_BUDGET: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(RESPONSE_BUDGET_KIB);
+const BUDGET_WAIT: Duration = Duration::from_secs(20);
+
+/// A response body and its share of the process-wide budget, given back when it is dropped.
+pub(crate) struct ResponseBody {
+    bytes: Vec<u8>,
+    _share: Option<tokio::sync::SemaphorePermit<'static>>,
+}
+
+impl ResponseBody {
+    #[cfg(test)]
+    pub(crate) fn unbudgeted(bytes: Vec<u8>) -> Self {
+        ResponseBody {
+            bytes,
+            _share: None,
+        }
+    }
+}
+
+impl std::ops::Deref for ResponseBody {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
 
 /// The size cap of `endpoint`'s responses.
 fn body_limit(endpoint: &str) -> usize {
@@ -75,7 +108,7 @@ impl Request {
 pub(crate) struct Response {
     pub status: u16,
     pub headers: HeaderMap,
-    pub body: Vec<u8>,
+    pub body: ResponseBody,
 }
 
 impl std::fmt::Debug for Response {
@@ -106,6 +139,8 @@ impl Response {
 enum AttemptError {
     Http(reqwest::Error),
     TooLarge(usize),
+    /// The process-wide response budget stayed spent for [`BUDGET_WAIT`].
+    Budget,
 }
 
 /// Cheap to clone: clones share the connection pool.
@@ -312,6 +347,13 @@ fn attempt_error(req: &Request, err: AttemptError) -> Error {
             endpoint: req.endpoint,
             limit,
         },
+        AttemptError::Budget => Error::Transport {
+            message: format!(
+                "the operator already holds {} MiB of responses (its memory bound) and none finished within {}s; retried later",
+                RESPONSE_BUDGET_KIB / 1024,
+                BUDGET_WAIT.as_secs()
+            ),
+        },
     }
 }
 
@@ -321,7 +363,7 @@ async fn read_capped(
     mut response: reqwest::Response,
     limit: usize,
     success: bool,
-) -> Result<Vec<u8>, AttemptError> {
+) -> Result<ResponseBody, AttemptError> {
     let limit = if success { limit } else { ERROR_LIMIT };
     let announced = response
         .content_length()
@@ -329,19 +371,56 @@ async fn read_capped(
     if success && announced > limit {
         return Err(AttemptError::TooLarge(limit));
     }
-    let mut body = Vec::with_capacity(announced.min(limit).min(64 * 1024));
+    let mut body = Vec::new();
+    let mut share: Option<tokio::sync::SemaphorePermit<'static>> = None;
     while let Some(chunk) = response.chunk().await.map_err(AttemptError::Http)? {
         let room = limit - body.len();
-        if chunk.len() > room {
+        let take = if chunk.len() > room {
             if success {
                 return Err(AttemptError::TooLarge(limit));
             }
-            body.extend_from_slice(&chunk[..room]);
+            room
+        } else {
+            chunk.len()
+        };
+        // The buffer grows by doubling, never past the cap, and what it allocates is paid
+        // for from the budget before it is allocated.
+        let len = body.len() + take;
+        let want = len
+            .max(body.capacity().saturating_mul(2))
+            .max(announced.min(limit))
+            .min(limit.max(len));
+        let held = share.as_ref().map_or(0, |s| s.num_permits());
+        let needed = if len > body.capacity() {
+            want.div_ceil(1024).saturating_sub(held)
+        } else {
+            0
+        };
+        if needed > 0 {
+            let more = tokio::time::timeout(
+                BUDGET_WAIT,
+                RESPONSE_BUDGET.acquire_many(u32::try_from(needed).unwrap_or(u32::MAX)),
+            )
+            .await
+            .map_err(|_| AttemptError::Budget)?
+            .expect("the budget is never closed");
+            match share.as_mut() {
+                Some(s) => s.merge(more),
+                None => share = Some(more),
+            }
+        }
+        if len > body.capacity() {
+            body.reserve_exact(want - body.len());
+        }
+        body.extend_from_slice(&chunk[..take]);
+        if take < chunk.len() {
             break;
         }
-        body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok(ResponseBody {
+        bytes: body,
+        _share: share,
+    })
 }
 
 fn method_str(method: &Method) -> &'static str {
@@ -376,7 +455,7 @@ mod tests {
         let r = Response {
             status: 200,
             headers: HeaderMap::new(),
-            body: b"{\"access_token\":\"secret-token\"}".to_vec(),
+            body: ResponseBody::unbudgeted(b"{\"access_token\":\"secret-token\"}".to_vec()),
         };
         let text = format!("{r:?}");
         assert!(

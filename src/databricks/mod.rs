@@ -3,6 +3,7 @@
 
 mod assertion;
 mod auth;
+mod bounded;
 mod classify;
 mod clients;
 mod command;
@@ -135,7 +136,7 @@ impl WorkspaceClient {
         path: &str,
         query: Vec<(&'static str, String)>,
         body: Option<serde_json::Value>,
-    ) -> Result<Vec<u8>, Error> {
+    ) -> Result<http::ResponseBody, Error> {
         let resp = self.call_response(method, endpoint, path, query, body);
         Ok(resp.await?.body)
     }

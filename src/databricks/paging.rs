@@ -1,18 +1,22 @@
 //! The one pagination loop of the Unity Catalog lists.
 
 use std::collections::HashSet;
+use std::marker::PhantomData;
 
 use reqwest::Method;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use super::WorkspaceClient;
+use super::bounded::PageSeed;
 use super::error::Error;
 
 /// The most pages one list follows, and the most bytes all its pages may hold: far past any
 /// real list, and a bound on what an endless or repeating list can cost.
 const MAX_PAGES: usize = 1000;
 const MAX_LIST_BYTES: usize = 16 * 1024 * 1024;
+/// The most items one list may hold, counted while pages are decoded: the operator lists its
+/// own catalog's schemas, tables, grants and bindings, a handful each.
+const MAX_LIST_ITEMS: usize = 10_000;
 
 impl WorkspaceClient {
     /// Every item of a paged list under `key`, following `next_page_token` through empty
@@ -43,21 +47,23 @@ impl WorkspaceClient {
                     limit: MAX_LIST_BYTES,
                 });
             }
-            let mut page: Value = serde_json::from_slice(&body).map_err(|_| Error::Protocol {
-                endpoint,
-                message: "a page that is not JSON".into(),
-            })?;
-            let items = page
-                .get_mut(key)
-                .map(Value::take)
-                .filter(|i| !i.is_null())
-                .unwrap_or(Value::Array(vec![]));
-            let items: Vec<T> = serde_json::from_value(items).map_err(|e| Error::Protocol {
-                endpoint,
-                message: format!("could not read {key}: {e}"),
-            })?;
-            out.extend(items);
-            match page.get("next_page_token").and_then(Value::as_str) {
+            // Typed and counted while decoded: items past the list's room are never built.
+            let seed = PageSeed::<T> {
+                key,
+                limit: MAX_LIST_ITEMS - out.len(),
+                marker: PhantomData,
+            };
+            let page = seed
+                .deserialize(&mut serde_json::Deserializer::from_slice(&body))
+                .map_err(|e| Error::Protocol {
+                    endpoint,
+                    message: format!(
+                        "could not read {key}: {}",
+                        super::truncate(&e.to_string(), 200)
+                    ),
+                })?;
+            out.extend(page.items);
+            match page.next_page_token.as_deref() {
                 None | Some("") => return Ok(out),
                 Some(t) if !seen.insert(t.to_owned()) => {
                     return Err(Error::Protocol {

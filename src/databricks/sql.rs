@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::bounded::Bounded;
 use super::connection::Compute;
 use super::error::Error;
 use super::{WorkspaceClient, encode_segment};
@@ -17,7 +18,15 @@ const MAX_RESUBMITS: u32 = 3;
 /// The most result chunks, and result bytes, one statement may return: the operator's
 /// queries return a row or two.
 const MAX_CHUNKS: u64 = 64;
-const MAX_RESULT_BYTES: usize = 16 * 1024 * 1024;
+const MAX_RESULT_BYTES: usize = 1024 * 1024;
+/// The most rows and columns a result may have, counted while decoded (the rest is never
+/// built): the operator's queries are `SELECT 1` and `SELECT 1 … LIMIT 1`. Statements ask for
+/// no more rows than this (`row_limit`), so only a hostile answer goes past it.
+pub(crate) const MAX_ROWS: usize = 100;
+pub(crate) const MAX_COLUMNS: usize = 64;
+
+/// Result rows as decoded: bounded in both directions.
+pub(crate) type Rows<T> = Bounded<Bounded<T, MAX_COLUMNS>, MAX_ROWS>;
 
 /// Rows of a query, cells as JSON values (numbers for numeric columns).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -83,7 +92,7 @@ struct Column {
 #[derive(Deserialize, Default)]
 struct ResultData {
     #[serde(default)]
-    data_array: Vec<Vec<Option<String>>>,
+    data_array: Rows<Option<String>>,
     next_chunk_index: Option<u64>,
 }
 
@@ -187,6 +196,10 @@ impl WorkspaceClient {
             "on_wait_timeout": "CONTINUE",
             "disposition": "INLINE",
             "format": "JSON_ARRAY",
+            // What a check reads is a row; more is never needed (databricks-sdk-go
+            // `ExecuteStatementRequest.RowLimit`, `ByteLimit`).
+            "row_limit": MAX_ROWS,
+            "byte_limit": MAX_RESULT_BYTES,
         });
         let resp: StatementResponse = self
             .call_json(Method::POST, STATEMENTS, STATEMENTS, vec![], Some(body))
@@ -205,7 +218,8 @@ impl WorkspaceClient {
         let rows = raw_rows
             .into_iter()
             .map(|row| {
-                row.into_iter()
+                row.0
+                    .into_iter()
                     .enumerate()
                     .map(|(i, cell)| {
                         convert_cell(cell, columns.get(i).and_then(|c| c.type_name.as_deref()))
@@ -257,8 +271,8 @@ impl WorkspaceClient {
         &self,
         first: ResultData,
         path: &str,
-    ) -> Result<Vec<Vec<Option<String>>>, Error> {
-        let mut rows = first.data_array;
+    ) -> Result<Vec<Bounded<Option<String>, MAX_COLUMNS>>, Error> {
+        let mut rows = first.data_array.0;
         let mut next = first.next_chunk_index;
         // The first chunk, index 0, came with the statement.
         let mut last = 0u64;
@@ -288,7 +302,13 @@ impl WorkspaceClient {
                 endpoint: STATEMENT_CHUNK,
                 message: "a result chunk that could not be read".into(),
             })?;
-            rows.extend(chunk.data_array);
+            rows.extend(chunk.data_array.0);
+            if rows.len() > MAX_ROWS {
+                return Err(Error::Protocol {
+                    endpoint: STATEMENT_CHUNK,
+                    message: format!("a result of more than {MAX_ROWS} rows"),
+                });
+            }
             next = chunk.next_chunk_index;
         }
         Ok(rows)
@@ -330,5 +350,18 @@ mod tests {
         assert_eq!(wait_timeout(Duration::from_secs(1)), "5s");
         assert_eq!(wait_timeout(Duration::from_secs(10)), "10s");
         assert_eq!(wait_timeout(Duration::from_secs(600)), "50s");
+    }
+
+    #[test]
+    fn a_result_past_the_row_limit_is_refused_while_decoded() {
+        let rows = |n: usize| format!(r#"{{"data_array": [{}]}}"#, vec!["[]"; n].join(","));
+        let ok: ResultData = serde_json::from_str(&rows(MAX_ROWS)).unwrap();
+        assert_eq!(ok.data_array.0.len(), MAX_ROWS);
+        assert!(serde_json::from_str::<ResultData>(&rows(MAX_ROWS + 1)).is_err());
+        let wide = format!(
+            r#"{{"data_array": [[{}]]}}"#,
+            vec!["null"; MAX_COLUMNS + 1].join(",")
+        );
+        assert!(serde_json::from_str::<ResultData>(&wide).is_err());
     }
 }

@@ -13,10 +13,8 @@ use serde_json::json;
 use uc_operator::api::Phase;
 
 use crate::support::hostile::{Hostile, Reply};
-use crate::support::spawned::{Env, chart_memory_limit, rss_bytes};
-#[cfg(feature = "test-hooks")]
-use crate::support::status::phase;
-use crate::support::status::ready;
+use crate::support::spawned::{Env, chart_memory_limit, peak_rss_bytes, rss_bytes};
+use crate::support::status::{phase, ready};
 
 /// Samples a process's VmRSS every 100 ms on a thread and keeps the highest value seen.
 struct RssWatch {
@@ -221,4 +219,121 @@ async fn a_deadline_and_a_panic_fail_one_resource_not_the_process() {
     assert!(t.running(), "{}", t.log_tail());
     assert_eq!(t.pid(), pid, "the operator restarted");
     t.assert_no_secret_leaks("").await;
+}
+
+/// A statement answer of `bytes` of empty rows (`[[],[],…]`): small on the wire per row, large
+/// once decoded.
+fn empty_rows(bytes: usize) -> FaultRule {
+    let body = json!({"statement_id": "hostile", "status": {"state": "SUCCEEDED"},
+        "manifest": {"schema": {"columns": [{"name": "1", "type_name": "INT"}]}},
+        "result": {"data_array": "PAD"}});
+    let kind = FaultKind::Padded {
+        body,
+        item: json!([]),
+        bytes,
+    };
+    FaultRule {
+        path_prefix: "/api/2.0/sql/statements".into(),
+        method: Some("POST".into()),
+        kind,
+        times: None,
+    }
+}
+
+/// A Unity Catalog page of `bytes` of minimal valid items (`[{"principal":"x"},…]`) on the
+/// list the catalog check reads.
+fn minimal_items(bytes: usize) -> FaultRule {
+    let kind = FaultKind::Padded {
+        body: json!({"privilege_assignments": "PAD"}),
+        item: json!({"principal": "x"}),
+        bytes,
+    };
+    FaultRule {
+        path_prefix: "/api/2.1/unity-catalog/effective-permissions".into(),
+        method: Some("GET".into()),
+        kind,
+        times: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: seventeen hostile tenants and a healthy one in one operator, each outcome pinned.
+async fn large_answers_from_many_workspaces_at_once_stay_within_the_memory_bound() {
+    const MIB: usize = 1024 * 1024;
+    let mut scenario = Scenario::default_for_tests();
+    // name, the fault, and what the resource's failure must say.
+    let mut hostile: Vec<(String, FaultRule, &str)> = Vec::new();
+    for i in 0..8 {
+        hostile.push((
+            format!("rows-{i}"),
+            empty_rows(8 * MIB),
+            "is larger than 1048576 bytes",
+        ));
+    }
+    for i in 0..4 {
+        hostile.push((
+            format!("pages-{i}"),
+            minimal_items(16 * MIB),
+            "is larger than 4194304 bytes",
+        ));
+        // Just under the cap: read whole, then counted while decoded.
+        hostile.push((
+            format!("items-{i}"),
+            minimal_items(4 * MIB - 4096),
+            "more than 10000 items",
+        ));
+    }
+    for (i, (name, _, _)) in hostile.iter().enumerate() {
+        let id = 8000 + i as i64;
+        let ws = WorkspaceSpec::new(name, id).with_warehouse(WAREHOUSE_ID, "RUNNING");
+        scenario = scenario.with_workspace(ws);
+    }
+    let mut t = Env::new("hostile-mem", scenario).await;
+    for (name, rule, _) in &hostile {
+        t.sim.inject(name, rule.clone());
+    }
+    let endless = Hostile::start(|_| Reply::Endless { status: 200 });
+    t.trust(&[&endless]);
+    t.secret("sp-token", "token", SP_TOKEN).await;
+    t.start(&[]);
+
+    for (name, _, _) in &hostile {
+        let catalog = format!("{}_catalog", name.replace('-', "_"));
+        t.apply(&t.manifest_at(name, &t.host(name), &catalog)).await;
+    }
+    t.apply(&t.manifest_at("endless", &endless.host(), "endless_catalog"))
+        .await;
+    t.apply(&t.manifest_at("healthy", &t.host("main"), "healthy_catalog"))
+        .await;
+    let pid = t.pid();
+
+    t.wait_phase("healthy", Phase::Enabled).await;
+    hostile.push((
+        "endless".into(),
+        FaultRule::new("/", FaultKind::DropConnection),
+        "is larger than 4194304 bytes",
+    ));
+    for (name, _, problem) in &hostile {
+        // On a loaded machine a first attempt may time out instead; the retry names the answer.
+        let named = |d: &uc_operator::api::DatabricksIntegration| {
+            phase(d) == Some(Phase::CreateError) && {
+                let (reason, message) = ready(d);
+                reason == "UnexpectedResponse" && message.contains(problem)
+            }
+        };
+        t.wait(name, problem, Duration::from_secs(180), named).await;
+    }
+    assert!(t.running(), "{}", t.log_tail());
+    assert_eq!(t.pid(), pid, "the operator restarted");
+    // The debug binary's high-water mark (the release binary's is lower: docs/performance.md).
+    let peak = peak_rss_bytes(pid).expect("the operator is running");
+    assert!(
+        peak > 0 && peak < 128 * MIB as u64,
+        "peak RSS {} MiB",
+        peak / MIB as u64
+    );
+    eprintln!(
+        "peak RSS with 17 hostile workspaces: {} MiB",
+        peak / MIB as u64
+    );
 }
