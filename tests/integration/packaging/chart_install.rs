@@ -112,6 +112,19 @@ fn assert_locked_down(deployment: &Value) {
     assert!(c["resources"]["limits"]["memory"].is_string());
 }
 
+/// The ClusterRole for the default installation identity: `get` on `kube-system`, nothing else.
+fn assert_cluster_id_only(role: &Value) {
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([{
+            "apiGroups": [""],
+            "resources": ["namespaces"],
+            "resourceNames": ["kube-system"],
+            "verbs": ["get"],
+        }])
+    );
+}
+
 pub(crate) fn args_of(deployment: &Value) -> Vec<String> {
     deployment["spec"]["template"]["spec"]["containers"][0]["args"]
         .as_array()
@@ -182,8 +195,6 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
         ),
         ("", "events", &["create", "patch"]),
         ("events.k8s.io", "events", &["create", "patch"]),
-        // Only to tell that a namespace is being deleted (a deletion must not hang on it).
-        ("", "namespaces", &["get"]),
     ];
     for (group, resource, verbs) in expected {
         assert!(
@@ -193,9 +204,13 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
     }
     assert_eq!(
         rules.len(),
-        8,
+        7,
         "no rule beyond the operator's needs: {rules:?}"
     );
+    assert_cluster_id_only(&get(
+        cp,
+        &["clusterrole", &format!("{cluster_name}-cluster-id")],
+    ));
     let binding = get(cp, &["clusterrolebinding", &cluster_name]);
     assert_eq!(binding["subjects"][0]["name"], full);
     assert_eq!(binding["subjects"][0]["namespace"], ns.as_str());
@@ -222,6 +237,10 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
             ("update", dbi, &other, false),
             ("get", "pods", &other, false),
             ("delete", "configmaps", &other, false),
+            // Namespaces: kube-system's UID (the installation identity), and no other.
+            ("get", "namespaces/kube-system", &other, true),
+            ("get", &format!("namespaces/{other}"), &other, false),
+            ("list", "namespaces", &other, false),
         ],
     );
 
@@ -269,12 +288,18 @@ fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
     let pdb = get(cp, &["poddisruptionbudget", full, "-n", &ns]);
     assert_eq!(pdb["spec"]["maxUnavailable"], 1);
 
-    // Roles only: nothing cluster-wide carries this release.
+    // Roles only, but for the one cluster-scoped read a Role cannot grant: kube-system's UID.
     let cluster_roles = get(
         cp,
         &["clusterrole", "-l", "app.kubernetes.io/instance=team"],
     );
-    assert_eq!(cluster_roles["items"], serde_json::json!([]));
+    let items = cluster_roles["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(
+        items[0]["metadata"]["name"],
+        format!("{ns}-{full}-cluster-id")
+    );
+    assert_cluster_id_only(&items[0]);
     let role = get(cp, &["role", full, "-n", &watched]);
     assert_eq!(rules(&role).len(), 7);
     get(cp, &["rolebinding", full, "-n", &watched]);
@@ -310,6 +335,8 @@ fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
             ),
             ("patch", &own_lease, &ns, false),
             ("update", &own_lease, &watched, false),
+            ("get", "namespaces/kube-system", &ns, true),
+            ("get", &format!("namespaces/{watched}"), &ns, false),
         ],
     );
 
