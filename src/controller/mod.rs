@@ -1,6 +1,7 @@
 //! `uc-operator run`: the controller process. Wires the watches (the resource, the Secrets it
 //! references, its ConfigMap), leader election, the metrics and health endpoints, and shutdown.
 
+mod binding;
 mod claims;
 mod config_map;
 mod context;
@@ -44,6 +45,11 @@ pub struct RunArgs {
     /// Watch one namespace only (default: all namespaces).
     #[arg(long, env = "UC_OPERATOR_NAMESPACE")]
     pub namespace: Option<String>,
+    /// With --namespace: the RoleBinding there that grants the operator its rights. Deleting the
+    /// namespace deletes it too, so its finalizer `uc-operator.dev/rbac` is removed only once the
+    /// deletions there have finished (the chart sets this).
+    #[arg(long, env = "UC_OPERATOR_ROLE_BINDING", requires = "namespace")]
+    pub role_binding: Option<String>,
     /// Where Prometheus scrapes `/metrics`.
     #[arg(long, env = "UC_OPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
@@ -353,6 +359,9 @@ async fn run_controller(
         .with_claims_namespace(&claims_namespace(args)),
     );
     spawn_readiness(store.clone(), parts.ready);
+    if let (Some(ns), Some(rb)) = (&args.namespace, &args.role_binding) {
+        tokio::spawn(binding::hold(client.clone(), ns.clone(), rb.clone()));
+    }
     let namespace = args.namespace.as_deref();
     let (secret_ctx, cm_ctx, secret_store) = (ctx.clone(), ctx.clone(), store.clone());
     let config = kube::runtime::controller::Config::default().concurrency(args.concurrency);

@@ -112,14 +112,14 @@ fn assert_locked_down(deployment: &Value) {
     assert!(c["resources"]["limits"]["memory"].is_string());
 }
 
-/// The ClusterRole for the default installation identity: `get` on `kube-system`, nothing else.
-fn assert_cluster_id_only(role: &Value) {
+/// The ClusterRole of namespaces read by name: `get` on exactly `names`, nothing else.
+fn assert_namespaces_only(role: &Value, names: &[&str]) {
     assert_eq!(
         role["rules"],
         serde_json::json!([{
             "apiGroups": [""],
             "resources": ["namespaces"],
-            "resourceNames": ["kube-system"],
+            "resourceNames": names,
             "verbs": ["get"],
         }])
     );
@@ -207,10 +207,8 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
         7,
         "no rule beyond the operator's needs: {rules:?}"
     );
-    assert_cluster_id_only(&get(
-        cp,
-        &["clusterrole", &format!("{cluster_name}-cluster-id")],
-    ));
+    let namespaces = get(cp, &["clusterrole", &format!("{cluster_name}-namespaces")]);
+    assert_namespaces_only(&namespaces, &["kube-system"]);
     let binding = get(cp, &["clusterrolebinding", &cluster_name]);
     assert_eq!(binding["subjects"][0]["name"], full);
     assert_eq!(binding["subjects"][0]["namespace"], ns.as_str());
@@ -255,7 +253,7 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
 
 #[test]
 // Long: one install (slow) checked object by object, then what its RBAC allows.
-fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
+fn namespaced_install_grants_rights_in_the_watched_namespace_only() {
     let cp = control_plane();
     let ns = cp.namespace("chart-ops");
     let watched = cp.namespace("chart-watched");
@@ -288,21 +286,39 @@ fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
     let pdb = get(cp, &["poddisruptionbudget", full, "-n", &ns]);
     assert_eq!(pdb["spec"]["maxUnavailable"], 1);
 
-    // Roles only, but for the one cluster-scoped read a Role cannot grant: kube-system's UID.
-    let cluster_roles = get(
-        cp,
-        &["clusterrole", "-l", "app.kubernetes.io/instance=team"],
-    );
-    let items = cluster_roles["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "{items:?}");
+    // Nothing in any other namespace: the rules are a ClusterRole granted by a RoleBinding in
+    // the watched namespace (a namespace teardown deletes Roles), held by a finalizer the
+    // operator removes; namespaces are read by name only.
+    let role = get(cp, &["clusterrole", &format!("{ns}-{full}")]);
+    let role_rules = rules(&role);
+    assert_eq!(role_rules.len(), 8, "{role_rules:?}");
+    let held = role["rules"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(held["resources"], serde_json::json!(["rolebindings"]));
     assert_eq!(
-        items[0]["metadata"]["name"],
-        format!("{ns}-{full}-cluster-id")
+        held["resourceNames"],
+        serde_json::json!([format!("{full}-watched")])
     );
-    assert_cluster_id_only(&items[0]);
-    let role = get(cp, &["role", full, "-n", &watched]);
-    assert_eq!(rules(&role).len(), 7);
-    get(cp, &["rolebinding", full, "-n", &watched]);
+    assert!(
+        !cp.kubectl(&["get", "clusterrolebinding", &format!("{ns}-{full}")])
+            .status
+            .success(),
+        "the rules are bound in the watched namespace only"
+    );
+    let binding = get(
+        cp,
+        &["rolebinding", &format!("{full}-watched"), "-n", &watched],
+    );
+    assert_eq!(binding["roleRef"]["kind"], "ClusterRole");
+    assert_eq!(
+        binding["metadata"]["finalizers"],
+        serde_json::json!(["uc-operator.dev/rbac"])
+    );
+    assert!(
+        args.contains(&format!("--role-binding={full}-watched")),
+        "{args:?}"
+    );
+    let namespaces = get(cp, &["clusterrole", &format!("{ns}-{full}-namespaces")]);
+    assert_namespaces_only(&namespaces, &["kube-system", watched.as_str()]);
     let lease_role = get(cp, &["role", &format!("{full}-leader-election"), "-n", &ns]);
     assert_eq!(
         lease_role["rules"][1]["resourceNames"],
@@ -336,7 +352,26 @@ fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
             ("patch", &own_lease, &ns, false),
             ("update", &own_lease, &watched, false),
             ("get", "namespaces/kube-system", &ns, true),
-            ("get", &format!("namespaces/{watched}"), &ns, false),
+            ("get", &format!("namespaces/{watched}"), &ns, true),
+            ("get", &format!("namespaces/{other}"), &ns, false),
+            (
+                "patch",
+                &format!("rolebindings.rbac.authorization.k8s.io/{full}-watched"),
+                &watched,
+                true,
+            ),
+            (
+                "patch",
+                "rolebindings.rbac.authorization.k8s.io/x",
+                &watched,
+                false,
+            ),
+            (
+                "patch",
+                &format!("rolebindings.rbac.authorization.k8s.io/{full}-watched"),
+                &other,
+                false,
+            ),
         ],
     );
 

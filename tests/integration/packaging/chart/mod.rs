@@ -266,11 +266,12 @@ fn kube_system_is_readable_only_while_the_installation_id_is_defaulted() {
     let reads_kube_system = |values: &[&str]| {
         documents(&render(values)).iter().any(|d| {
             d["kind"] == "ClusterRole"
-                && d["rules"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|r| r["resourceNames"] == serde_json::json!(["kube-system"]))
+                && d["rules"].as_array().unwrap().iter().any(|r| {
+                    r["resources"] == serde_json::json!(["namespaces"])
+                        && r["resourceNames"]
+                            .as_array()
+                            .is_some_and(|n| n.contains(&"kube-system".into()))
+                })
         })
     };
     assert!(reads_kube_system(&[]));
