@@ -30,9 +30,9 @@ pub enum Dropped {
     NotOurs(String),
 }
 
-/// Drops the catalog through REST (no compute needed) only if it is this integration's: it
-/// carries the marker *and* the service principal owns it (a forged tag on someone else's
-/// catalog must never get it dropped).
+/// Drops the catalog through REST (no compute needed) only if it is this integration's: the
+/// service principal owns it *and* it carries the marker (or, not tagged yet, the comment its
+/// `CREATE CATALOG` wrote); a forged tag on someone else's catalog must never get it dropped.
 pub async fn drop_catalog(
     client: &WorkspaceClient,
     catalog: &str,
@@ -56,6 +56,12 @@ pub async fn drop_catalog(
             Ok(Dropped::Yes)
         }
         Some(marker) => Ok(Dropped::NotOurs(format!("tagged {marker}"))),
+        // Created by this integration (its comment) and cut off before it was tagged: a setup
+        // killed right after `CREATE CATALOG`. The check counts it as ours; so does deletion.
+        None if created => {
+            client.delete_catalog(catalog, true).await?;
+            Ok(Dropped::Yes)
+        }
         None => Ok(Dropped::NotOurs("not tagged".into())),
     }
 }
