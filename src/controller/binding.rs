@@ -57,13 +57,17 @@ fn held_and_deleted(rb: &RoleBinding) -> bool {
 /// Waits until the binding may go, then removes [`HOLD`] from it.
 async fn release(client: &Client, bindings: &Api<RoleBinding>, namespace: &str, name: &str) {
     let dbis: Api<DatabricksIntegration> = Api::namespaced(client.clone(), namespace);
+    let mut said = None;
     loop {
         let stays = namespace_stays(client, namespace).await;
         match waiting(&dbis).await {
             Ok(n) if may_release(true, stays, n) => break,
-            Ok(n) => {
-                info!(waiting = n, binding = %name, "holding the RoleBinding until the deletions in its namespace finish")
+            // Said when the count changes, not every few seconds.
+            Ok(n) if said != Some(n) => {
+                said = Some(n);
+                info!(waiting = n, binding = %name, "holding the RoleBinding until the deletions in its namespace finish");
             }
+            Ok(_) => {}
             Err(e) => warn!(error = %e, "listing the resources of the namespace failed"),
         }
         tokio::time::sleep(RECHECK).await;
