@@ -84,6 +84,76 @@ async fn deleting_the_watched_namespace_completes_under_the_one_namespace_charts
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uninstall_lets_the_watched_namespaces_role_binding_go_at_once() {
+    let mut t = Env::new("unbind", Scenario::default_for_tests()).await;
+    t.secret("sp-token", "token", SP_TOKEN).await;
+    let ops = t.cp.namespace("unbind-ops");
+    let out = t.cp.helm(&[
+        "install",
+        "un",
+        &format!("{}/charts/uc-operator", env!("CARGO_MANIFEST_DIR")),
+        "--namespace",
+        &ops,
+        "--set=crds.install=false",
+        &format!("--set=watchNamespace={}", t.ns),
+    ]);
+    crate::support::harness::assert_success(&out, "helm install");
+    let kubeconfig =
+        t.cp.kubeconfig_as(&format!("system:serviceaccount:{ops}:un-uc-operator"));
+    let binding = "un-uc-operator-watched";
+    t.operator = Some(Operator::start_released(
+        t.cp,
+        &kubeconfig,
+        &t.ns,
+        &t.sim.ca_path(),
+        &ops,
+        &["--role-binding", binding],
+    ));
+    // An enabled resource (it carries the cleanup finalizer) stays; the namespace too.
+    t.apply(&t.manifest_at("gov", &t.host("main"), "unbind_cat"))
+        .await;
+    t.wait_phase("gov", Phase::Enabled).await;
+    let out = (t.cp).kubectl(&[
+        "delete",
+        "rolebinding",
+        binding,
+        "-n",
+        &t.ns,
+        "--wait=false",
+    ]);
+    crate::support::harness::assert_success(&out, "delete the RoleBinding");
+    let start = Instant::now();
+    loop {
+        let out = (t.cp).kubectl(&[
+            "get",
+            "rolebinding",
+            binding,
+            "-n",
+            &t.ns,
+            "--ignore-not-found",
+            "-o",
+            "name",
+        ]);
+        if out.status.success() && out.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the RoleBinding is still held:\n{}",
+            t.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        t.logs().contains("released the RoleBinding"),
+        "{}",
+        t.log_tail()
+    );
+    // The resource itself is untouched: still there, still waiting for its cleanup.
+    assert!(!t.gone("gov").await);
+}
+
 /// Enables an integration for `catalog`, deletes its namespace and waits for the namespace to
 /// be gone; then the catalog is dropped, or left in place and named in a Warning.
 // Long: the teardown and both outcomes the contract allows.
