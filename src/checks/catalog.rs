@@ -4,7 +4,7 @@
 use super::{CATALOG_VALIDATION, CatalogState, Findings, Integration, lockdown};
 use crate::databricks::{self, ErrorKind, WorkspaceClient};
 use crate::failure::Reason;
-use crate::setup::{TAG_KEY, catalog_comment};
+use crate::setup::{TAG_KEY, catalog_comment, is_own_comment};
 
 /// Re-runs the catalog test after setup, with the lockdown check, replacing the earlier result.
 pub async fn verify(main: &WorkspaceClient, it: &Integration<'_>, f: &mut Findings) {
@@ -78,7 +78,7 @@ async fn existing(
         }
     };
     let owner = info.owner.clone().unwrap_or_default();
-    let marked = info.comment.as_deref() == Some(catalog_comment(it.id).as_str());
+    let marked = is_own_comment(it.id, info.comment.as_deref());
     // A comment naming another integration counts as its marker: such a catalog is never
     // adopted (or taken over) where tags are missing.
     let tag = tag.or_else(|| other_marker(info.comment.as_deref(), it));
@@ -193,7 +193,7 @@ fn other_marker(comment: Option<&str>, it: &Integration<'_>) -> Option<String> {
     let prefix = catalog_comment(it.id);
     let prefix = prefix.strip_suffix(&it.id.marker()).unwrap_or(&prefix);
     let marker = comment?.strip_prefix(prefix)?.trim();
-    (marker != it.id.marker() && !marker.is_empty()).then(|| marker.to_string())
+    (!it.id.is_marker(marker) && !marker.is_empty()).then(|| marker.to_string())
 }
 
 /// Whose the catalog is: this integration's only when it carries the marker *and* the principal
@@ -208,7 +208,7 @@ pub(crate) fn classify(
 ) -> CatalogState {
     let owned = owner.eq_ignore_ascii_case(principal);
     match tag {
-        Some(other) if other != it.id.marker() => CatalogState::OtherIntegration {
+        Some(other) if !it.id.is_marker(other) => CatalogState::OtherIntegration {
             id: other.to_string(),
         },
         Some(_) if !owned => CatalogState::NotOwned {

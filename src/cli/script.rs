@@ -33,7 +33,10 @@ pub fn run(args: ScriptArgs) -> anyhow::Result<()> {
     } else {
         Script::Setup
     };
-    let id = setup::integration_id(&dbi, &args.installation_id);
+    let id = setup::integration_id(
+        &dbi,
+        &crate::identity::Installation::pinned(&args.installation_id),
+    );
     print!(
         "{}",
         setup::script(&dbi, &id, args.principal.as_deref(), which)

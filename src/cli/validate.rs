@@ -109,7 +109,10 @@ async fn validate(args: &ValidateArgs) -> anyhow::Result<Report> {
             clients(&mut SecretReader::new(client, &namespace), &dbi, &settings).await?
         }
     };
-    let id = crate::setup::integration_id(&dbi, &args.installation_id);
+    let id = crate::setup::integration_id(
+        &dbi,
+        &crate::identity::Installation::pinned(&args.installation_id),
+    );
     // As when the manifest is applied: automatic setup revokes what others hold.
     let it = Integration::of(&dbi.spec, &id, checks::Stage::Create);
     let policy = if args.allow_start {

@@ -12,7 +12,7 @@ use super::claims::Claims;
 use super::metrics::Metrics;
 use crate::api::DatabricksIntegration;
 use crate::databricks::Clients;
-use crate::identity::IntegrationId;
+use crate::identity::{Installation, IntegrationId};
 
 /// The version remembered for a deleted object until its deletion has been handled.
 const GONE: &str = "\u{0}deleted";
@@ -50,8 +50,8 @@ pub struct Context {
     pub databricks: Clients,
     pub store: Store<DatabricksIntegration>,
     pub timing: Timing,
-    /// The installation identity in catalog markers (`--installation-id`).
-    pub installation: String,
+    /// The installation identity in catalog markers (`--installation-id`, or the cluster's).
+    pub installation: Installation,
     /// Which integration holds which workspace, in the operator's own namespace.
     pub claims: Claims,
     failures: Mutex<HashMap<ObjectRef<DatabricksIntegration>, u32>>,
@@ -77,7 +77,7 @@ impl Context {
             databricks,
             store,
             timing,
-            installation: crate::identity::DEFAULT_INSTALLATION.to_string(),
+            installation: Installation::pinned(crate::identity::DEFAULT_INSTALLATION),
             failures: Mutex::default(),
             forced: Mutex::default(),
             versions: Mutex::default(),
@@ -90,8 +90,8 @@ impl Context {
         self
     }
 
-    pub fn with_installation(mut self, installation: &str) -> Self {
-        self.installation = installation.to_string();
+    pub fn with_installation(mut self, installation: Installation) -> Self {
+        self.installation = installation;
         self
     }
 

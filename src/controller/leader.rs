@@ -48,6 +48,16 @@ impl Timings {
     }
 }
 
+/// This process's Lease identity: the pod name (for people reading the Lease) and a suffix new
+/// to every process (a container restarted in the same pod is another holder).
+fn identity(pod: Option<&str>) -> String {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    match pod {
+        Some(pod) => format!("{pod}_{}", &run[..8]),
+        None => format!("uc-operator-{run}"),
+    }
+}
+
 /// What an attempt does with the record it read.
 #[derive(Debug, PartialEq)]
 enum Step {
@@ -212,11 +222,7 @@ impl Leadership {
         // The pod name, for people reading the Lease, plus a per-process suffix: a container
         // restarted after losing the Lease must not find its own name there and lead at once
         // while the pod it replaced may still believe it leads.
-        let run = uuid::Uuid::new_v4().simple().to_string();
-        let identity = match std::env::var("POD_NAME") {
-            Ok(pod) => format!("{pod}_{}", &run[..8]),
-            Err(_) => format!("uc-operator-{run}"),
-        };
+        let identity = identity(std::env::var("POD_NAME").ok().as_deref());
         let mut elector = Elector {
             api: Api::namespaced(client, namespace),
             name: lease.to_string(),
@@ -345,6 +351,19 @@ mod tests {
             }
         );
         assert_eq!(step(&bare, "me", D, D), Step::Take);
+    }
+
+    #[test]
+    fn a_restarted_container_does_not_renew_the_lease_its_predecessor_held() {
+        let before = identity(Some("uc-operator-7d9f-abcde"));
+        let after = identity(Some("uc-operator-7d9f-abcde"));
+        assert!(before.starts_with("uc-operator-7d9f-abcde_"), "{before}");
+        assert_ne!(before, after);
+        // The predecessor's unexpired Lease is waited out, not renewed.
+        assert_eq!(
+            step(&held_by(&before, 15), &after, Duration::ZERO, D),
+            Step::Wait { holder: before }
+        );
     }
 
     #[test]

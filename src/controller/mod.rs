@@ -1,6 +1,7 @@
 //! `uc-operator run`: the controller process. Wires the watches (the resource, the Secrets it
 //! references, its ConfigMap), leader election, the metrics and health endpoints, and shutdown.
 
+mod binding;
 mod claims;
 mod config_map;
 mod context;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::{Api, ListParams};
 use kube::runtime::events::{Recorder, Reporter};
@@ -34,6 +36,7 @@ pub use reconcile::{error_policy, reconcile};
 
 use crate::api::DatabricksIntegration;
 use crate::databricks::{AllowedHosts, ClientSettings, Clients};
+use crate::identity::Installation;
 use crate::telemetry::LogFormat;
 
 /// Flags of `uc-operator run`; each also reads `UC_OPERATOR_<FLAG>`.
@@ -42,6 +45,11 @@ pub struct RunArgs {
     /// Watch one namespace only (default: all namespaces).
     #[arg(long, env = "UC_OPERATOR_NAMESPACE")]
     pub namespace: Option<String>,
+    /// With --namespace: the RoleBinding there that grants the operator its rights. Deleting the
+    /// namespace deletes it too, so its finalizer `uc-operator.dev/rbac` is removed only once the
+    /// deletions there have finished (the chart sets this).
+    #[arg(long, env = "UC_OPERATOR_ROLE_BINDING", requires = "namespace")]
+    pub role_binding: Option<String>,
     /// Where Prometheus scrapes `/metrics`.
     #[arg(long, env = "UC_OPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
@@ -104,9 +112,10 @@ pub struct RunArgs {
     pub credential_warning: Duration,
     /// The identity of this installation, written into catalog ownership markers: keep it when a
     /// cluster is rebuilt from the same Git repository, use different ones for clusters sharing a
-    /// metastore.
-    #[arg(long, env = "UC_OPERATOR_INSTALLATION_ID", default_value = crate::identity::DEFAULT_INSTALLATION)]
-    pub installation_id: String,
+    /// metastore. Default: the UID of the `kube-system` namespace (read at start), which is
+    /// stable for a cluster and differs between clusters.
+    #[arg(long, env = "UC_OPERATOR_INSTALLATION_ID")]
+    pub installation_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +139,13 @@ pub enum RunError {
     },
     #[error("leader election: {0}")]
     Leader(String),
+    #[error(
+        "cannot read the UID of namespace {namespace}, the default installation identity: {why}. Grant the operator `get` on namespace {namespace} (the Helm chart does), or pin --installation-id (chart value installationId)"
+    )]
+    ClusterIdentity {
+        namespace: &'static str,
+        why: String,
+    },
 }
 
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
@@ -144,6 +160,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
+
+    let installation = installation(&args, &client).await?;
+    info!(installation = %installation.id, "installation identity");
 
     let metrics = Arc::new(metrics::Metrics::default());
     let ready = server::Readiness::default();
@@ -185,6 +204,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         settings,
         timing,
         ready,
+        installation,
     };
     run_controller(client, dbis, &args, parts, stop).await;
     if let Some(l) = leadership {
@@ -192,6 +212,25 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// The identity catalog markers are written under: `--installation-id`, else the UID of
+/// `kube-system`, read once. Failing to read it stops the start: falling back to a constant would
+/// write markers another cluster may share, and an identity that changes between starts would
+/// disown the catalogs created under the other one.
+async fn installation(args: &RunArgs, client: &Client) -> Result<Installation, RunError> {
+    if let Some(id) = &args.installation_id {
+        return Ok(Installation::pinned(id));
+    }
+    let namespace = crate::identity::CLUSTER_ID_NAMESPACE;
+    let error = |why: String| RunError::ClusterIdentity { namespace, why };
+    let ns = Api::<Namespace>::all(client.clone())
+        .get(namespace)
+        .await
+        .map_err(|e| error(e.to_string()))?;
+    let uid = ns.metadata.uid.filter(|u| !u.is_empty());
+    let uid = uid.ok_or_else(|| error("the API server returned it without a UID".into()))?;
+    Ok(Installation::defaulted(&uid))
 }
 
 /// The Databricks client's settings from the flags; requests are counted in the metrics.
@@ -273,6 +312,7 @@ struct Parts {
     settings: ClientSettings,
     timing: Timing,
     ready: server::Readiness,
+    installation: Installation,
 }
 
 /// Runs the controller until `stop`: the resource's watch (and its cache), the Secret and
@@ -315,10 +355,13 @@ async fn run_controller(
             store.clone(),
             parts.timing,
         )
-        .with_installation(&args.installation_id)
+        .with_installation(parts.installation)
         .with_claims_namespace(&claims_namespace(args)),
     );
     spawn_readiness(store.clone(), parts.ready);
+    if let (Some(ns), Some(rb)) = (&args.namespace, &args.role_binding) {
+        tokio::spawn(binding::hold(client.clone(), ns.clone(), rb.clone()));
+    }
     let namespace = args.namespace.as_deref();
     let (secret_ctx, cm_ctx, secret_store) = (ctx.clone(), ctx.clone(), store.clone());
     let config = kube::runtime::controller::Config::default().concurrency(args.concurrency);

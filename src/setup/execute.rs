@@ -30,9 +30,9 @@ pub enum Dropped {
     NotOurs(String),
 }
 
-/// Drops the catalog through REST (no compute needed) only if it is this integration's: it
-/// carries the marker *and* the service principal owns it (a forged tag on someone else's
-/// catalog must never get it dropped).
+/// Drops the catalog through REST (no compute needed) only if it is this integration's: the
+/// service principal owns it *and* it carries the marker (or, not tagged yet, the comment its
+/// `CREATE CATALOG` wrote); a forged tag on someone else's catalog must never get it dropped.
 pub async fn drop_catalog(
     client: &WorkspaceClient,
     catalog: &str,
@@ -42,7 +42,7 @@ pub async fn drop_catalog(
         return Ok(Dropped::Absent);
     };
     let principal = client.me().await?.user_name;
-    let comment = plan::catalog_comment(id);
+    let created = plan::is_own_comment(id, info.comment.as_deref());
     let owner = info.owner.unwrap_or_default();
     if !owner.eq_ignore_ascii_case(&principal) {
         return Ok(Dropped::NotOurs(format!("owned by {owner}")));
@@ -50,14 +50,18 @@ pub async fn drop_catalog(
     match client.get_catalog_tag(catalog, TAG_KEY).await? {
         // Only a catalog this integration created carries its comment (`CREATE CATALOG` wrote
         // it); an adopted one kept the comment it had, and holds data that was never ours.
-        Some(marker) if marker == id.marker() && info.comment.as_deref() != Some(&comment) => {
-            Ok(Dropped::Adopted)
-        }
-        Some(marker) if marker == id.marker() => {
+        Some(marker) if id.is_marker(&marker) && !created => Ok(Dropped::Adopted),
+        Some(marker) if id.is_marker(&marker) => {
             client.delete_catalog(catalog, true).await?;
             Ok(Dropped::Yes)
         }
         Some(marker) => Ok(Dropped::NotOurs(format!("tagged {marker}"))),
+        // Created by this integration (its comment) and cut off before it was tagged: a setup
+        // killed right after `CREATE CATALOG`. The check counts it as ours; so does deletion.
+        None if created => {
+            client.delete_catalog(catalog, true).await?;
+            Ok(Dropped::Yes)
+        }
         None => Ok(Dropped::NotOurs("not tagged".into())),
     }
 }

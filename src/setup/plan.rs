@@ -71,7 +71,17 @@ impl SetupParams {
 /// The catalog's comment, written atomically with `CREATE CATALOG`: a crash before the tag is
 /// set still leaves a catalog the retry recognises as this integration's.
 pub fn catalog_comment(id: &IntegrationId) -> String {
-    format!("Managed by uc-operator for the integration {}", id.marker())
+    comment_naming(&id.marker())
+}
+
+fn comment_naming(marker: &str) -> String {
+    format!("Managed by uc-operator for the integration {marker}")
+}
+
+/// Whether `comment` is the one `CREATE CATALOG` wrote for this integration (under any of the
+/// identities it recognises).
+pub fn is_own_comment(id: &IntegrationId, comment: Option<&str>) -> bool {
+    comment.is_some_and(|c| id.markers().iter().any(|m| c == comment_naming(m)))
 }
 
 /// What automatic setup found before it runs, so it sends only what is still needed.

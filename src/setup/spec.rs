@@ -6,12 +6,12 @@ use kube::ResourceExt;
 use super::plan::{self, SetupParams};
 use super::script::{self as rendering, Script};
 use crate::api::DatabricksIntegration;
-use crate::identity::IntegrationId;
+use crate::identity::{Installation, IntegrationId};
 
 /// The integration's identity under `installation`.
-pub fn integration_id(dbi: &DatabricksIntegration, installation: &str) -> IntegrationId {
+pub fn integration_id(dbi: &DatabricksIntegration, installation: &Installation) -> IntegrationId {
     let namespace = dbi.namespace().unwrap_or_else(|| "default".into());
-    IntegrationId::new(installation, &namespace, &dbi.name_any())
+    IntegrationId::of(installation, &namespace, &dbi.name_any())
 }
 
 /// The setup parameters of a resource; `principal` `None` leaves the placeholder in scripts.
@@ -63,14 +63,14 @@ mod tests {
             }
         }))
         .unwrap();
-        let id = integration_id(&dbi, "default");
+        let id = integration_id(&dbi, &Installation::pinned("default"));
         assert_eq!(id.marker(), "default/data/sales");
         let manual = script(&dbi, &id, Some("6b2c"), Script::Setup);
         assert!(manual.contains("`6b2c`"), "{manual}");
         let automatic = applied_hash(&dbi, &id);
         dbi.spec.auto_bootstrap = false;
         assert_ne!(applied_hash(&dbi, &id), automatic);
-        let other = integration_id(&dbi, "other");
+        let other = integration_id(&dbi, &Installation::pinned("other"));
         assert_ne!(applied_hash(&dbi, &other), applied_hash(&dbi, &id));
     }
 }

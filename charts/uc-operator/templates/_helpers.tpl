@@ -67,6 +67,11 @@ never contend for one Lease. */}}
 {{- include "uc-operator.fullname" . }}
 {{- end }}
 
+{{/* The RoleBinding that grants the operator its rights in the watched namespace. */}}
+{{- define "uc-operator.watchBinding" -}}
+{{- printf "%s-watched" (include "uc-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{/* The namespace the watched resources live in (the RBAC target in namespaced mode). */}}
 {{- define "uc-operator.rbacRules" -}}
 - apiGroups: ["uc-operator.dev"]

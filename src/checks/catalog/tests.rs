@@ -109,3 +109,34 @@ fn a_comment_naming_another_integration_is_its_marker() {
     assert_eq!(other_marker(Some("a team's own catalog"), &it), None);
     assert_eq!(other_marker(None, &it), None);
 }
+
+#[test]
+fn a_defaulted_installation_owns_catalogs_marked_under_the_legacy_default() {
+    use crate::identity::Installation;
+    let id = IntegrationId::of(&Installation::defaulted("uid-1"), "team", "a");
+    let legacy = IntegrationId::new("default", "team", "a");
+    let it = it(&id);
+    assert_eq!(
+        classify(&it, "sp", "sp", Some(&legacy.marker()), false),
+        CatalogState::Ours
+    );
+    // Created by an earlier release and not tagged yet: its comment names the legacy marker.
+    let comment = crate::setup::catalog_comment(&legacy);
+    assert!(crate::setup::is_own_comment(&id, Some(&comment)));
+    assert_eq!(other_marker(Some(&comment), &it), None);
+    // Pinned, the legacy marker is another integration's (another cluster's, perhaps).
+    let pinned = IntegrationId::of(&Installation::pinned("prod"), "team", "a");
+    assert!(!crate::setup::is_own_comment(&pinned, Some(&comment)));
+    assert_eq!(
+        classify(
+            &super::tests::it(&pinned),
+            "sp",
+            "sp",
+            Some(&legacy.marker()),
+            false
+        ),
+        CatalogState::OtherIntegration {
+            id: legacy.marker()
+        }
+    );
+}

@@ -139,6 +139,19 @@ fn assert_locked_down(deployment: &Value) {
     assert!(c["resources"]["limits"]["memory"].is_string());
 }
 
+/// The ClusterRole of namespaces read by name: `get` on exactly `names`, nothing else.
+fn assert_namespaces_only(role: &Value, names: &[&str]) {
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([{
+            "apiGroups": [""],
+            "resources": ["namespaces"],
+            "resourceNames": names,
+            "verbs": ["get"],
+        }])
+    );
+}
+
 pub(crate) fn args_of(deployment: &Value) -> Vec<String> {
     deployment["spec"]["template"]["spec"]["containers"][0]["args"]
         .as_array()
@@ -209,8 +222,6 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
         ),
         ("", "events", &["create", "patch"]),
         ("events.k8s.io", "events", &["create", "patch"]),
-        // Only to tell that a namespace is being deleted (a deletion must not hang on it).
-        ("", "namespaces", &["get"]),
         // Workload identity: an opted-in ServiceAccount's label, and its short-lived tokens.
         ("", "serviceaccounts", &["get"]),
         ("", "serviceaccounts/token", &["create"]),
@@ -223,9 +234,11 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
     }
     assert_eq!(
         rules.len(),
-        10,
+        9,
         "no rule beyond the operator's needs: {rules:?}"
     );
+    let namespaces = get(cp, &["clusterrole", &format!("{cluster_name}-namespaces")]);
+    assert_namespaces_only(&namespaces, &["kube-system"]);
     let binding = get(cp, &["clusterrolebinding", &cluster_name]);
     assert_eq!(binding["subjects"][0]["name"], full);
     assert_eq!(binding["subjects"][0]["namespace"], ns.as_str());
@@ -254,6 +267,10 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
             ("delete", "configmaps", &other, false),
             ("list", "serviceaccounts", &other, false),
             ("create", "serviceaccounts", &other, false),
+            // Namespaces: kube-system's UID (the installation identity), and no other.
+            ("get", "namespaces/kube-system", &other, true),
+            ("get", &format!("namespaces/{other}"), &other, false),
+            ("list", "namespaces", &other, false),
         ],
     );
     // A real TokenRequest as the operator, for a tenant's ServiceAccount.
@@ -270,7 +287,7 @@ fn cluster_wide_install_creates_a_cluster_role_with_least_privilege() {
 
 #[test]
 // Long: one install (slow) checked object by object, then what its RBAC allows.
-fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
+fn namespaced_install_grants_rights_in_the_watched_namespace_only() {
     let cp = control_plane();
     let ns = cp.namespace("chart-ops");
     let watched = cp.namespace("chart-watched");
@@ -303,15 +320,39 @@ fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
     let pdb = get(cp, &["poddisruptionbudget", full, "-n", &ns]);
     assert_eq!(pdb["spec"]["maxUnavailable"], 1);
 
-    // Roles only: nothing cluster-wide carries this release.
-    let cluster_roles = get(
-        cp,
-        &["clusterrole", "-l", "app.kubernetes.io/instance=team"],
+    // Nothing in any other namespace: the rules are a ClusterRole granted by a RoleBinding in
+    // the watched namespace (a namespace teardown deletes Roles), held by a finalizer the
+    // operator removes; namespaces are read by name only.
+    let role = get(cp, &["clusterrole", &format!("{ns}-{full}")]);
+    let role_rules = rules(&role);
+    assert_eq!(role_rules.len(), 10, "{role_rules:?}");
+    let held = role["rules"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(held["resources"], serde_json::json!(["rolebindings"]));
+    assert_eq!(
+        held["resourceNames"],
+        serde_json::json!([format!("{full}-watched")])
     );
-    assert_eq!(cluster_roles["items"], serde_json::json!([]));
-    let role = get(cp, &["role", full, "-n", &watched]);
-    assert_eq!(rules(&role).len(), 9);
-    get(cp, &["rolebinding", full, "-n", &watched]);
+    assert!(
+        !cp.kubectl(&["get", "clusterrolebinding", &format!("{ns}-{full}")])
+            .status
+            .success(),
+        "the rules are bound in the watched namespace only"
+    );
+    let binding = get(
+        cp,
+        &["rolebinding", &format!("{full}-watched"), "-n", &watched],
+    );
+    assert_eq!(binding["roleRef"]["kind"], "ClusterRole");
+    assert_eq!(
+        binding["metadata"]["finalizers"],
+        serde_json::json!(["uc-operator.dev/rbac"])
+    );
+    assert!(
+        args.contains(&format!("--role-binding={full}-watched")),
+        "{args:?}"
+    );
+    let namespaces = get(cp, &["clusterrole", &format!("{ns}-{full}-namespaces")]);
+    assert_namespaces_only(&namespaces, &["kube-system", watched.as_str()]);
     let lease_role = get(cp, &["role", &format!("{full}-leader-election"), "-n", &ns]);
     assert_eq!(
         lease_role["rules"][1]["resourceNames"],
@@ -344,6 +385,27 @@ fn namespaced_install_uses_roles_only_and_cannot_read_other_namespaces() {
             ),
             ("patch", &own_lease, &ns, false),
             ("update", &own_lease, &watched, false),
+            ("get", "namespaces/kube-system", &ns, true),
+            ("get", &format!("namespaces/{watched}"), &ns, true),
+            ("get", &format!("namespaces/{other}"), &ns, false),
+            (
+                "patch",
+                &format!("rolebindings.rbac.authorization.k8s.io/{full}-watched"),
+                &watched,
+                true,
+            ),
+            (
+                "patch",
+                "rolebindings.rbac.authorization.k8s.io/x",
+                &watched,
+                false,
+            ),
+            (
+                "patch",
+                &format!("rolebindings.rbac.authorization.k8s.io/{full}-watched"),
+                &other,
+                false,
+            ),
         ],
     );
     assert!(token_as(cp, full, &ns, &watched).is_some());

@@ -384,7 +384,29 @@ impl Operator {
         timings: &[&str],
         extra: &[&str],
     ) -> Operator {
-        Self::spawn(cp, kubeconfig, namespace, ca_bundle, timings, extra, false)
+        Self::spawn(cp, kubeconfig, namespace, ca_bundle, timings, extra, &[])
+    }
+
+    /// Starts the operator as the chart runs it: as `kubeconfig`'s user, with `POD_NAMESPACE`
+    /// (where its claims and records live) set to the release namespace.
+    pub fn start_released(
+        cp: &ControlPlane,
+        kubeconfig: &Path,
+        namespace: &str,
+        ca_bundle: &Path,
+        release_namespace: &str,
+        extra: &[&str],
+    ) -> Operator {
+        let env = [("POD_NAMESPACE", release_namespace)];
+        Self::spawn(
+            cp,
+            kubeconfig,
+            namespace,
+            ca_bundle,
+            SHORT_TIMINGS,
+            extra,
+            &env,
+        )
     }
 
     /// Starts the operator with its test hooks on (`UC_OPERATOR_TEST_HOOKS=1`: a reconcile
@@ -404,7 +426,7 @@ impl Operator {
             ca_bundle,
             SHORT_TIMINGS,
             extra,
-            true,
+            &[("UC_OPERATOR_TEST_HOOKS", "1")],
         )
     }
 
@@ -415,7 +437,7 @@ impl Operator {
         ca_bundle: &Path,
         timings: &[&str],
         extra: &[&str],
-        hooks: bool,
+        env: &[(&str, &str)],
     ) -> Operator {
         static N: AtomicU32 = AtomicU32::new(0);
         let log = cp.dir.join(format!(
@@ -441,9 +463,7 @@ impl Operator {
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap());
-        if hooks {
-            command.env("UC_OPERATOR_TEST_HOOKS", "1");
-        }
+        command.envs(env.iter().copied());
         let child = command.spawn().expect("start uc-operator");
         Operator {
             child,

@@ -91,6 +91,14 @@ impl Env {
         Api::namespaced(self.client.clone(), &self.ns)
     }
 
+    /// The identity an operator started without `--installation-id` writes markers under: the
+    /// UID of `kube-system`.
+    pub async fn default_installation(&self) -> String {
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        let ns = namespaces.get("kube-system").await.unwrap();
+        ns.metadata.uid.expect("a namespace has a UID")
+    }
+
     pub fn host(&self, workspace: &str) -> String {
         self.sim.workspace(workspace).host
     }

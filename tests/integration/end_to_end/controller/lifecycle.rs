@@ -247,9 +247,67 @@ async fn killed_during_setup_converges_after_restart() {
     assert_eq!(internal.views.len(), 1, "{internal:?}");
     assert_eq!(
         cat.tags.get(TAG_KEY),
-        Some(&format!("default/{}/crashy", env.ns))
+        Some(&format!(
+            "{}/{}/crashy",
+            env.default_installation().await,
+            env.ns
+        ))
     );
     assert_eq!(cat.owner, SP_APP_ID);
+    env.assert_no_secret_leaks("").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_create_catalog_then_deleted_drops_the_catalog() {
+    let mut env = Env::new("crash-del", Scenario::default_for_tests()).await;
+    env.secret("sp-token", "token", SP_TOKEN).await;
+    // Slow statements: the kill lands after CREATE CATALOG, before the plan's later stages.
+    env.sim.inject(
+        "main",
+        FaultRule {
+            path_prefix: "/api/2.0/sql/statements".into(),
+            method: Some("POST".into()),
+            kind: FaultKind::Latency { millis: 400 },
+            times: None,
+        },
+    );
+    env.start(&[]);
+    env.apply(&env.manifest("cut", "cut_catalog")).await;
+    let start = Instant::now();
+    while catalog(&env.sim.state(), "cut_catalog").is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "setup never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    env.operator.as_mut().unwrap().kill();
+    let half = catalog(&env.sim.state(), "cut_catalog").unwrap().clone();
+    assert!(
+        !half.schemas.contains_key("uc_operator_system"),
+        "setup finished before the kill"
+    );
+    // The status said setup started before the catalog was created.
+    let dbi = env.get("cut").await;
+    assert_eq!(phase(&dbi), Some(Phase::Creating));
+    assert_eq!(condition_of(&dbi, "Bootstrapped").reason, "SetupStarted");
+
+    env.api()
+        .delete("cut", &DeleteParams::default())
+        .await
+        .unwrap();
+    env.sim.clear_faults();
+    env.start(&[]);
+    env.wait_gone("cut", Duration::from_secs(90)).await;
+    // The catalog is this integration's (its CREATE CATALOG comment, owned by the service
+    // principal), tagged or not: dropped, and said so.
+    assert!(
+        catalog(&env.sim.state(), "cut_catalog").is_none(),
+        "the catalog was left: {}",
+        env.log_tail()
+    );
+    let reasons = env.event_reasons();
+    assert!(reasons.iter().any(|r| r == "CatalogDropped"), "{reasons:?}");
     env.assert_no_secret_leaks("").await;
 }
 

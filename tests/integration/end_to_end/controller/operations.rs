@@ -79,7 +79,8 @@ async fn reconciles_as_the_charts_service_account() {
     ]);
     crate::support::harness::assert_success(&out, "helm install");
     // Every call the operator makes is authorized by the API server as the chart's account,
-    // with the chart's flags: one namespace, a Lease in the release namespace.
+    // with the chart's flags and POD_NAMESPACE: one namespace, a Lease, claims and records in
+    // the release namespace.
     let kubeconfig = env
         .cp
         .kubeconfig_as(&format!("system:serviceaccount:{ops}:sa-uc-operator"));
@@ -89,12 +90,15 @@ async fn reconciles_as_the_charts_service_account() {
         ops.as_str(),
         "--leader-elect-lease",
         "sa-uc-operator",
+        "--role-binding",
+        "sa-uc-operator-watched",
     ];
-    env.operator = Some(Operator::start_with(
+    env.operator = Some(Operator::start_released(
         env.cp,
         &kubeconfig,
         &env.ns,
         &env.sim.ca_path(),
+        &ops,
         &flags,
     ));
     let mut manifest = env.manifest("as-sa", "as_sa_catalog");
@@ -167,4 +171,50 @@ async fn an_imported_payload_reconciles_once_its_secret_is_filled() {
     );
     assert!(catalog(&env.sim.state(), "immuta").is_some());
     env.assert_no_secret_leaks("").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_kube_system_or_a_pinned_identity_the_operator_refuses_to_start() {
+    let mut env = Env::new("no-cluster-id", Scenario::default_for_tests()).await;
+    let ops = env.cp.namespace("no-cluster-id-ops");
+    // installationId pinned: the chart grants no read of kube-system.
+    let out = env.cp.helm(&[
+        "install",
+        "pin",
+        &format!("{}/charts/uc-operator", env!("CARGO_MANIFEST_DIR")),
+        "--namespace",
+        &ops,
+        "--set=crds.install=false",
+        &format!("--set=watchNamespace={}", env.ns),
+        "--set=installationId=pinned",
+    ]);
+    crate::support::harness::assert_success(&out, "helm install");
+    let kubeconfig = env
+        .cp
+        .kubeconfig_as(&format!("system:serviceaccount:{ops}:pin-uc-operator"));
+    // Run without the pinned flag: the default needs kube-system, which is refused.
+    let mut operator = Operator::start_with(env.cp, &kubeconfig, &env.ns, &env.sim.ca_path(), &[]);
+    let status = operator
+        .wait_exit(Duration::from_secs(60))
+        .expect("the operator exits");
+    assert!(!status.success());
+    let logs = operator.logs();
+    for needed in ["kube-system", "--installation-id", "forbidden"] {
+        assert!(logs.contains(needed), "{needed}: {logs}");
+    }
+
+    // With the chart's pinned value it starts and reconciles.
+    env.secret("sp-token", "token", SP_TOKEN).await;
+    env.operator = Some(Operator::start_with(
+        env.cp,
+        &kubeconfig,
+        &env.ns,
+        &env.sim.ca_path(),
+        &["--installation-id", "pinned"],
+    ));
+    env.apply(&env.manifest("pinned", "pinned_catalog")).await;
+    env.wait_phase("pinned", Phase::Enabled).await;
+    let state = env.sim.state();
+    let tag = &state.catalogs["pinned_catalog"].tags[TAG_KEY];
+    assert_eq!(tag, &format!("pinned/{}/pinned", env.ns));
 }

@@ -46,7 +46,7 @@ async fn automatic_setup_enables_and_locks_down_the_catalog() {
     assert_eq!(cat.owner, SP_APP_ID);
     assert_eq!(
         cat.tags.get(TAG_KEY).map(String::as_str),
-        Some(format!("default/{}/gov", env.ns).as_str())
+        Some(format!("{}/{}/gov", env.default_installation().await, env.ns).as_str())
     );
     assert!(
         cat.grants.get("account users").is_none_or(|g| g.is_empty()),
@@ -146,7 +146,8 @@ async fn manual_setup_publishes_the_script_and_waits_for_it() {
     assert!(data.contains_key("cleanup.sql"));
     assert!(setup_sql.contains(SP_APP_ID));
     assert_eq!(cm.metadata.owner_references.unwrap()[0].name, "mkt");
-    // The same script as `uc-operator script` prints offline.
+    // The same script as `uc-operator script` prints offline, given the operator's identity.
+    let installation = env.default_installation().await;
     let file = env.cp.dir.join(format!("{}-mkt.yaml", env.ns));
     let mut offline = manifest.clone();
     offline["metadata"]["namespace"] = env.ns.clone().into();
@@ -158,6 +159,8 @@ async fn manual_setup_publishes_the_script_and_waits_for_it() {
             file.to_str().unwrap(),
             "--principal",
             SP_APP_ID,
+            "--installation-id",
+            &installation,
         ])
         .output()
         .unwrap();

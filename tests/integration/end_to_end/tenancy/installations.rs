@@ -86,3 +86,59 @@ async fn two_installations_never_touch_each_others_catalogs() {
     assert_eq!(recovered["tags"][TAG_KEY], theirs["tags"][TAG_KEY]);
     t.assert_no_secret_leaks("").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Long: an earlier release's catalog seen by a pinned, then a defaulted installation.
+async fn an_upgrade_keeps_the_catalogs_of_the_earlier_default_identity() {
+    let second = databricks_sim::WorkspaceSpec::new("b", 5005)
+        .with_warehouse(databricks_sim::WAREHOUSE_ID, "RUNNING");
+    let scenario = Scenario::default_for_tests().with_workspace(second);
+    let mut t = Env::new("hostile-upgrade", scenario).await;
+    t.secret("sp-token", "token", SP_TOKEN).await;
+    let manifest = t.manifest_at("gov", &t.host("main"), "legacy_cat");
+
+    // An earlier release, whose default identity was `default`, creates and marks the catalog.
+    t.start(&["--installation-id", "default"]);
+    t.apply(&manifest).await;
+    t.wait_phase("gov", Phase::Enabled).await;
+    let legacy = catalog(&t, "legacy_cat").unwrap();
+    assert_eq!(
+        legacy["tags"][TAG_KEY],
+        json!(format!("default/{}/gov", t.ns))
+    );
+    t.operator = None;
+    forget(&t, "gov").await;
+
+    // Pinned to another identity, `default/…` is someone else's.
+    t.start(&["--installation-id", "prod"]);
+    t.apply(&manifest).await;
+    let dbi = t.wait_phase("gov", Phase::CreateError).await;
+    let (reason, message) = ready(&dbi);
+    assert_eq!(reason, "CatalogOwnedByAnotherIntegration", "{message}");
+    t.operator = None;
+    forget(&t, "gov").await;
+
+    // The upgraded operator, its identity defaulted (the kube-system UID), takes it as its own
+    // and creates new catalogs under the new identity.
+    t.start(&[]);
+    t.apply(&manifest).await;
+    t.wait_phase("gov", Phase::Enabled).await;
+    let kept = catalog(&t, "legacy_cat").unwrap();
+    assert_eq!(kept["created_at"], legacy["created_at"], "recreated");
+    t.apply(&t.manifest_at("fresh", &t.host("b"), "fresh_cat"))
+        .await;
+    t.wait_phase("fresh", Phase::Enabled).await;
+    let uid = t.default_installation().await;
+    let fresh = catalog(&t, "fresh_cat").unwrap();
+    assert_eq!(
+        fresh["tags"][TAG_KEY],
+        json!(format!("{uid}/{}/fresh", t.ns))
+    );
+    assert!(t.logs().contains(&uid), "the identity is logged at start");
+
+    // It created the legacy catalog (its comment says so): deleting the resource drops it.
+    t.api().delete("gov", &Default::default()).await.unwrap();
+    t.wait_gone("gov", Duration::from_secs(90)).await;
+    assert!(catalog(&t, "legacy_cat").is_none(), "the catalog was kept");
+    t.assert_no_secret_leaks("").await;
+}

@@ -260,3 +260,26 @@ fn the_update_strategy_never_runs_two_unelected_operators() {
     assert_eq!(strategy(&["--set=leaderElection.enabled=true"]), surge);
     assert_eq!(strategy(&["--set=replicas=3"]), surge);
 }
+
+#[test]
+fn kube_system_is_readable_only_while_the_installation_id_is_defaulted() {
+    let reads_kube_system = |values: &[&str]| {
+        documents(&render(values)).iter().any(|d| {
+            d["kind"] == "ClusterRole"
+                && d["rules"].as_array().unwrap().iter().any(|r| {
+                    r["resources"] == serde_json::json!(["namespaces"])
+                        && r["resourceNames"]
+                            .as_array()
+                            .is_some_and(|n| n.contains(&"kube-system".into()))
+                })
+        })
+    };
+    assert!(reads_kube_system(&[]));
+    assert!(reads_kube_system(&["--set=watchNamespace=team-a"]));
+    // Pinned, the operator reads no namespace: no grant.
+    assert!(!reads_kube_system(&["--set=installationId=prod-eu-1"]));
+    assert!(!reads_kube_system(&[
+        "--set=watchNamespace=team-a",
+        "--set=installationId=prod-eu-1"
+    ]));
+}

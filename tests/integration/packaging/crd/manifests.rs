@@ -136,6 +136,24 @@ fn refused() -> Vec<Case> {
             ],
         ),
         (
+            "a Secret name that is no DNS-1123 subdomain",
+            with(
+                valid(),
+                "/spec/tokenSecretRef",
+                json!({"name": "Team_Token"}),
+            ),
+            &["spec.tokenSecretRef.name", "should match"],
+        ),
+        (
+            "a Secret key with a slash",
+            with(
+                valid(),
+                "/spec/tokenSecretRef",
+                json!({"name": "t", "key": "a/b"}),
+            ),
+            &["spec.tokenSecretRef.key", "should match"],
+        ),
+        (
             "token without tokenSecretRef",
             with(valid(), "/spec/tokenSecretRef", Value::Null),
             &[
