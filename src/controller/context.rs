@@ -29,6 +29,9 @@ pub struct Timing {
     pub reconcile_timeout: Duration,
     /// How long before a credential expires it is reported (`--credential-warning`).
     pub credential_warning: Duration,
+    /// The least time between two re-validations a `requestedAt` annotation causes
+    /// (`--request-spacing`; the contract's minute).
+    pub request_spacing: Duration,
 }
 
 impl Default for Timing {
@@ -39,6 +42,7 @@ impl Default for Timing {
             manual_setup_poll: Duration::from_secs(30),
             reconcile_timeout: Duration::from_secs(300),
             credential_warning: crate::checks::DEFAULT_CREDENTIAL_WARNING,
+            request_spacing: Duration::from_secs(60),
         }
     }
 }

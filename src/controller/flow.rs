@@ -128,6 +128,18 @@ fn stable_hash(s: &str) -> u64 {
     u64::from_le_bytes(digest[..8].try_into().unwrap_or_default())
 }
 
+/// How long a new `requestedAt` must still wait at `now`: requests re-validate a resource at
+/// most once per `spacing` (the contract's minute), counted from its last validation.
+pub fn request_wait(
+    dbi: &DatabricksIntegration,
+    now: Timestamp,
+    spacing: Duration,
+) -> Option<Duration> {
+    let last = dbi.status.as_ref()?.last_validation_time.as_ref()?.0;
+    let since = Duration::try_from(now.duration_since(last)).unwrap_or(Duration::ZERO);
+    spacing.checked_sub(since).filter(|d| !d.is_zero())
+}
+
 /// The `uc-operator.dev/requestedAt` value when it has not been acted on yet.
 pub fn new_request(dbi: &DatabricksIntegration) -> Option<String> {
     let value = dbi.annotations().get(crate::api::REQUESTED_AT)?;

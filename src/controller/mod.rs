@@ -84,6 +84,10 @@ pub struct RunArgs {
     /// Longest retry delay after failures.
     #[arg(long, env = "UC_OPERATOR_RETRY_MAX", default_value = "5m", value_parser = humantime::parse_duration)]
     pub retry_max: Duration,
+    /// The least time between two re-validations that `uc-operator.dev/requestedAt` causes on
+    /// one resource: a newer value within it is acted on when it ends.
+    #[arg(long, env = "UC_OPERATOR_REQUEST_SPACING", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub request_spacing: Duration,
     /// How often a manual setup is checked while waiting for its script to be run.
     #[arg(long, env = "UC_OPERATOR_MANUAL_SETUP_POLL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub manual_setup_poll: Duration,
@@ -193,6 +197,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         manual_setup_poll: args.manual_setup_poll,
         reconcile_timeout: args.reconcile_timeout,
         credential_warning: args.credential_warning,
+        request_spacing: args.request_spacing,
     };
     // Losing the Lease exits the process from the renew task itself (leader.rs): no stop here.
     let stop = {

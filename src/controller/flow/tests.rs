@@ -147,6 +147,28 @@ fn a_new_request_is_acted_on_once() {
 }
 
 #[test]
+fn requests_wait_for_a_minute_after_the_last_validation() {
+    let mut d = with_status(
+        dbi("a", "ws.cloud.databricks.com", 0),
+        Phase::Enabled,
+        2,
+        true,
+    );
+    let minute = Duration::from_secs(60);
+    let last: Timestamp = "2026-12-05T10:00:00Z".parse().unwrap();
+    let at = |s: i64| last + k8s_openapi::jiff::SignedDuration::from_secs(s);
+    // Never validated: nothing to wait for.
+    assert_eq!(request_wait(&d, at(0), minute), None);
+    d.status.as_mut().unwrap().last_validation_time = Some(Time(last));
+    assert_eq!(
+        request_wait(&d, at(20), minute),
+        Some(Duration::from_secs(40))
+    );
+    assert_eq!(request_wait(&d, at(60), minute), None);
+    assert_eq!(request_wait(&d, at(20), Duration::ZERO), None);
+}
+
+#[test]
 fn compute_may_start_only_on_the_first_attempt_or_until_the_connection_passed() {
     let d = dbi("a", "ws.cloud.databricks.com", 0);
     assert_eq!(compute_policy(&d, Flow::Create), ComputePolicy::MayStart);

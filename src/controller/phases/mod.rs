@@ -33,7 +33,15 @@ pub async fn apply(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action,
     }
     let flow = Flow::of(dbi);
     let requested = flow::new_request(dbi);
-    let forced = ctx.take_forced(&ObjectRef::from_obj(dbi)) || requested.is_some();
+    let rotated = ctx.take_forced(&ObjectRef::from_obj(dbi));
+    if flow == Flow::Recheck && !rotated && requested.is_some() {
+        let spacing = ctx.timing.request_spacing;
+        if let Some(wait) = flow::request_wait(dbi, Timestamp::now(), spacing) {
+            // Acted on when the spacing ends (annotations alone wake no reconcile then).
+            return Ok(Action::requeue(wait));
+        }
+    }
+    let forced = rotated || requested.is_some();
     if let Some(wait) = at_rest(dbi, flow, forced) {
         return Ok(Action::requeue(wait));
     }

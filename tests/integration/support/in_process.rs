@@ -69,6 +69,20 @@ impl Env {
     /// An environment whose scenario depends on the namespace (a federation policy names the
     /// namespace's ServiceAccount).
     pub async fn new_for(prefix: &str, scenario: impl FnOnce(&str) -> Scenario) -> Env {
+        // Tests ask for re-validations seconds apart: no once-a-minute spacing by default.
+        let timing = Timing {
+            request_spacing: std::time::Duration::ZERO,
+            ..Timing::default()
+        };
+        Self::with_timing(prefix, scenario, timing).await
+    }
+
+    /// An environment whose reconciles run with `timing`.
+    pub async fn with_timing(
+        prefix: &str,
+        scenario: impl FnOnce(&str) -> Scenario,
+        timing: Timing,
+    ) -> Env {
         let cp = control_plane();
         let ns = cp.namespace(prefix);
         let sim = Simulator::start(scenario(&ns))
@@ -86,7 +100,7 @@ impl Env {
             Arc::new(Metrics::default()),
             Clients::new(super::databricks::settings(&sim)),
             store,
-            Timing::default(),
+            timing,
         )
         .with_claims_namespace(&ns);
         Env {
