@@ -118,6 +118,26 @@ impl<'de> serde::de::Visitor<'de> for DataVisitor {
     }
 }
 
+/// An execution context not yet given back: dropped armed (the command's future was cancelled),
+/// it destroys the context in a task of its own.
+struct ContextGuard {
+    client: Option<WorkspaceClient>,
+    cluster_id: String,
+    context_id: String,
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (cluster_id, context_id) = (self.cluster_id.clone(), self.context_id.clone());
+            runtime.spawn(async move { client.destroy_context(&cluster_id, &context_id).await });
+        }
+    }
+}
+
 /// The `SQLSTATE: 42501` that Databricks error texts carry, for the command API which has no
 /// field for it.
 fn sql_state_in(text: &str) -> Option<String> {
@@ -145,9 +165,22 @@ impl WorkspaceClient {
                 Some(body),
             )
             .await?;
+        // Contexts are limited per cluster: always give ours back, whatever happened — also
+        // when this future is dropped half way (a reconcile past its deadline).
+        let mut context = ContextGuard {
+            client: Some(self.clone()),
+            cluster_id: cluster_id.to_owned(),
+            context_id: created.id.clone(),
+        };
         let result = self.run_in_context(cluster_id, &created.id, sql).await;
-        // Contexts are limited per cluster: always give ours back, whatever happened.
-        let destroy = json!({"clusterId": cluster_id, "contextId": created.id});
+        if let Some(client) = context.client.take() {
+            client.destroy_context(cluster_id, &created.id).await;
+        }
+        result
+    }
+
+    async fn destroy_context(&self, cluster_id: &str, context_id: &str) {
+        let destroy = json!({"clusterId": cluster_id, "contextId": context_id});
         if let Err(err) = self
             .call(
                 Method::POST,
@@ -160,7 +193,6 @@ impl WorkspaceClient {
         {
             tracing::debug!(error = %err, "destroying an execution context failed");
         }
-        result
     }
 
     async fn run_in_context(

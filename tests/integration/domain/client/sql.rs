@@ -61,6 +61,39 @@ async fn select_1_on_a_cluster_through_the_command_api() {
     assert_eq!(err.kind(), ErrorKind::Sql, "{err:?}");
 }
 
+/// A command whose caller gives up (a reconcile past its deadline drops the future) still
+/// gives its execution context back: contexts are limited per cluster.
+#[tokio::test]
+async fn a_cancelled_command_still_destroys_its_context() {
+    // The command stays running for many polls: the caller gives up first.
+    let sim = start(Scenario::default_for_tests().with_statement_polls(1000)).await;
+    let compute = Compute::Cluster {
+        org_id: "1001".into(),
+        cluster_id: CLUSTER_ID.into(),
+    };
+    let c = WorkspaceClient::new(config(&sim, compute, token(SP_TOKEN)), &settings(&sim)).unwrap();
+    let destroyed = || {
+        sim.requests()
+            .iter()
+            .any(|r| r.path == "/api/1.2/contexts/destroy" && r.status == 200)
+    };
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), c.execute("SELECT 1")).await;
+    assert!(gave_up.is_err(), "the command finished: {gave_up:?}");
+    assert!(
+        sim.requests()
+            .iter()
+            .any(|r| r.path == "/api/1.2/commands/execute"),
+        "the command was sent before the caller gave up"
+    );
+    for _ in 0..100 {
+        if destroyed() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the context was never destroyed: {:?}", sim.requests());
+}
+
 #[tokio::test]
 async fn a_failed_statement_surfaces_its_sql_state() {
     let sim = start(Scenario::default_for_tests().with_statement_polls(2)).await;
