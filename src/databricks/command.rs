@@ -327,9 +327,13 @@ fn command_result(status: CommandStatus) -> Result<QueryResult, Error> {
         .unwrap_or_default();
     if status.status != "Finished" || result_type == "error" {
         let (summary, cause) = results.map(|r| (r.summary, r.cause)).unwrap_or_default();
+        // A server's text: cut before it reaches a status, event or log line.
         let message = summary
             .or(cause.clone())
-            .unwrap_or_else(|| format!("the command ended {}", status.status));
+            .map(|m| super::truncate(&m, 1000))
+            .unwrap_or_else(|| {
+                format!("the command ended {}", super::truncate(&status.status, 100))
+            });
         let sql_state = sql_state_in(&message).or_else(|| cause.as_deref().and_then(sql_state_in));
         // The cause carries the exception name the transient checks look for.
         let message = match cause {
@@ -340,7 +344,7 @@ fn command_result(status: CommandStatus) -> Result<QueryResult, Error> {
         };
         return Err(Error::Sql {
             sql_state,
-            error_code: Some(status.status),
+            error_code: Some(super::truncate(&status.status, 100)),
             message,
         });
     }

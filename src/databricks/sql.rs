@@ -141,18 +141,25 @@ fn check_succeeded(status: &StatementStatus) -> Result<(), Error> {
         "FAILED" => {
             let error = status.error.as_ref();
             Err(Error::Sql {
-                sql_state: status.sql_state.clone(),
-                error_code: error.and_then(|e| e.error_code.clone()),
-                message: error
-                    .and_then(|e| e.message.clone())
-                    .unwrap_or_else(|| "the statement failed".into()),
+                sql_state: status.sql_state.as_deref().map(|s| super::truncate(s, 10)),
+                error_code: error
+                    .and_then(|e| e.error_code.as_deref())
+                    .map(|c| super::truncate(c, 100)),
+                // A server's text: cut before it reaches a status, event or log line.
+                message: error.and_then(|e| e.message.as_deref()).map_or_else(
+                    || "the statement failed".into(),
+                    |m| super::truncate(m, 1000),
+                ),
             })
         }
-        other => Err(Error::Sql {
-            sql_state: None,
-            error_code: Some(other.to_owned()),
-            message: format!("the statement ended in state {other}"),
-        }),
+        other => {
+            let other = super::truncate(other, 100);
+            Err(Error::Sql {
+                sql_state: None,
+                error_code: Some(other.clone()),
+                message: format!("the statement ended in state {other}"),
+            })
+        }
     }
 }
 
