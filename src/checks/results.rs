@@ -6,13 +6,23 @@ use super::{Findings, Outcome};
 use crate::api::{ConnectionStatus, TestStatus, ValidationTest};
 use crate::databricks::truncate;
 
-/// At most this much JSON of a test's `result` goes into the status (the rest is dropped).
+/// At most this much JSON of a test's `result` goes into the status (the rest is dropped), and
+/// at most [`RESULT_BUDGET`] for all of them.
 const MAX_RESULT_BYTES: usize = 4 * 1024;
-/// At most this much of a test's message.
+const RESULT_BUDGET: usize = 64 * 1024;
+/// At most this much of a test's message; with many tests, their messages share
+/// [`MESSAGE_BUDGET`] (never less than [`MIN_TEST_MESSAGE`] each). Every test keeps its name and
+/// status: the status stays far below the API server's 1.5 MiB object limit at the largest spec
+/// (50 connections of 50 catalogs each).
 const MAX_TEST_MESSAGE: usize = 2 * 1024;
+const MIN_TEST_MESSAGE: usize = 160;
+const MESSAGE_BUDGET: usize = 256 * 1024;
 
 /// The CRD's view of the checks' findings.
 pub fn validation_tests(findings: &Findings) -> Vec<ValidationTest> {
+    let share =
+        (MESSAGE_BUDGET / findings.tests.len().max(1)).clamp(MIN_TEST_MESSAGE, MAX_TEST_MESSAGE);
+    let mut result_bytes = 0usize;
     findings
         .tests
         .iter()
@@ -23,11 +33,18 @@ pub fn validation_tests(findings: &Findings) -> Vec<ValidationTest> {
                 Outcome::Skipped(_) => (TestStatus::Skipped, None),
                 Outcome::Failed(_) => (TestStatus::Failed, None),
             };
-            let result = result.filter(|r| r.to_string().len() <= MAX_RESULT_BYTES);
+            let result = result.filter(|r| {
+                let len = r.to_string().len();
+                let fits = len <= MAX_RESULT_BYTES && result_bytes + len <= RESULT_BUDGET;
+                if fits {
+                    result_bytes += len;
+                }
+                fits
+            });
             ValidationTest {
                 name: t.name.clone(),
                 status,
-                message: t.message().map(|m| truncate(m, MAX_TEST_MESSAGE)),
+                message: t.message().map(|m| truncate(m, share)),
                 result,
             }
         })
@@ -133,6 +150,32 @@ mod tests {
         assert_eq!(c[0].status, Some(TestStatus::Passed));
         assert_eq!(c[1].status, Some(TestStatus::Failed));
         assert!(c[1].message.as_deref().unwrap().contains("bad token"));
+    }
+
+    #[test]
+    fn thousands_of_long_messages_keep_every_test_and_stay_small() {
+        let mut f = Findings::default();
+        for i in 0..2600 {
+            let name = crate::checks::catalog_access_test(&format!("catalog_{i}"));
+            f.failed_user(&name, Reason::PermissionDenied, "x".repeat(5_000));
+            f.passed(
+                &format!("passed {i}"),
+                None,
+                Some(serde_json::json!("r".repeat(3_000))),
+            );
+        }
+        let tests = validation_tests(&f);
+        assert_eq!(tests.len(), 5200, "no test is dropped");
+        assert!(tests.iter().all(|t| !t.name.is_empty()));
+        let size = serde_json::to_string(&tests).unwrap().len();
+        assert!(size < 1024 * 1024, "{size} bytes");
+        // A few tests keep their whole message.
+        let mut few = Findings::default();
+        few.failed_user("one", Reason::PermissionDenied, "y".repeat(1_500));
+        assert_eq!(
+            validation_tests(&few)[0].message.as_ref().unwrap().len(),
+            1_500
+        );
     }
 
     #[test]
