@@ -251,8 +251,17 @@ fn client_settings(
         ..ClientSettings::default()
     };
     settings.poll.base = args.statement_poll;
-    settings.retry.total_budget = args.request_retry_budget;
+    // A statement, command or compute start is given up (cancelled) before the reconcile's own
+    // deadline, so that the resource reports what it waited for instead of a bare timeout.
+    settings.poll.give_up_after = inner_wait(settings.poll.give_up_after, args.reconcile_timeout);
+    settings.retry.total_budget = args.request_retry_budget.min(args.reconcile_timeout);
     Ok(settings)
+}
+
+/// The longest one inner wait may take: `wait`, but no more than four fifths of the
+/// reconcile's deadline.
+fn inner_wait(wait: Duration, reconcile_timeout: Duration) -> Duration {
+    wait.min(reconcile_timeout.mul_f64(0.8))
 }
 
 /// The operator's own namespace, where its Lease and workspace claims live: `POD_NAMESPACE`,
@@ -416,4 +425,22 @@ fn spawn_readiness(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inner_waits_end_before_the_reconcile_deadline() {
+        let ten_minutes = Duration::from_secs(600);
+        assert_eq!(
+            inner_wait(ten_minutes, Duration::from_secs(300)),
+            Duration::from_secs(240)
+        );
+        assert_eq!(
+            inner_wait(ten_minutes, Duration::from_secs(3600)),
+            ten_minutes
+        );
+    }
 }
