@@ -26,6 +26,9 @@ class Bench:
     tracker: object
     audit: object
     state: object
+    # Names of the integrations on noisy workspaces (never enabled in time; left out of the
+    # healthy figures).
+    noisy: frozenset = frozenset()
 
     def begin(self):
         """Starts counting: clears the request log, marks the audit log."""
@@ -94,8 +97,13 @@ def setup(bench):
     bench.op.start()
     log(f"creating {n} Secrets and {n} DatabricksIntegrations")
     kubectl_s = create_all(bench)
-    bench.wait("all enabled", lambda: bench.tracker.enabled() == n)
-    log("all enabled")
+    healthy = n - len(bench.noisy)
+    bench.wait("all enabled", lambda: bench.tracker.enabled() >= healthy)
+    log("all enabled" if not bench.noisy else f"the {healthy} healthy ones enabled")
+    if bench.noisy:
+        times = {k: t for k, t in bench.tracker.times().items() if k not in bench.noisy}
+        return {"name": "setup", "kubectl_create_s": kubectl_s,
+                "healthy": report.durations(times), "usage": bench.usage()}
     bench.settle()
     objects = bench.cp.api.get(DBI_PATH)["items"]
     by_timestamps = workload.timestamp_durations(objects)

@@ -32,7 +32,7 @@ import phases
 import process
 from controlplane import AuditLog, ControlPlane, start_watch
 from report import table
-from simulator import Simulator
+from simulator import Simulator, noisy_workspaces
 from ucoperator import Operator
 from workload import DBI_PATH, Tracker
 
@@ -59,6 +59,11 @@ def parse_args():
                    help="integrations per `kubectl create -f` file; 0: one file (env CHUNK)")
     p.add_argument("--timeout", type=int, default=int(env("TIMEOUT", "1800")),
                    help="seconds a phase may take before the bench fails (env TIMEOUT)")
+    p.add_argument("--noisy", type=int, default=int(env("NOISY", "0")),
+                   help="percent of workspaces that answer only after NOISY_MS (env NOISY): the "
+                        "noisy-neighbour run measures the healthy ones' setup alone")
+    p.add_argument("--noisy-ms", type=int, default=int(env("NOISY_MS", "60000")),
+                   help="latency of the noisy workspaces (env NOISY_MS)")
     p.add_argument("--out", default=env("OUT"), help="JSON result file (env OUT; default under target/bench/)")
     p.add_argument("--keep", action="store_true", default=env("KEEP") == "1",
                    help="keep the state directory (logs, audit log) (env KEEP=1)")
@@ -71,6 +76,8 @@ def command_line(args):
             f"REVALIDATE={args.revalidate} INTERVAL={args.interval}")
     if args.concurrency:
         line += f" CONCURRENCY={args.concurrency}"
+    if args.noisy:
+        line += f" NOISY={args.noisy} NOISY_MS={args.noisy_ms}"
     return line + (f" CHUNK={args.chunk}" if args.chunk else "")
 
 
@@ -104,13 +111,18 @@ def start_everything(args, state, bins):
     cp.kubectl("create", "namespace", "bench")
     phases.log(f"starting the simulator: {args.n} workspaces, {args.latency_ms} ms on every request")
     sim = Simulator(bins["databricks-sim"], state / "sim")
-    sim.start(args.n, args.latency_ms)
+    noisy = noisy_workspaces(args.n, args.noisy)
+    if noisy:
+        phases.log(f"{len(noisy)} of them answer after {args.noisy_ms} ms (noisy neighbours)")
+    sim.start(args.n, args.latency_ms, noisy, args.noisy_ms)
     tracker = Tracker()
     stop_watch = start_watch(cp.api, DBI_PATH, tracker.on_event)
     op = Operator(bins["uc-operator"], sim.ca_path, cp.operator_kubeconfig, state, args.concurrency)
     for note in op.ignored:
         phases.log(f"ignored: {note}")
-    return phases.Bench(args, cp, sim, op, tracker, AuditLog(cp.audit_path), state), stop_watch
+    bench = phases.Bench(args, cp, sim, op, tracker, AuditLog(cp.audit_path), state)
+    bench.noisy = frozenset(f"bench-{i:05d}" for i in noisy)
+    return bench, stop_watch
 
 
 def run(args, state):
@@ -127,6 +139,12 @@ def run(args, state):
             "machine": machine(),
         }
         result["setup"] = phases.setup(bench)
+        if bench.noisy:
+            # The noisy workspaces never settle: the run is about the healthy ones' setup.
+            result["params"]["noisy"] = {"percent": args.noisy, "ms": args.noisy_ms,
+                                         "count": len(bench.noisy)}
+            result["final_phases"] = bench.tracker.phases()
+            return result
         result["rest"] = phases.rest(bench)
         result["revalidation"] = phases.revalidation(bench)
         result["restart"] = phases.restart(bench)

@@ -30,7 +30,16 @@ def workspace(i):
     }
 
 
-def scenario(n, latency_ms):
+def noisy_workspaces(n, percent):
+    """The numbers of the workspaces that answer slowly: every (100 / percent)-th one, so they
+    are spread over the creation order."""
+    if not percent:
+        return set()
+    step = max(1, round(100 / percent))
+    return set(range(step, n + 1, step))
+
+
+def scenario(n, latency_ms, noisy=frozenset(), noisy_ms=60000):
     workspaces, principals = [], []
     for i in range(1, n + 1):
         w = workspace(i)
@@ -39,7 +48,11 @@ def scenario(n, latency_ms):
         principals.append({"application_id": w["principal"], "display_name": f"bench {w['name']}",
                            "tokens": [w["token"]], "metastore_privileges": ["CREATE_CATALOG"],
                            "workspaces": [w["name"]]})
-    faults = [{"path_prefix": "/", "kind": {"latency": {"millis": latency_ms}}}] if latency_ms else []
+    # The first matching rule applies: the noisy workspaces' own latency comes first.
+    faults = [{"workspace": workspace(i)["name"], "path_prefix": "/",
+               "kind": {"latency": {"millis": noisy_ms}}} for i in sorted(noisy)]
+    if latency_ms:
+        faults.append({"path_prefix": "/", "kind": {"latency": {"millis": latency_ms}}})
     return {"metastore_id": METASTORE_ID, "workspaces": workspaces, "principals": principals,
             "faults": faults}
 
@@ -48,10 +61,10 @@ class Simulator:
     def __init__(self, binary, dir):
         self.binary, self.dir = binary, Path(dir)
 
-    def start(self, n, latency_ms):
+    def start(self, n, latency_ms, noisy=frozenset(), noisy_ms=60000):
         self.dir.mkdir(parents=True)
         path = self.dir / "scenario.yaml"
-        path.write_text(json.dumps(scenario(n, latency_ms), indent=1))
+        path.write_text(json.dumps(scenario(n, latency_ms, noisy, noisy_ms), indent=1))
         # warn: the simulator logs every request at info, which would cost CPU the operator needs.
         env = dict(os.environ, RUST_LOG="warn")
         p = process.start("databricks-sim", [str(self.binary), "--scenario", str(path),
