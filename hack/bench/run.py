@@ -177,7 +177,10 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print()
-    print(table(result))
+    if "times" in result["setup"]:
+        print(table(result))
+    else:
+        print(json.dumps(result["setup"]["healthy"], indent=2))
     print()
     print(json.dumps(result, indent=2))
     phases.log(f"written to {out}")
