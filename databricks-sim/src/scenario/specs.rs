@@ -15,6 +15,10 @@ pub struct WorkspaceSpec {
     pub warehouses: Vec<WarehouseSpec>,
     #[serde(default)]
     pub clusters: Vec<ClusterSpec>,
+    /// A serverless workspace on Databricks Default Storage: `CREATE CATALOG` without a location
+    /// succeeds there even when the metastore has no root storage.
+    #[serde(default)]
+    pub default_storage: bool,
 }
 
 /// A SQL warehouse; `state` is `RUNNING`, `STOPPED`, ...
@@ -109,6 +113,7 @@ impl WorkspaceSpec {
             metastore_assigned: true,
             warehouses: Vec::new(),
             clusters: Vec::new(),
+            default_storage: false,
         }
     }
     /// Adds a warehouse in `state`.
@@ -127,6 +132,11 @@ impl WorkspaceSpec {
             name: None,
             state: state.into(),
         });
+        self
+    }
+    /// A serverless workspace with Default Storage (catalogs need no location).
+    pub fn with_default_storage(mut self) -> Self {
+        self.default_storage = true;
         self
     }
     /// Sets whether the workspace has the metastore assigned.

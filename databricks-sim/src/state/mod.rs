@@ -27,6 +27,8 @@ pub(crate) struct Compute {
 pub(crate) struct Workspace {
     pub workspace_id: i64,
     pub metastore_assigned: bool,
+    /// Serverless with Default Storage: catalogs need no location.
+    pub default_storage: bool,
     pub warehouses: BTreeMap<String, Compute>,
     pub clusters: BTreeMap<String, Compute>,
     pub faults: Vec<FaultRule>,
@@ -133,6 +135,14 @@ impl World {
                     .insert(crate::catalog::normalize_privilege(privilege));
             }
         }
+        for (grantee, privileges) in &s.metastore_grants {
+            let granted = metastore.grants.entry(grantee.clone()).or_default();
+            granted.extend(
+                privileges
+                    .iter()
+                    .map(|p| crate::catalog::normalize_privilege(p)),
+            );
+        }
         for c in &s.catalogs {
             let mut cat = Catalog::new(&c.name.to_lowercase(), &c.owner, now);
             cat.comment = c.comment.clone();
@@ -178,6 +188,7 @@ impl World {
                     Workspace {
                         workspace_id: w.workspace_id,
                         metastore_assigned: w.metastore_assigned,
+                        default_storage: w.default_storage,
                         warehouses: w
                             .warehouses
                             .iter()
@@ -275,6 +286,7 @@ impl World {
             metastore_admin,
             system_tables_access: p.system_tables_access,
             workspace_id: self.workspaces.get(ws).map(|w| w.workspace_id).unwrap_or(0),
+            default_storage: self.workspaces.get(ws).is_some_and(|w| w.default_storage),
         }
     }
 }
