@@ -117,7 +117,10 @@ async fn lookup(
 
 type Grants = Result<Vec<databricks::EffectivePrivilegeAssignment>, databricks::Error>;
 
-/// The catalog does not exist: can it be created (root storage, CREATE CATALOG or admin)?
+/// The catalog does not exist. Whether it may be created, and where, is Databricks' answer to
+/// `CREATE CATALOG` (setup attempts it and maps a refusal, [`refusal`]); what can be read here
+/// only words the result: a privilege held through a group, or Default Storage, is invisible to
+/// these reads, so they never refuse on their own (a `warning` says what is not known).
 /// `prefetched`: the principal's grants on the metastore, when already read.
 async fn missing(
     main: &WorkspaceClient,
@@ -129,56 +132,84 @@ async fn missing(
     let name = it.catalog;
     let metastore = &admin.summary.metastore_id;
     f.catalog = Some(CatalogState::Missing);
-    if admin.summary.storage_root.is_none() && it.storage_root.is_none() {
-        f.failed_user(
-            CATALOG_VALIDATION,
-            Reason::StorageRootRequired,
-            format!("catalog {name} does not exist and metastore {metastore} has no root storage: set spec.storageRoot to a cloud storage URL (s3://, abfss://, gs://, r2://) for the catalog's managed location; nothing was created"),
-        );
-        return;
-    }
+    // A root-less metastore refuses a catalog without a location unless the workspace has
+    // Default Storage, which no API reports: only the attempt tells.
+    let storage = (admin.summary.storage_root.is_none() && it.storage_root.is_none()).then(|| {
+        format!("metastore {metastore} has no root storage: unless the workspace has Default Storage, Databricks will ask for spec.storageRoot")
+    });
     if !it.automatic {
-        let message =
+        let mut message =
             format!("catalog {name} does not exist yet: waiting for the setup script to be run");
+        if let Some(storage) = storage {
+            message = format!("{message} ({storage})");
+        }
         f.warned(CATALOG_VALIDATION, message);
         return;
     }
-    let pass = |f: &mut Findings, why: &str| {
-        let message = format!(
-            "the catalog does not exist yet and the service principal may create it ({why})"
-        );
-        f.passed(CATALOG_VALIDATION, Some(message), None);
-    };
-    if admin.is_admin() {
-        return pass(f, "it is a metastore admin");
-    }
-    let grants = match prefetched {
-        Some(grants) => grants,
-        None => admin.grants(main).await,
-    };
     let principal = admin.principal;
-    let assignments = match grants {
-        Ok(a) => a,
-        Err(e) => {
-            let context = format!(
-                "could not tell whether {principal} may create catalogs: it is not the metastore admin ({}), and reading its effective privileges on metastore {metastore} failed",
-                admin.summary.owner
-            );
-            f.failed_call(CATALOG_VALIDATION, &context, &e);
-            return;
+    let privilege = if admin.is_admin() {
+        Ok("it is a metastore admin")
+    } else {
+        let grants = match prefetched {
+            Some(grants) => grants,
+            None => admin.grants(main).await,
+        };
+        match grants {
+            Ok(a) if may_create_catalogs(&a) => Ok("it holds CREATE CATALOG on the metastore"),
+            Ok(_) => Err(format!(
+                "{principal} holds no CREATE CATALOG grant of its own on metastore {metastore}; it may hold one through a group, which only the attempt shows"
+            )),
+            Err(e) => Err(format!(
+                "whether {principal} may create catalogs is not known (reading its privileges on metastore {metastore} failed: {e})"
+            )),
         }
     };
-    if may_create_catalogs(&assignments) {
-        pass(f, "it holds CREATE CATALOG on the metastore");
-    } else {
-        f.failed_user(
-            CATALOG_VALIDATION,
-            Reason::InsufficientPrivileges,
-            format!(
-                "the service principal {principal} lacks CREATE CATALOG on metastore {metastore}: run `GRANT CREATE CATALOG ON METASTORE TO `{principal}`` as a metastore admin, or set autoBootstrap: false for manual setup"
-            ),
-        );
+    match (privilege, storage) {
+        (Ok(why), None) => {
+            let message = format!(
+                "the catalog does not exist yet and the service principal may create it ({why})"
+            );
+            f.passed(CATALOG_VALIDATION, Some(message), None);
+        }
+        (privilege, storage) => {
+            let unknown: Vec<String> = privilege.err().into_iter().chain(storage).collect();
+            let message = format!(
+                "catalog {name} does not exist yet; setup will attempt CREATE CATALOG: {}",
+                unknown.join("; ")
+            );
+            f.warned(CATALOG_VALIDATION, message);
+        }
     }
+}
+
+/// Databricks' refusal of `CREATE CATALOG`, as the catalog test's failure (reason and the
+/// remedy the docs give), or `None` when the error is no refusal (an outage, a bad response).
+pub fn refusal(
+    it: &Integration<'_>,
+    principal: &str,
+    metastore: Option<&str>,
+    e: &databricks::Error,
+) -> Option<(Reason, String)> {
+    let name = it.catalog;
+    let metastore = metastore.unwrap_or("of the workspace");
+    // databricks/cli#5695, dbdemos#139: 400 INVALID_STATE "Metastore storage root URL does not
+    // exist. Please provide a storage location for the catalog …".
+    if e.to_string()
+        .to_ascii_lowercase()
+        .contains("metastore storage root url does not exist")
+    {
+        let message = format!(
+            "Databricks refused to create catalog {name} without a location ({e}): metastore {metastore} has no root storage and the workspace no Default Storage; set spec.storageRoot to a cloud storage URL (s3://, abfss://, gs://, r2://) under an external location the service principal may use; nothing was created"
+        );
+        return Some((Reason::StorageRootRequired, message));
+    }
+    let denied = e.kind() == ErrorKind::PermissionDenied || e.sql_state() == Some("42501");
+    denied.then(|| {
+        let message = format!(
+            "Databricks refused to let the service principal {principal} create catalog {name} ({e}): run `GRANT CREATE CATALOG ON METASTORE TO `{principal}`` (or to a group it belongs to) as a metastore admin, or set autoBootstrap: false for manual setup; nothing was created"
+        );
+        (Reason::InsufficientPrivileges, message)
+    })
 }
 
 fn may_create_catalogs(assignments: &[databricks::EffectivePrivilegeAssignment]) -> bool {

@@ -17,7 +17,7 @@ mod workspace;
 
 pub use findings::{CatalogState, Finding, Findings, Outcome, Workspace};
 
-pub use catalog::verify as verify_catalog;
+pub use catalog::{refusal as create_catalog_refusal, verify as verify_catalog};
 pub use expiry::{certificate_not_after, expiry_test};
 pub use lockdown::{Drift, ForeignGrant, repair as repair_lockdown};
 

@@ -5,17 +5,33 @@ use super::plan::{self, Existing, SetupParams, TAG_KEY};
 use crate::databricks::{self, WorkspaceClient};
 use crate::identity::IntegrationId;
 
+/// Which statement of the plan failed.
+#[derive(Debug)]
+pub enum SetupError {
+    /// `CREATE CATALOG`, the first statement: Databricks' refusal (no privilege, no location)
+    /// is its answer to whether the catalog may be created, and nothing else was sent.
+    CreateCatalog(databricks::Error),
+    /// A later statement.
+    Later(databricks::Error),
+}
+
 /// Runs the automatic setup plan, stage by stage (a stage's statements at once); every statement
 /// is idempotent, so an interrupted run is finished by the next one.
 pub async fn run(
     client: &WorkspaceClient,
     params: &SetupParams,
     existing: Existing,
-) -> Result<(), databricks::Error> {
-    for stage in plan::automatic_stages(params, existing) {
+) -> Result<(), SetupError> {
+    for (i, stage) in plan::automatic_stages(params, existing)
+        .into_iter()
+        .enumerate()
+    {
         let results = futures::future::join_all(stage.iter().map(|s| client.execute(s))).await;
         for result in results {
-            result?;
+            result.map_err(|e| match i {
+                0 if !existing.catalog => SetupError::CreateCatalog(e),
+                _ => SetupError::Later(e),
+            })?;
         }
     }
     Ok(())

@@ -10,7 +10,7 @@ mod quote;
 mod script;
 mod spec;
 
-pub use execute::{Dropped, drop_catalog, run};
+pub use execute::{Dropped, SetupError, drop_catalog, run};
 pub use plan::{
     ACCOUNT_USERS, AUDIT_TABLES, CATALOG_PRIVILEGES, CURRENT_PROFILE_VIEW, Existing,
     INTERNAL_SCHEMA, Mode, PRINCIPAL_PLACEHOLDER, PROFILES_TABLE, SetupParams, TAG_KEY,

@@ -5,8 +5,11 @@
 use databricks_sim::{CatalogSpec, SP_APP_ID, SP_TOKEN, Scenario, WAREHOUSE_ID, WorkspaceSpec};
 use serde_json::json;
 use uc_operator::api::TestStatus;
+use uc_operator::checks::CATALOG_VALIDATION;
+use uc_operator::failure::Reason;
 
-use crate::support::in_process::Env;
+use crate::support::databricks::submitted_sql;
+use crate::support::in_process::{Env, refused_setup};
 use crate::support::manifests::token_connection;
 use crate::support::status::validation_test;
 
@@ -76,4 +79,54 @@ async fn a_metastore_admin_without_a_create_catalog_grant_sets_up_automatically(
             "{prefix}: {granted:?}"
         );
     }
+}
+
+/// `CREATE CATALOG` held only through a group the service principal belongs to, or through
+/// `account users` (what Databricks recommends): effective permissions for the principal list
+/// neither, so the operator asks Databricks by attempting it, and setup runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_catalog_held_through_a_group_or_account_users_sets_up_automatically() {
+    for (prefix, grantee) in [
+        ("grp-create", "uc-creators"),
+        ("au-create", "account users"),
+    ] {
+        let mut scenario =
+            Scenario::default_for_tests().with_metastore_grant(grantee, &["CREATE_CATALOG"]);
+        let sp = scenario.principal_mut(SP_APP_ID);
+        sp.metastore_privileges.clear();
+        sp.groups.push("uc-creators".into());
+        let env = Env::new(prefix, scenario).await;
+        env.secret("sp-token", SP_TOKEN).await;
+        env.apply(&env.manifest("gov", "governance")).await;
+        let dbi = env.enable("gov").await;
+        let test = validation_test(&dbi, CATALOG_VALIDATION);
+        assert_eq!(test.status, TestStatus::Passed, "{prefix}: {test:?}");
+        let state = env.sim.state();
+        assert_eq!(state.catalogs["governance"].owner, SP_APP_ID, "{prefix}");
+        assert!(state.metastore_grants.get(SP_APP_ID).is_none(), "{prefix}");
+    }
+}
+
+/// Without `CREATE CATALOG` at all, Databricks' refusal is `InsufficientPrivileges` naming the
+/// `GRANT` that fixes it, after one attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_create_catalog_is_insufficient_privileges_with_its_remedy() {
+    let mut scenario = Scenario::default_for_tests();
+    scenario
+        .principal_mut(SP_APP_ID)
+        .metastore_privileges
+        .clear();
+    let env = Env::new("no-create", scenario).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    let failure = refused_setup(&env).await;
+    assert_eq!(failure.reason, Reason::InsufficientPrivileges);
+    let grant = format!("GRANT CREATE CATALOG ON METASTORE TO `{SP_APP_ID}`");
+    assert!(failure.message.contains(&grant), "{}", failure.message);
+    let dbi = env.get("gov").await;
+    let test = validation_test(&dbi, CATALOG_VALIDATION);
+    assert_eq!(test.status, TestStatus::Failed);
+    let sql = submitted_sql(&env.sim);
+    let attempts = sql.iter().filter(|s| s.contains("CREATE CATALOG")).count();
+    assert_eq!(attempts, 1, "{sql:?}");
+    assert!(env.sim.state().catalogs.is_empty());
 }
