@@ -31,6 +31,8 @@ impl Error {
         if code == "UNAUTHENTICATED" || invalid_token || status == 401 {
             return Error::Unauthenticated { credential, api };
         }
+        // `ABORTED` (HTTP 409, databricks-sdk-go `apierr/error_mapping.go`): a concurrent change,
+        // retried like an outage — never "already exists", which 409 otherwise means.
         if transient || matches!(status, 429 | 503) {
             return Error::Unavailable(api);
         }
@@ -146,6 +148,10 @@ mod tests {
             r#"{"error_code":"CATALOG_ALREADY_EXISTS","message":"x"}"#,
         );
         assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+        // A concurrency conflict is retried, never "already exists".
+        let e = classify(409, r#"{"error_code":"ABORTED","message":"conflict"}"#);
+        assert_eq!(e.kind(), ErrorKind::Unavailable, "{e:?}");
+        assert!(e.is_retryable());
         let e = classify(400, r#"{"error_code":"INVALID_STATE","message":"no root"}"#);
         assert_eq!(e.kind(), ErrorKind::InvalidRequest);
         assert!(!e.is_retryable());

@@ -18,26 +18,6 @@ pub const PROFILES_TABLE: &str = "profiles";
 pub const CURRENT_PROFILE_VIEW: &str = "current_profile";
 /// The group every account user is in; it must hold nothing on the catalog.
 pub const ACCOUNT_USERS: &str = "account users";
-/// The privileges a catalog grant can carry, revoked one by one from `account users`.
-pub const CATALOG_PRIVILEGES: [&str; 17] = [
-    "USE CATALOG",
-    "USE SCHEMA",
-    "BROWSE",
-    "SELECT",
-    "MODIFY",
-    "EXECUTE",
-    "READ VOLUME",
-    "WRITE VOLUME",
-    "REFRESH",
-    "APPLY TAG",
-    "CREATE SCHEMA",
-    "CREATE TABLE",
-    "CREATE FUNCTION",
-    "CREATE VOLUME",
-    "CREATE MATERIALIZED VIEW",
-    "CREATE MODEL",
-    "MANAGE",
-];
 /// The system tables query audit reads.
 pub const AUDIT_TABLES: [(&str, &str); 4] = [
     ("access", "audit"),
@@ -146,7 +126,12 @@ fn objects(p: &SetupParams, n: &Names, tagged: bool) -> Vec<String> {
     out
 }
 
-/// Everyone else's access to the catalog, revoked.
+/// Everyone else's access to the catalog, revoked: `REVOKE ALL PRIVILEGES` revokes the grant
+/// and every privilege it implies, which were also granted one by one; `MANAGE` is not among
+/// them (docs.databricks.com sql/language-manual/security-revoke), so it is revoked after, in a
+/// stage of its own (two changes to one securable at once may conflict, `ABORTED`). Whatever a
+/// workspace still leaves (older ones revoked only the `ALL PRIVILEGES` grant itself) the
+/// lockdown check finds over REST and removes.
 fn lockdown(n: &Names) -> Vec<String> {
     let everyone = quote_ident(ACCOUNT_USERS);
     vec![
@@ -154,12 +139,7 @@ fn lockdown(n: &Names) -> Vec<String> {
             "REVOKE ALL PRIVILEGES ON CATALOG {} FROM {everyone}",
             n.catalog
         ),
-        // Revoking ALL PRIVILEGES has not always removed privileges granted one by one.
-        format!(
-            "REVOKE {} ON CATALOG {} FROM {everyone}",
-            CATALOG_PRIVILEGES.join(", "),
-            n.catalog
-        ),
+        format!("REVOKE MANAGE ON CATALOG {} FROM {everyone}", n.catalog),
     ]
 }
 
@@ -204,7 +184,7 @@ pub fn automatic_statements(p: &SetupParams, existing: Existing) -> Vec<String> 
 }
 
 /// [`automatic_statements`] in stages: the statements of one stage depend only on earlier
-/// stages, so they may run at once (the marker tag and the schema, the two revokes).
+/// stages, so they may run at once (the marker tag and the schema).
 pub fn automatic_stages(p: &SetupParams, existing: Existing) -> Vec<Vec<String>> {
     let n = names(p);
     let mut stages = Vec::new();
@@ -217,7 +197,7 @@ pub fn automatic_stages(p: &SetupParams, existing: Existing) -> Vec<Vec<String>>
     stages.push(objects.by_ref().take(first).collect());
     stages.extend(objects.map(|s| vec![s]));
     if existing.catalog {
-        stages.push(lockdown(&n));
+        stages.extend(lockdown(&n).into_iter().map(|s| vec![s]));
     }
     stages
 }

@@ -5,6 +5,10 @@ use super::{
     grants_have,
 };
 
+/// Privileges `ALL PRIVILEGES` does not include (docs.databricks.com
+/// sql/language-manual/security-revoke, manage-privileges/privileges "ALL PRIVILEGES").
+const NOT_IN_ALL_PRIVILEGES: &[&str] = &["MANAGE", "EXTERNAL_USE_SCHEMA", "EXTERNAL_USE_LOCATION"];
+
 impl Metastore {
     /// The direct grants on a securable (for GET /permissions and checks).
     pub fn grants_of(
@@ -97,6 +101,7 @@ impl Metastore {
     }
 
     /// Applies grant changes (owner, MANAGE or admin); revoking what was never granted succeeds.
+    /// Revoking `ALL_PRIVILEGES` also revokes what it implies (not `MANAGE`).
     pub fn update_grants(
         &mut self,
         caller: &Caller,
@@ -129,6 +134,13 @@ impl Metastore {
         }
         for p in remove {
             entry.remove(p);
+        }
+        // Revoking ALL PRIVILEGES revokes "both the ALL PRIVILEGES grant and any individual
+        // privileges implied by it … Privileges that are not part of ALL PRIVILEGES, such as
+        // MANAGE and EXTERNAL USE SCHEMA, are not affected" (docs.databricks.com
+        // sql/language-manual/security-revoke).
+        if remove.iter().any(|p| p == "ALL_PRIVILEGES") {
+            entry.retain(|p| NOT_IN_ALL_PRIVILEGES.contains(&p.as_str()));
         }
         if entry.is_empty() {
             grants.remove(principal);

@@ -4,6 +4,7 @@
 mod common;
 
 mod admins;
+mod grants;
 mod ownership;
 mod scenario;
 mod storage;

@@ -65,7 +65,19 @@ fn a_fresh_setup_takes_four_round_trips() {
             tagged: true,
         },
     );
-    assert_eq!(again.last().unwrap().len(), 2, "the revokes share a stage");
+    // Two changes to one securable at once may conflict (ABORTED): the revokes run in turn,
+    // and REVOKE ALL PRIVILEGES already covers every privilege but MANAGE.
+    let revokes: Vec<&Vec<String>> = again
+        .iter()
+        .filter(|stage| stage.iter().any(|s| s.starts_with("REVOKE")))
+        .collect();
+    assert_eq!(
+        revokes,
+        [
+            &vec!["REVOKE ALL PRIVILEGES ON CATALOG `immuta_cat` FROM `account users`".to_owned()],
+            &vec!["REVOKE MANAGE ON CATALOG `immuta_cat` FROM `account users`".to_owned()],
+        ]
+    );
 }
 
 #[test]
