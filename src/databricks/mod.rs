@@ -37,7 +37,7 @@ pub use retry::{PollPolicy, RetryPolicy};
 pub use settings::{ClientSettings, Observer, Outcome, RequestEvent};
 pub use sql::QueryResult;
 pub use unity::{
-    CatalogBinding, CatalogInfo, EffectivePrivilege, EffectivePrivilegeAssignment,
+    CatalogBinding, CatalogInfo, EffectivePrivilege, EffectivePrivilegeAssignment, Grantee,
     MetastoreSummary, PermissionsChange, PrivilegeAssignment, SchemaInfo, ScimUser, TableInfo,
 };
 

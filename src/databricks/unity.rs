@@ -97,22 +97,79 @@ pub struct TableInfo {
     pub table_type: Option<String>,
 }
 
+/// One grantee's direct grants. "For deleted principals, `principal` is empty while
+/// `principal_id` is populated" (databricks-sdk-go `service/catalog/model.go`
+/// `PrivilegeAssignment`): such a grant is named, and removed, by its id.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PrivilegeAssignment {
+    #[serde(default)]
     pub principal: String,
+    /// Kept as sent (a number or a string), to be sent back the same way.
+    #[serde(default)]
+    pub principal_id: Option<Value>,
     #[serde(default)]
     pub privileges: Vec<String>,
 }
 
-/// One principal's grant changes (`PATCH /permissions/...`); REST privilege names
-/// (`USE_CATALOG`, `SELECT`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl PrivilegeAssignment {
+    /// Whom the grant names: the principal, or a deleted one's id.
+    pub fn grantee(&self) -> Grantee {
+        match (&self.principal, &self.principal_id) {
+            (name, Some(id)) if name.is_empty() => Grantee::Deleted(id.clone()),
+            (name, _) => Grantee::Named(name.clone()),
+        }
+    }
+}
+
+/// Whom a grant names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grantee {
+    Named(String),
+    /// A deleted principal, known only by its `principal_id`.
+    Deleted(Value),
+}
+
+impl std::fmt::Display for Grantee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Grantee::Named(name) => f.write_str(name),
+            Grantee::Deleted(Value::String(id)) => {
+                write!(f, "a deleted principal (principal_id {id})")
+            }
+            Grantee::Deleted(id) => write!(f, "a deleted principal (principal_id {id})"),
+        }
+    }
+}
+
+/// One grantee's grant changes (`PATCH /permissions/...`); REST privilege names
+/// (`USE_CATALOG`, `SELECT`). "Only one of principal or principal_id should be specified, never
+/// both" (databricks-sdk-go `PermissionsChange`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PermissionsChange {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub principal: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub add: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remove: Vec<String>,
+}
+
+impl PermissionsChange {
+    /// Removes `privileges` from `grantee`, naming it by name or, deleted, by id.
+    pub fn remove(grantee: &Grantee, privileges: Vec<String>) -> Self {
+        let (principal, principal_id) = match grantee {
+            Grantee::Named(name) => (name.clone(), None),
+            Grantee::Deleted(id) => (String::new(), Some(id.clone())),
+        };
+        PermissionsChange {
+            principal,
+            principal_id,
+            remove: privileges,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -355,13 +412,40 @@ mod tests {
     fn permission_changes_leave_out_empty_lists() {
         let change = PermissionsChange {
             principal: "account users".into(),
-            add: vec![],
             remove: vec!["SELECT".into()],
+            ..Default::default()
         };
         assert_eq!(
             serde_json::to_value(change).unwrap(),
             json!({"principal": "account users", "remove": ["SELECT"]})
         );
+    }
+
+    #[test]
+    fn a_deleted_principal_is_named_and_removed_by_id() {
+        let a: PrivilegeAssignment =
+            serde_json::from_str(r#"{"principal":"","principal_id":4711,"privileges":["SELECT"]}"#)
+                .unwrap();
+        let grantee = a.grantee();
+        assert_eq!(grantee, Grantee::Deleted(json!(4711)));
+        assert_eq!(
+            grantee.to_string(),
+            "a deleted principal (principal_id 4711)"
+        );
+        let change = PermissionsChange::remove(&grantee, a.privileges);
+        assert_eq!(
+            serde_json::to_value(change).unwrap(),
+            json!({"principal_id": 4711, "remove": ["SELECT"]})
+        );
+        let a: PrivilegeAssignment =
+            serde_json::from_str(r#"{"principal_id":"abc","privileges":["SELECT"]}"#).unwrap();
+        assert_eq!(
+            a.grantee().to_string(),
+            "a deleted principal (principal_id abc)"
+        );
+        let a: PrivilegeAssignment =
+            serde_json::from_str(r#"{"principal":"bob","privileges":[]}"#).unwrap();
+        assert_eq!(a.grantee(), Grantee::Named("bob".into()));
     }
 
     #[test]

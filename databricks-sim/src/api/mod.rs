@@ -226,7 +226,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authed {
 }
 
 /// A stable numeric SCIM id derived from a name (FNV-1a).
-fn scim_id(name: &str) -> String {
+pub(crate) fn scim_id(name: &str) -> String {
     let h = name.bytes().fold(1469598103934665603u64, |h, b| {
         (h ^ b as u64).wrapping_mul(1099511628211)
     });

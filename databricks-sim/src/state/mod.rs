@@ -98,6 +98,9 @@ pub(crate) struct World {
     pub metastore: Metastore,
     pub principals: Vec<PrincipalSpec>,
     pub revoked: HashSet<String>,
+    /// Principals deleted from the account, name (as grants spell it) → id: their grants stay, shown
+    /// with an empty `principal` and this `principal_id`.
+    pub deleted_principals: BTreeMap<String, String>,
     /// access token → (principal application id, expiry)
     pub oauth_tokens: HashMap<String, (String, Instant)>,
     pub workspaces: BTreeMap<String, Workspace>,
@@ -215,6 +218,7 @@ impl World {
             metastore,
             principals: s.principals.clone(),
             revoked: HashSet::new(),
+            deleted_principals: BTreeMap::new(),
             oauth_tokens: HashMap::new(),
             workspaces,
             warehouse_starts: BTreeMap::new(),

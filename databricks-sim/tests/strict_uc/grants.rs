@@ -2,6 +2,7 @@
 
 use crate::common::start;
 use databricks_sim::*;
+use serde_json::json;
 
 /// "Both the ALL PRIVILEGES grant and any individual privileges implied by it are revoked.
 /// Privileges that are not part of ALL PRIVILEGES, such as MANAGE …, are not affected"
@@ -32,4 +33,35 @@ async fn revoke_all_privileges_keeps_manage() {
             .grants
             .contains_key("account users")
     );
+}
+
+/// A deleted principal's grants stay, listed with an empty `principal` and its `principal_id`;
+/// a change names it by that id, never both (databricks-sdk-go `service/catalog/model.go`
+/// `PrivilegeAssignment`, `PermissionsChange`).
+#[tokio::test]
+async fn a_deleted_principals_grants_are_named_by_id() {
+    let s = Scenario::default_for_tests()
+        .with_principal(PrincipalSpec::user("gone@example.com"))
+        .with_catalog(CatalogSpec::new("c", SP_APP_ID).with_grant("gone@example.com", &["SELECT"]));
+    let t = start(s).await;
+    let id = t.sim.delete_principal("gone@example.com");
+    let path = "/api/2.1/unity-catalog/permissions/catalog/c";
+    let (_, v) = t.get(SP_TOKEN, path).await;
+    assert_eq!(
+        v["privilege_assignments"],
+        json!([{"principal": "", "principal_id": id, "privileges": ["SELECT"]}])
+    );
+    // By name it no longer exists; both at once is refused.
+    let by_name = json!({"changes": [{"principal": "gone@example.com", "remove": ["SELECT"]}]});
+    let (s, e) = t.patch(SP_TOKEN, path, by_name).await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (404, Some("PRINCIPAL_DOES_NOT_EXIST"))
+    );
+    let both = json!({"changes": [{"principal": "x", "principal_id": id, "remove": ["SELECT"]}]});
+    assert_eq!(t.patch(SP_TOKEN, path, both).await.0, 400);
+    let by_id = json!({"changes": [{"principal_id": id, "remove": ["SELECT"]}]});
+    let (s, v) = t.patch(SP_TOKEN, path, by_id).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["privilege_assignments"], json!([]));
 }

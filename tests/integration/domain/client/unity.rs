@@ -99,8 +99,8 @@ async fn grants_are_changed_by_patch() {
     let c = client(&sim, token(SP_TOKEN));
     let change = PermissionsChange {
         principal: "account users".into(),
-        add: vec![],
         remove: vec!["SELECT".into()],
+        ..Default::default()
     };
     c.update_permissions("catalog", "sales", &[change])
         .await
