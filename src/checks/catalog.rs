@@ -2,7 +2,7 @@
 //! the service principal and carrying its marker), or can be created.
 
 use super::{CATALOG_VALIDATION, CatalogState, Findings, Integration, lockdown};
-use crate::databricks::{self, ErrorKind, WorkspaceClient};
+use crate::databricks::{self, CatalogTag, ErrorKind, WorkspaceClient};
 use crate::failure::Reason;
 use crate::setup::{TAG_KEY, catalog_comment};
 
@@ -79,6 +79,13 @@ async fn existing(
     };
     let owner = info.owner.clone().unwrap_or_default();
     let marked = info.comment.as_deref() == Some(catalog_comment(it.id).as_str());
+    // Where the workspace does not serve entity tag assignments, the comment `CREATE CATALOG`
+    // wrote is the marker of record: without it the catalog would never be recognised and
+    // setup would run again on every check.
+    let tag = match tag {
+        CatalogTag::NotServed if marked => Some(it.id.marker()),
+        tag => tag.value(),
+    };
     // A comment naming another integration counts as its marker: such a catalog is never
     // adopted (or taken over) where tags are missing.
     let tag = tag.or_else(|| other_marker(info.comment.as_deref(), it));

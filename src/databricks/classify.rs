@@ -24,6 +24,7 @@ impl Error {
                 .unwrap_or_else(|| default_code(status).to_owned()),
             message: parsed.message.unwrap_or_else(|| format!("HTTP {status}")),
             request_id: parsed.request_id.or(header_request_id),
+            coded: has_code,
         };
         let code = api.code.as_str();
         // Real workspaces answer an unknown or revoked token with 403 and an integer code.
@@ -185,6 +186,36 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::NotFound);
         let e = Error::from_response("/api/2.0/clusters/start", 400, body, None, "t");
         assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn an_api_not_served_is_told_apart_from_an_absent_object() {
+        let not_served = [
+            (
+                404,
+                r#"{"error_code":"ENDPOINT_NOT_FOUND","message":"No API found for 'GET /x'"}"#,
+            ),
+            (404, "<html>Not Found</html>"),
+            (404, r#"{"error":"Bad Target: /api/2.1/x"}"#),
+        ];
+        for (status, body) in not_served {
+            let e = classify(status, body);
+            assert!(
+                matches!(&e, Error::NotFound(api) if api.endpoint_not_served()),
+                "{body}: {e:?}"
+            );
+        }
+        for body in [
+            r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"no tag"}"#,
+            r#"{"error_code":"NOT_FOUND","message":"no tag"}"#,
+            r#"{"error_code":"CATALOG_DOES_NOT_EXIST","message":"no catalog"}"#,
+        ] {
+            let e = classify(404, body);
+            assert!(
+                matches!(&e, Error::NotFound(api) if !api.endpoint_not_served()),
+                "{body}: {e:?}"
+            );
+        }
     }
 
     #[test]

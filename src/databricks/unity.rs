@@ -121,6 +121,26 @@ impl PrivilegeAssignment {
     }
 }
 
+/// A catalog tag as read over REST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogTag {
+    Value(String),
+    /// The catalog or the tag does not exist.
+    Absent,
+    /// The workspace does not serve entity tag assignments: whether the tag is there is unknown.
+    NotServed,
+}
+
+impl CatalogTag {
+    /// The value, when one was read.
+    pub fn value(self) -> Option<String> {
+        match self {
+            CatalogTag::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 /// Whom a grant names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grantee {
@@ -373,8 +393,10 @@ impl WorkspaceClient {
         self.paged(endpoint, &path, vec![], "bindings").await
     }
 
-    /// The value of a tag on a catalog; `None` when the catalog or the tag does not exist.
-    pub async fn get_catalog_tag(&self, catalog: &str, key: &str) -> Result<Option<String>, Error> {
+    /// The value of a tag on a catalog, or why there is none: the catalog or the tag is absent,
+    /// or this workspace does not serve entity tag assignments (`ENDPOINT_NOT_FOUND`, a bare
+    /// 404), which says nothing about the tag.
+    pub async fn get_catalog_tag(&self, catalog: &str, key: &str) -> Result<CatalogTag, Error> {
         #[derive(Deserialize)]
         struct TagAssignment {
             tag_value: Option<String>,
@@ -385,11 +407,15 @@ impl WorkspaceClient {
             encode_segment(key)
         );
         let endpoint = "/api/2.1/unity-catalog/entity-tag-assignments/catalogs/{name}/tags/{key}";
-        let tag = found(
-            self.call_json::<TagAssignment>(Method::GET, endpoint, &path, vec![], None)
-                .await,
-        )?;
-        Ok(tag.map(|t| t.tag_value.unwrap_or_default()))
+        match self
+            .call_json::<TagAssignment>(Method::GET, endpoint, &path, vec![], None)
+            .await
+        {
+            Ok(t) => Ok(CatalogTag::Value(t.tag_value.unwrap_or_default())),
+            Err(Error::NotFound(api)) if api.endpoint_not_served() => Ok(CatalogTag::NotServed),
+            Err(Error::NotFound(_)) => Ok(CatalogTag::Absent),
+            Err(e) => Err(e),
+        }
     }
 }
 

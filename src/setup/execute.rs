@@ -2,7 +2,7 @@
 //! on deletion — only ever a catalog that is this integration's.
 
 use super::plan::{self, Existing, SetupParams, TAG_KEY};
-use crate::databricks::{self, WorkspaceClient};
+use crate::databricks::{self, CatalogTag, WorkspaceClient};
 use crate::identity::IntegrationId;
 
 /// Which statement of the plan failed.
@@ -63,7 +63,13 @@ pub async fn drop_catalog(
     if !owner.eq_ignore_ascii_case(&principal) {
         return Ok(Dropped::NotOurs(format!("owned by {owner}")));
     }
-    match client.get_catalog_tag(catalog, TAG_KEY).await? {
+    let marker = match client.get_catalog_tag(catalog, TAG_KEY).await? {
+        // Where tags are not served, the comment only this integration's CREATE CATALOG wrote
+        // is the marker of record (an adopted catalog, unrecognisable then, is left alone).
+        CatalogTag::NotServed if info.comment.as_deref() == Some(&comment) => Some(id.marker()),
+        tag => tag.value(),
+    };
+    match marker {
         // Only a catalog this integration created carries its comment (`CREATE CATALOG` wrote
         // it); an adopted one kept the comment it had, and holds data that was never ours.
         Some(marker) if marker == id.marker() && info.comment.as_deref() != Some(&comment) => {

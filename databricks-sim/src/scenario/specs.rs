@@ -19,6 +19,10 @@ pub struct WorkspaceSpec {
     /// succeeds there even when the metastore has no root storage.
     #[serde(default)]
     pub default_storage: bool,
+    /// Whether the workspace serves the entity tag assignments API (`false`: 404
+    /// `ENDPOINT_NOT_FOUND`, as where an API is not served).
+    #[serde(default = "yes")]
+    pub entity_tags_api: bool,
 }
 
 /// A SQL warehouse; `state` is `RUNNING`, `STOPPED`, ...
@@ -114,6 +118,7 @@ impl WorkspaceSpec {
             warehouses: Vec::new(),
             clusters: Vec::new(),
             default_storage: false,
+            entity_tags_api: true,
         }
     }
     /// Adds a warehouse in `state`.
@@ -137,6 +142,11 @@ impl WorkspaceSpec {
     /// A serverless workspace with Default Storage (catalogs need no location).
     pub fn with_default_storage(mut self) -> Self {
         self.default_storage = true;
+        self
+    }
+    /// A workspace that does not serve the entity tag assignments API.
+    pub fn without_entity_tags_api(mut self) -> Self {
+        self.entity_tags_api = false;
         self
     }
     /// Sets whether the workspace has the metastore assigned.

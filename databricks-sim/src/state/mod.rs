@@ -29,6 +29,8 @@ pub(crate) struct Workspace {
     pub metastore_assigned: bool,
     /// Serverless with Default Storage: catalogs need no location.
     pub default_storage: bool,
+    /// Whether the entity tag assignments API is served.
+    pub entity_tags_api: bool,
     pub warehouses: BTreeMap<String, Compute>,
     pub clusters: BTreeMap<String, Compute>,
     pub faults: Vec<FaultRule>,
@@ -192,6 +194,7 @@ impl World {
                         workspace_id: w.workspace_id,
                         metastore_assigned: w.metastore_assigned,
                         default_storage: w.default_storage,
+                        entity_tags_api: w.entity_tags_api,
                         warehouses: w
                             .warehouses
                             .iter()

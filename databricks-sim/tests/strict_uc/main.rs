@@ -8,4 +8,5 @@ mod grants;
 mod ownership;
 mod scenario;
 mod storage;
+mod tags;
 mod visibility;

@@ -224,7 +224,7 @@ async fn automatic_setup_builds_the_catalog_and_is_idempotent() {
     assert!(rows.rows.is_empty());
     assert_eq!(
         sp.get_catalog_tag("uc_catalog", TAG_KEY).await.unwrap(),
-        Some(p.tag_value())
+        uc_operator::databricks::CatalogTag::Value(p.tag_value())
     );
 
     run_statements(&sp, &cleanup_statements(&p)).await;

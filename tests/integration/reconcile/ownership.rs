@@ -199,3 +199,46 @@ async fn an_older_resource_with_a_wrong_token_does_not_block_a_newer_one() {
     env.assert_no_leak("dapi-not-a-valid-token").await;
     env.assert_no_leak(SP_TOKEN).await;
 }
+
+/// A workspace that does not serve entity tag assignments (404 `ENDPOINT_NOT_FOUND`): that is
+/// not "no tag". The comment `CREATE CATALOG` wrote is the marker of record there, so the
+/// catalog is recognised and a re-check neither re-runs setup nor fails; another integration's
+/// catalog is still never taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_tag_api_the_comment_marks_the_catalog_across_rechecks() {
+    let mut scenario = Scenario::default_for_tests();
+    scenario.workspace_mut("main").entity_tags_api = false;
+    let env = Env::new("no-tags", scenario).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    env.apply(&env.manifest("gov", "governance")).await;
+    let dbi = env.enable("gov").await;
+    let tag_reads = env
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("entity-tag-assignments"))
+        .count();
+    for _ in 0..2 {
+        env.sim.clear_requests();
+        env.force_recheck(&dbi);
+        let step = env.step("gov").await;
+        assert!(step.result.is_ok(), "{:?}", step.result);
+        let dbi = env.get("gov").await;
+        assert_eq!(phase(&dbi), Some(Phase::Enabled), "{:?}", dbi.status);
+        let requests = env.sim.requests();
+        let refused = requests
+            .iter()
+            .filter(|r| r.path.contains("entity-tag-assignments"))
+            .all(|r| r.status == 404);
+        assert!(refused);
+        let sql: Vec<String> = requests.into_iter().filter_map(|r| r.sql).collect();
+        assert!(
+            sql.iter().all(|s| s == "SELECT 1"),
+            "setup did not run again: {sql:?}"
+        );
+    }
+    assert!(
+        tag_reads <= 1,
+        "a fresh setup needs no tag read: {tag_reads}"
+    );
+}
