@@ -4,7 +4,7 @@
 use super::{CATALOG_VALIDATION, CatalogState, Findings, Integration, lockdown};
 use crate::databricks::{self, CatalogTag, ErrorKind, WorkspaceClient};
 use crate::failure::Reason;
-use crate::setup::{TAG_KEY, catalog_comment};
+use crate::setup::{TAG_KEY, comment_marker, is_own_comment};
 
 /// Re-runs the catalog test after setup, with the lockdown check, replacing the earlier result.
 pub async fn verify(main: &WorkspaceClient, it: &Integration<'_>, f: &mut Findings) {
@@ -78,7 +78,7 @@ async fn existing(
         }
     };
     let owner = info.owner.clone().unwrap_or_default();
-    let marked = info.comment.as_deref() == Some(catalog_comment(it.id).as_str());
+    let marked = is_own_comment(it.id, info.comment.as_deref());
     // Where the workspace does not serve entity tag assignments, the comment `CREATE CATALOG`
     // wrote is the marker of record: without it the catalog would never be recognised and
     // setup would run again on every check.
@@ -228,10 +228,8 @@ fn may_create_catalogs(assignments: &[databricks::EffectivePrivilegeAssignment])
 
 /// The marker of another integration named in an operator-written comment, if any.
 fn other_marker(comment: Option<&str>, it: &Integration<'_>) -> Option<String> {
-    let prefix = catalog_comment(it.id);
-    let prefix = prefix.strip_suffix(&it.id.marker()).unwrap_or(&prefix);
-    let marker = comment?.strip_prefix(prefix)?.trim();
-    (marker != it.id.marker() && !marker.is_empty()).then(|| marker.to_string())
+    let marker = comment_marker(comment?)?;
+    (!it.id.is_marker(marker)).then(|| marker.to_string())
 }
 
 /// Whose the catalog is: this integration's only when it carries the marker *and* the principal
@@ -246,7 +244,7 @@ pub(crate) fn classify(
 ) -> CatalogState {
     let owned = owner.eq_ignore_ascii_case(principal);
     match tag {
-        Some(other) if other != it.id.marker() => CatalogState::OtherIntegration {
+        Some(other) if !it.id.is_marker(other) => CatalogState::OtherIntegration {
             id: other.to_string(),
         },
         Some(_) if !owned => CatalogState::NotOwned {

@@ -58,7 +58,7 @@ pub async fn drop_catalog(
         return Ok(Dropped::Absent);
     };
     let principal = client.me().await?.user_name;
-    let comment = plan::catalog_comment(id);
+    let created = plan::is_own_comment(id, info.comment.as_deref());
     let owner = info.owner.unwrap_or_default();
     if !owner.eq_ignore_ascii_case(&principal) {
         return Ok(Dropped::NotOurs(format!("owned by {owner}")));
@@ -66,16 +66,14 @@ pub async fn drop_catalog(
     let marker = match client.get_catalog_tag(catalog, TAG_KEY).await? {
         // Where tags are not served, the comment only this integration's CREATE CATALOG wrote
         // is the marker of record (an adopted catalog, unrecognisable then, is left alone).
-        CatalogTag::NotServed if info.comment.as_deref() == Some(&comment) => Some(id.marker()),
+        CatalogTag::NotServed if created => Some(id.marker()),
         tag => tag.value(),
     };
     match marker {
         // Only a catalog this integration created carries its comment (`CREATE CATALOG` wrote
         // it); an adopted one kept the comment it had, and holds data that was never ours.
-        Some(marker) if marker == id.marker() && info.comment.as_deref() != Some(&comment) => {
-            Ok(Dropped::Adopted)
-        }
-        Some(marker) if marker == id.marker() => {
+        Some(marker) if id.is_marker(&marker) && !created => Ok(Dropped::Adopted),
+        Some(marker) if id.is_marker(&marker) => {
             client.delete_catalog(catalog, true).await?;
             Ok(Dropped::Yes)
         }

@@ -14,7 +14,8 @@ pub use execute::{Dropped, SetupError, drop_catalog, run};
 pub use plan::{
     ACCOUNT_USERS, AUDIT_TABLES, CURRENT_PROFILE_VIEW, Existing, INTERNAL_SCHEMA, Mode,
     PRINCIPAL_PLACEHOLDER, PROFILES_TABLE, SetupParams, TAG_KEY, automatic_stages,
-    automatic_statements, catalog_comment, cleanup_statements, setup_statements, spec_hash,
+    automatic_statements, catalog_comment, cleanup_statements, comment_marker, is_own_comment,
+    setup_statements, spec_hash,
 };
 pub use quote::{quote_ident, quote_literal, quote_name};
 pub use script::{Script, pending_statements, render_pending, render_script, statements_of};

@@ -51,7 +51,23 @@ impl SetupParams {
 /// The catalog's comment, written atomically with `CREATE CATALOG`: a crash before the tag is
 /// set still leaves a catalog the retry recognises as this integration's.
 pub fn catalog_comment(id: &IntegrationId) -> String {
-    format!("Managed by uc-operator for the integration {}", id.marker())
+    format!("{COMMENT_PREFIX}{}", id.marker())
+}
+
+const COMMENT_PREFIX: &str = "Managed by uc-operator for the integration ";
+
+/// The marker an operator-written catalog comment names (in either form), if it is one.
+pub fn comment_marker(comment: &str) -> Option<&str> {
+    let marker = comment.strip_prefix(COMMENT_PREFIX)?.trim();
+    (!marker.is_empty()).then_some(marker)
+}
+
+/// Whether `comment` is the one this integration's `CREATE CATALOG` wrote, today's or an
+/// earlier release's (with the legacy marker).
+pub fn is_own_comment(id: &IntegrationId, comment: Option<&str>) -> bool {
+    comment
+        .and_then(comment_marker)
+        .is_some_and(|m| id.is_marker(m))
 }
 
 /// What automatic setup found before it runs, so it sends only what is still needed.

@@ -109,3 +109,30 @@ fn a_comment_naming_another_integration_is_its_marker() {
     assert_eq!(other_marker(Some("a team's own catalog"), &it), None);
     assert_eq!(other_marker(None, &it), None);
 }
+
+/// Catalogs set up by earlier releases carry `<installation>/<namespace>/<name>` in their tag
+/// and comment: still this integration's; another integration's old marker is still not.
+#[test]
+fn the_legacy_marker_is_still_recognised() {
+    let id = IntegrationId::new("default", "team", "a");
+    let it = it(&id);
+    let legacy = id.legacy_marker();
+    assert_eq!(legacy, "default/team/a");
+    assert_eq!(
+        classify(&it, "sp", "sp", Some(&legacy), false),
+        CatalogState::Ours
+    );
+    let old_comment = format!("Managed by uc-operator for the integration {legacy}");
+    assert!(crate::setup::is_own_comment(&id, Some(&old_comment)));
+    assert!(crate::setup::is_own_comment(
+        &id,
+        Some(&crate::setup::catalog_comment(&id))
+    ));
+    assert_eq!(other_marker(Some(&old_comment), &it), None);
+    let theirs = "Managed by uc-operator for the integration default/team/b";
+    assert_eq!(
+        other_marker(Some(theirs), &it),
+        Some("default/team/b".to_string())
+    );
+    assert!(!crate::setup::is_own_comment(&id, Some(theirs)));
+}

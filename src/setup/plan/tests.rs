@@ -17,11 +17,11 @@ fn automatic_setup_sends_only_what_is_needed_and_never_moves_ownership() {
     let fresh = automatic_statements(&params(), Existing::default());
     assert_eq!(
         fresh[0],
-        "CREATE CATALOG IF NOT EXISTS `immuta_cat` COMMENT 'Managed by uc-operator for the integration default/team-a/uc'"
+        "CREATE CATALOG IF NOT EXISTS `immuta_cat` COMMENT 'Managed by uc-operator for the integration default:team-a:uc'"
     );
     assert_eq!(
         fresh[1],
-        "ALTER CATALOG `immuta_cat` SET TAGS ('uc_operator_integration' = 'default/team-a/uc')"
+        "ALTER CATALOG `immuta_cat` SET TAGS ('uc_operator_integration' = 'default:team-a:uc')"
     );
     assert_eq!(fresh.len(), 5, "{fresh:?}");
     assert!(

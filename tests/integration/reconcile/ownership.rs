@@ -132,7 +132,7 @@ async fn an_sp_owned_catalog_is_adopted_only_when_asked() {
     let dbi = env.get("gov").await;
     assert_eq!(condition(&dbi, "Ready"), is("True", Reason::Enabled));
     let adopted = snapshot(&env.sim, "legacy").unwrap();
-    let marker = format!("default/{}/gov", env.ns);
+    let marker = format!("default:{}:gov", env.ns);
     assert_eq!(adopted["tags"][TAG_KEY], json!(marker));
     assert_eq!(adopted["owner"], json!(SP_APP_ID));
     env.assert_no_leak(SP_TOKEN).await;
@@ -241,4 +241,42 @@ async fn without_the_tag_api_the_comment_marks_the_catalog_across_rechecks() {
         tag_reads <= 1,
         "a fresh setup needs no tag read: {tag_reads}"
     );
+}
+
+/// A catalog set up by an earlier release carries `<installation>/<namespace>/<name>` (which
+/// governed tags refuse, `/`) in its tag and comment: it is still recognised as this
+/// integration's, nothing is created again, and the tag is left as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_marked_by_an_earlier_release_is_still_ours() {
+    let env = Env::new("own-legacy", Scenario::default_for_tests()).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    let id = IntegrationId::new("default", &env.ns, "gov");
+    let params = uc_operator::setup::SetupParams {
+        id: id.clone(),
+        catalog: "governance".into(),
+        storage_root: None,
+        principal: Some(SP_APP_ID.into()),
+        audit: false,
+    };
+    let legacy: Vec<String> = uc_operator::setup::automatic_statements(&params, Default::default())
+        .iter()
+        .map(|s| s.replace(&id.marker(), &id.legacy_marker()))
+        .collect();
+    run_statements(&sql_editor(&env.sim, SP_TOKEN), &legacy).await;
+    let before = snapshot(&env.sim, "governance").unwrap();
+    assert_eq!(before["tags"][TAG_KEY], json!(id.legacy_marker()));
+    env.sim.clear_requests();
+
+    env.apply(&env.manifest("gov", "governance")).await;
+    env.enable("gov").await;
+    let sql: Vec<String> = env
+        .sim
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.sql)
+        .collect();
+    assert!(sql.iter().all(|s| !s.contains("CREATE CATALOG")), "{sql:?}");
+    let after = snapshot(&env.sim, "governance").unwrap();
+    assert_eq!(after["tags"][TAG_KEY], json!(id.legacy_marker()));
+    assert_eq!(after["comment"], before["comment"]);
 }

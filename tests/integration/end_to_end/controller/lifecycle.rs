@@ -247,7 +247,7 @@ async fn killed_during_setup_converges_after_restart() {
     assert_eq!(internal.views.len(), 1, "{internal:?}");
     assert_eq!(
         cat.tags.get(TAG_KEY),
-        Some(&format!("default/{}/crashy", env.ns))
+        Some(&format!("default:{}:crashy", env.ns))
     );
     assert_eq!(cat.owner, SP_APP_ID);
     env.assert_no_secret_leaks("").await;

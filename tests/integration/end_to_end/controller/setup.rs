@@ -46,7 +46,7 @@ async fn automatic_setup_enables_and_locks_down_the_catalog() {
     assert_eq!(cat.owner, SP_APP_ID);
     assert_eq!(
         cat.tags.get(TAG_KEY).map(String::as_str),
-        Some(format!("default/{}/gov", env.ns).as_str())
+        Some(format!("default:{}:gov", env.ns).as_str())
     );
     assert!(
         cat.grants.get("account users").is_none_or(|g| g.is_empty()),
