@@ -27,14 +27,45 @@ pub async fn run(
         .enumerate()
     {
         let results = futures::future::join_all(stage.iter().map(|s| client.execute(s))).await;
-        for result in results {
-            result.map_err(|e| match i {
+        for (sql, result) in stage.iter().zip(results) {
+            result.map_err(|e| explain(sql, e)).map_err(|e| match i {
                 0 if !existing.catalog => SetupError::CreateCatalog(e),
                 _ => SetupError::Later(e),
             })?;
         }
     }
     Ok(())
+}
+
+/// A statement's error with what the operator knows about it: `ALTER … SET TAGS` that does not
+/// parse is a cluster runtime older than 13.3 ("Applies to: Databricks SQL, Databricks Runtime
+/// 13.3 LTS and above", docs.databricks.com sql-ref-syntax-ddl-alter-catalog; SQL warehouses
+/// always parse it).
+fn explain(sql: &str, e: databricks::Error) -> databricks::Error {
+    let sets_tags = sql.contains(" SET TAGS ");
+    let parse_error = e.sql_state() == Some("42601")
+        || [
+            "PARSE_SYNTAX_ERROR",
+            "ParseException",
+            "mismatched input",
+            "no viable alternative",
+        ]
+        .iter()
+        .any(|m| e.to_string().contains(m));
+    match e {
+        databricks::Error::Sql {
+            sql_state,
+            error_code,
+            message,
+        } if sets_tags && parse_error => databricks::Error::Sql {
+            sql_state,
+            error_code,
+            message: format!(
+                "{message}: ALTER CATALOG … SET TAGS needs Databricks Runtime 13.3 LTS or above; the cluster in httpPath runs an older one: upgrade its runtime, or point httpPath at a SQL warehouse"
+            ),
+        },
+        e => e,
+    }
 }
 
 pub enum Dropped {

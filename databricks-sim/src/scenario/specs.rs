@@ -43,6 +43,17 @@ pub struct ClusterSpec {
     pub name: Option<String>,
     #[serde(default = "running")]
     pub state: String,
+    /// Its Databricks Runtime (`clusters/get` `spark_version`); below 13.3 `SET TAGS` does not
+    /// parse.
+    #[serde(default = "current_runtime")]
+    pub spark_version: String,
+}
+
+/// The runtime of clusters unless the scenario says otherwise.
+pub const CURRENT_RUNTIME: &str = "15.4.x-scala2.12";
+
+fn current_runtime() -> String {
+    CURRENT_RUNTIME.into()
 }
 
 /// A user or service principal.
@@ -136,6 +147,18 @@ impl WorkspaceSpec {
             id: id.into(),
             name: None,
             state: state.into(),
+            spark_version: current_runtime(),
+        });
+        self
+    }
+    /// Adds a cluster in `state` running Databricks Runtime `spark_version` (e.g.
+    /// `12.2.x-scala2.12`).
+    pub fn with_cluster_runtime(mut self, id: &str, state: &str, spark_version: &str) -> Self {
+        self.clusters.push(ClusterSpec {
+            id: id.into(),
+            name: None,
+            state: state.into(),
+            spark_version: spark_version.into(),
         });
         self
     }

@@ -20,6 +20,8 @@ pub(crate) struct Compute {
     pub name: String,
     pub state: String,
     pub start_polls_left: u32,
+    /// A cluster's Databricks Runtime (`spark_version`); empty for warehouses.
+    pub spark_version: String,
 }
 
 /// Per-workspace state.
@@ -177,6 +179,7 @@ impl World {
             name: name.clone().unwrap_or_else(|| id.to_string()),
             state: state.to_uppercase(),
             start_polls_left: 0,
+            spark_version: String::new(),
         };
         let workspaces = s
             .workspaces
@@ -203,7 +206,11 @@ impl World {
                         clusters: w
                             .clusters
                             .iter()
-                            .map(|x| (x.id.clone(), compute(&x.id, &x.name, &x.state)))
+                            .map(|x| {
+                                let mut c = compute(&x.id, &x.name, &x.state);
+                                c.spark_version = x.spark_version.clone();
+                                (x.id.clone(), c)
+                            })
                             .collect(),
                         faults,
                     },
