@@ -76,6 +76,9 @@ pub struct PrincipalSpec {
     pub workspaces: Option<Vec<String>>,
     /// Account groups it belongs to (besides `account users`).
     pub groups: Vec<String>,
+    /// Groups it belongs to only through another group (nested): their grants and ownership
+    /// apply to it, but SCIM `Me` does not list them.
+    pub nested_groups: Vec<String>,
 }
 
 /// OAuth M2M credentials of a principal: a secret, a certificate (Entra JWT assertion), or both.
@@ -238,6 +241,11 @@ impl PrincipalSpec {
     /// Adds it to an account group.
     pub fn in_group(mut self, group: &str) -> Self {
         self.groups.push(group.into());
+        self
+    }
+    /// Adds a group it belongs to through another group (not listed by SCIM `Me`).
+    pub fn in_nested_group(mut self, group: &str) -> Self {
+        self.nested_groups.push(group.into());
         self
     }
     /// Restricts it to the named workspaces.

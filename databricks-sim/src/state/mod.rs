@@ -263,6 +263,7 @@ impl World {
             .collect();
         for p in &self.principals {
             s.extend(p.groups.iter().map(|g| g.to_lowercase()));
+            s.extend(p.nested_groups.iter().map(|g| g.to_lowercase()));
         }
         s.insert(self.metastore.owner.to_lowercase());
         s.insert(crate::catalog::ACCOUNT_USERS.into());
@@ -275,6 +276,7 @@ impl World {
     /// metastore's owning group (that is what makes it an admin).
     pub fn groups_of(&self, p: &PrincipalSpec) -> Vec<String> {
         let mut groups = p.groups.clone();
+        groups.extend(p.nested_groups.iter().cloned());
         let owner = &self.metastore.owner;
         if p.metastore_admin
             && !owner.eq_ignore_ascii_case(&p.application_id)

@@ -130,3 +130,19 @@ async fn a_refused_create_catalog_is_insufficient_privileges_with_its_remedy() {
     assert_eq!(attempts, 1, "{sql:?}");
     assert!(env.sim.state().catalogs.is_empty());
 }
+
+/// A metastore admin through a nested group: SCIM `Me` does not list that group, so the
+/// operator cannot tell it is an admin (a warning at most), yet setup runs, because Databricks
+/// is asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_through_a_nested_group_sets_up_automatically() {
+    let mut scenario = Scenario::default_for_tests().with_metastore_owner("uc-admins");
+    let sp = scenario.principal_mut(SP_APP_ID);
+    sp.metastore_privileges.clear();
+    sp.nested_groups.push("uc-admins".into());
+    let env = Env::new("nested-admin", scenario).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    env.apply(&env.manifest("gov", "governance")).await;
+    env.enable("gov").await;
+    assert_eq!(env.sim.state().catalogs["governance"].owner, SP_APP_ID);
+}

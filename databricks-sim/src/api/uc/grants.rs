@@ -38,12 +38,28 @@ pub(super) fn router() -> Router {
         )
 }
 
-/// Securable type from the path, in either case (`CATALOG` or `catalog`).
+/// Securable type from the path, in either case (`CATALOG` or `catalog`). A view's grants are a
+/// table's: `view` is no securable type (databricks-sdk-go `service/catalog/model.go`
+/// `SecurableType`: CATALOG, FUNCTION, METASTORE, SCHEMA, TABLE, VOLUME, … — no VIEW).
 fn kind(k: &str) -> Result<String, Resp> {
     let k = k.to_lowercase();
     match k.as_str() {
-        "metastore" | "catalog" | "schema" | "table" | "view" | "function" => Ok(k),
+        "metastore" | "catalog" | "schema" | "table" | "function" => Ok(k),
         _ => Err(bad_request(&format!("Invalid securable type '{k}'."))),
+    }
+}
+
+/// Grants pages hold whole assignments, so `max_results` between 1 and 149 is an invalid
+/// parameter (databricks-sdk-go `GetGrantRequest` / `GetEffectiveRequest`: "lesser than 150 but
+/// greater than 0: invalid parameter error"); 0 is the server's page length.
+fn check_grants_page(q: &std::collections::HashMap<String, String>) -> Result<(), Resp> {
+    match q.get("max_results").and_then(|m| m.parse::<i64>().ok()) {
+        Some(n) if (1..150).contains(&n) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+            "max_results must be 0 or at least 150 for grants.",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -97,6 +113,7 @@ async fn get_permissions(
     Query(q): Q,
 ) -> Resp {
     let k = tryr!(kind(&k));
+    tryr!(check_grants_page(&q));
     let w = tryr!(world(&ctx));
     match w
         .metastore
@@ -223,6 +240,7 @@ async fn effective(
     Query(q): Q,
 ) -> Resp {
     let k = tryr!(kind(&k));
+    tryr!(check_grants_page(&q));
     let name = name.to_lowercase();
     let w = tryr!(world(&ctx));
     let who = match q.get("principal") {
