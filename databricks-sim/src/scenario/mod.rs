@@ -8,7 +8,7 @@
 //! metastore_grants: {"account users": [CREATE_CATALOG]}   # grants to groups
 //! metastore_owner: metastore-admins          # omit: the only metastore_admin, else this group
 //! token_lifetime_secs: 3600
-//! cluster_start_polls: 1                     # clusters/get polls a PENDING cluster needs
+//! cluster_start_polls: 3                     # clusters/get polls a PENDING cluster needs
 //! statement_polls_past_wait: 0               # polls a statement stays RUNNING after its wait
 //! result_chunk_rows: 10000                   # rows per result chunk
 //! generated_workspaces: {count: 1000}        # ws-0001.. each with wh1 and its own principal
@@ -142,7 +142,7 @@ impl Default for Scenario {
             token_lifetime_secs: 3600,
             statement_polls_before_done: 1,
             warehouse_start_polls: 1,
-            cluster_start_polls: 1,
+            cluster_start_polls: 3,
             statement_polls_past_wait: 0,
             result_chunk_rows: 10_000,
             generated_workspaces: None,

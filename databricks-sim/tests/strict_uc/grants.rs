@@ -65,3 +65,42 @@ async fn a_deleted_principals_grants_are_named_by_id() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["privilege_assignments"], json!([]));
 }
+
+/// Each securable type takes its own privileges ("Privilege types by securable object",
+/// docs.databricks.com manage-privileges/privileges): a view takes no MODIFY, a schema no
+/// USE CATALOG, a catalog no CREATE CATALOG, the metastore no SELECT.
+#[tokio::test]
+async fn privileges_are_checked_per_securable_type() {
+    let t =
+        start(Scenario::default_for_tests().with_principal(PrincipalSpec::user("u@example.com")))
+            .await;
+    for sql in [
+        "CREATE CATALOG c",
+        "CREATE SCHEMA c.s",
+        "CREATE TABLE c.s.t (a STRING)",
+        "CREATE VIEW c.s.v AS SELECT a FROM c.s.t",
+        "GRANT USE CATALOG, CREATE SCHEMA ON CATALOG c TO `u@example.com`",
+        "GRANT USE SCHEMA, SELECT ON SCHEMA c.s TO `u@example.com`",
+        "GRANT SELECT, MODIFY ON TABLE c.s.t TO `u@example.com`",
+        "GRANT SELECT ON TABLE c.s.v TO `u@example.com`",
+    ] {
+        let v = t.submit(SP_TOKEN, sql).await;
+        assert_eq!(v["status"]["state"], "SUCCEEDED", "{sql}: {v}");
+    }
+    for sql in [
+        "GRANT MODIFY ON TABLE c.s.v TO `u@example.com`",
+        "GRANT USE CATALOG ON SCHEMA c.s TO `u@example.com`",
+        "GRANT CREATE CATALOG ON CATALOG c TO `u@example.com`",
+    ] {
+        let v = t.submit(SP_TOKEN, sql).await;
+        assert_eq!(v["status"]["state"], "FAILED", "{sql}: {v}");
+    }
+    let (s, _) = t
+        .patch(
+            ADMIN_TOKEN,
+            &format!("/api/2.1/unity-catalog/permissions/metastore/{METASTORE_ID}"),
+            json!({"changes": [{"principal": "u@example.com", "add": ["SELECT"]}]}),
+        )
+        .await;
+    assert_eq!(s, 400);
+}
