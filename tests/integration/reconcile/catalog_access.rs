@@ -103,7 +103,7 @@ async fn create_catalog_held_through_a_group_or_account_users_sets_up_automatica
         assert_eq!(test.status, TestStatus::Passed, "{prefix}: {test:?}");
         let state = env.sim.state();
         assert_eq!(state.catalogs["governance"].owner, SP_APP_ID, "{prefix}");
-        assert!(state.metastore_grants.get(SP_APP_ID).is_none(), "{prefix}");
+        assert!(!state.metastore_grants.contains_key(SP_APP_ID), "{prefix}");
     }
 }
 
