@@ -208,6 +208,16 @@ pub struct EffectivePrivilegeAssignment {
 pub struct CatalogBinding {
     #[serde(deserialize_with = "lenient_i64")]
     pub workspace_id: i64,
+    /// `BINDING_TYPE_READ_WRITE` or `BINDING_TYPE_READ_ONLY` (absent: read-write, as in the
+    /// deprecated `workspace-bindings` API).
+    #[serde(default)]
+    pub binding_type: Option<String>,
+}
+
+impl CatalogBinding {
+    pub fn is_read_only(&self) -> bool {
+        self.binding_type.as_deref() == Some("BINDING_TYPE_READ_ONLY")
+    }
 }
 
 /// Securable types in REST paths are lower case (`catalog`, `schema`, `table`, …).
@@ -383,6 +393,19 @@ impl WorkspaceClient {
         let endpoint = "/api/2.1/unity-catalog/effective-permissions/{type}/{name}";
         let query = vec![("principal", principal.to_owned())];
         self.paged(endpoint, &path, query, "privilege_assignments")
+            .await
+    }
+
+    /// What every grantee holds on a securable (each its own entry: a group's privileges are
+    /// listed under the group), inherited privileges included. Needs no compute.
+    pub async fn effective_permissions_of_all(
+        &self,
+        securable_type: &str,
+        full_name: &str,
+    ) -> Result<Vec<EffectivePrivilegeAssignment>, Error> {
+        let path = securable_path("effective-permissions", securable_type, full_name);
+        let endpoint = "/api/2.1/unity-catalog/effective-permissions/{type}/{name}";
+        self.paged(endpoint, &path, vec![], "privilege_assignments")
             .await
     }
 

@@ -76,6 +76,10 @@ pub const WAREHOUSE_ID: &str = "wh1";
 pub const CLUSTER_ID: &str = "0000-00000-abc123";
 /// Root storage of the metastore unless the scenario says otherwise.
 pub const DEFAULT_STORAGE_ROOT: &str = "s3://databricks-sim-metastore/root";
+/// What the governance tool's service principal needs on a catalog it governs: `USE CATALOG` and
+/// `MANAGE` on the catalog itself, `USE SCHEMA`, `SELECT` and `MODIFY` effective on it.
+pub const GOVERNANCE_PRIVILEGES: [&str; 5] =
+    ["USE_CATALOG", "MANAGE", "USE_SCHEMA", "SELECT", "MODIFY"];
 /// The group that owns the metastore when no single admin principal does.
 pub const METASTORE_ADMINS_GROUP: &str = "metastore-admins";
 

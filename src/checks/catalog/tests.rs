@@ -13,6 +13,7 @@ fn it(id: &IntegrationId) -> Integration<'_> {
         storage_root: None,
         after_setup: false,
         credential_warning: crate::checks::DEFAULT_CREDENTIAL_WARNING,
+        governed: &[],
     }
 }
 

@@ -20,7 +20,7 @@ async fn another_teams_isolated_catalog_is_accessible_through_use_catalog() {
         .with_catalog(
             CatalogSpec::new("sales", "finance-lead@example.com")
                 .isolated(&[6006])
-                .with_grant(SP_APP_ID, &["USE_CATALOG"]),
+                .with_grant(SP_APP_ID, &databricks_sim::GOVERNANCE_PRIVILEGES),
         );
     let env = Env::new("isolated", scenario).await;
     env.secret("sp-token", SP_TOKEN).await;
@@ -33,6 +33,11 @@ async fn another_teams_isolated_catalog_is_accessible_through_use_catalog() {
     let dbi = env.enable("gov").await;
     let access = validation_test(&dbi, "Catalog access: sales");
     assert_eq!(access.status, TestStatus::Passed, "{access:?}");
+    // The governance preflight cannot read the bindings either: a warning that says so.
+    let governed = validation_test(&dbi, "Governed catalog: sales");
+    assert_eq!(governed.status, TestStatus::Warning, "{governed:?}");
+    let message = governed.message.clone().unwrap_or_default();
+    assert!(message.contains("bindings could not be read"), "{message}");
     let requests = env.sim.requests();
     let seen_from_b = requests.iter().any(|r| {
         r.workspace == "b"

@@ -46,6 +46,7 @@ fn integration(id: &IntegrationId) -> Integration<'_> {
         storage_root: None,
         after_setup: false,
         credential_warning: checks::DEFAULT_CREDENTIAL_WARNING,
+        governed: &[],
     }
 }
 
