@@ -23,6 +23,10 @@ pub struct WorkspaceSpec {
     /// `ENDPOINT_NOT_FOUND`, as where an API is not served).
     #[serde(default = "yes")]
     pub entity_tags_api: bool,
+    /// A workspace assigned to another metastore: its `metastore_summary` reports this id (the
+    /// other metastore's catalogs are not modelled; every catalog is the main metastore's).
+    #[serde(default)]
+    pub other_metastore_id: Option<String>,
 }
 
 /// A SQL warehouse; `state` is `RUNNING`, `STOPPED`, ...
@@ -102,6 +106,9 @@ pub struct CatalogSpec {
     pub isolation_mode: String,
     #[serde(default)]
     pub bound_workspace_ids: Vec<i64>,
+    /// Workspaces it is bound to read-only (`BINDING_TYPE_READ_ONLY`).
+    #[serde(default)]
+    pub read_only_workspace_ids: Vec<i64>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// principal → REST privilege names.
@@ -133,6 +140,7 @@ impl WorkspaceSpec {
             clusters: Vec::new(),
             default_storage: false,
             entity_tags_api: true,
+            other_metastore_id: None,
         }
     }
     /// Adds a warehouse in `state`.
@@ -264,6 +272,7 @@ impl CatalogSpec {
             comment: None,
             isolation_mode: "OPEN".into(),
             bound_workspace_ids: Vec::new(),
+            read_only_workspace_ids: Vec::new(),
             tags: BTreeMap::new(),
             grants: BTreeMap::new(),
             schemas: Vec::new(),
@@ -273,6 +282,12 @@ impl CatalogSpec {
     pub fn isolated(mut self, workspace_ids: &[i64]) -> Self {
         self.isolation_mode = "ISOLATED".into();
         self.bound_workspace_ids = workspace_ids.to_vec();
+        self
+    }
+    /// Binds it read-only to the given workspaces (ISOLATED).
+    pub fn read_only_in(mut self, workspace_ids: &[i64]) -> Self {
+        self.isolation_mode = "ISOLATED".into();
+        self.read_only_workspace_ids = workspace_ids.to_vec();
         self
     }
     /// Adds a tag.

@@ -33,6 +33,8 @@ pub(crate) struct Workspace {
     pub default_storage: bool,
     /// Whether the entity tag assignments API is served.
     pub entity_tags_api: bool,
+    /// The id its `metastore_summary` reports when it is on another metastore.
+    pub other_metastore_id: Option<String>,
     pub warehouses: BTreeMap<String, Compute>,
     pub clusters: BTreeMap<String, Compute>,
     pub faults: Vec<FaultRule>,
@@ -157,6 +159,9 @@ impl World {
             for id in &c.bound_workspace_ids {
                 cat.bindings.insert(*id, "BINDING_TYPE_READ_WRITE".into());
             }
+            for id in &c.read_only_workspace_ids {
+                cat.bindings.insert(*id, "BINDING_TYPE_READ_ONLY".into());
+            }
             cat.tags = c.tags.clone();
             for (p, privs) in &c.grants {
                 cat.grants.insert(
@@ -198,6 +203,7 @@ impl World {
                         metastore_assigned: w.metastore_assigned,
                         default_storage: w.default_storage,
                         entity_tags_api: w.entity_tags_api,
+                        other_metastore_id: w.other_metastore_id.clone(),
                         warehouses: w
                             .warehouses
                             .iter()
