@@ -264,7 +264,7 @@ fn has(privileges: &[String], wanted: &str) -> bool {
 
 /// Users are emails and service principals application ids (UUIDs); any other grantee is a
 /// group (an empty one is a deleted principal).
-fn looks_like_group(grantee: &str) -> bool {
+pub(super) fn looks_like_group(grantee: &str) -> bool {
     let uuid = grantee.len() == 36 && grantee.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
     !grantee.is_empty() && !grantee.contains('@') && !uuid
 }

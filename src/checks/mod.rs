@@ -73,6 +73,8 @@ pub struct Integration<'a> {
     pub credential_warning: std::time::Duration,
     /// `governedCatalogs`: the main workspace's catalogs the governance tool will govern.
     pub governed: &'a [String],
+    /// `audit.workspaceIds`: the workspaces audit is limited to.
+    pub audit_workspaces: &'a [i64],
 }
 
 /// `--credential-warning`'s default: 14 days.
@@ -105,6 +107,11 @@ impl<'a> Integration<'a> {
             after_setup: stage != Stage::Create,
             credential_warning: DEFAULT_CREDENTIAL_WARNING,
             governed: spec.governed_catalogs.as_deref().unwrap_or_default(),
+            audit_workspaces: spec
+                .audit
+                .as_ref()
+                .and_then(|a| a.workspace_ids.as_deref())
+                .unwrap_or_default(),
         }
     }
 
@@ -175,6 +182,7 @@ pub async fn run(
         .chain(additional.iter().map(|a| &a.client))
         .collect();
     governance::check(&clients, it.governed, &mut f).await;
+    audit::workspaces(it, &mut f);
     let now = k8s_openapi::jiff::Timestamp::now();
     // The token list is one more request: a new resource's first validation goes without it, so
     // a fresh setup stays at 10 requests (docs/performance.md); every later check reads it.

@@ -236,12 +236,31 @@ pub fn setup_statements(p: &SetupParams, mode: Mode) -> Vec<String> {
     out
 }
 
-/// What removes everything setup created.
-pub fn cleanup_statements(p: &SetupParams) -> Vec<String> {
-    vec![format!(
+/// What removes everything setup created: with `mode` manual and audit on, first the
+/// system-table grants `setup.sql` made (a metastore admin runs both; revoking what was never
+/// granted succeeds), innermost first; then the catalog. Automatic setup grants nothing outside
+/// its catalog.
+pub fn cleanup_statements(p: &SetupParams, mode: Mode) -> Vec<String> {
+    let mut out = Vec::new();
+    if mode == Mode::Manual && p.audit {
+        let mut grants = audit_grants(&names(p));
+        grants.reverse();
+        out.extend(grants.iter().map(|g| revoke_of(g)));
+    }
+    out.push(format!(
         "DROP CATALOG IF EXISTS {} CASCADE",
         quote_ident(&p.catalog)
-    )]
+    ));
+    out
+}
+
+/// `GRANT x ON y TO p` → `REVOKE x ON y FROM p`.
+fn revoke_of(grant: &str) -> String {
+    let body = grant.strip_prefix("GRANT ").unwrap_or(grant);
+    match body.rsplit_once(" TO ") {
+        Some((what, to)) => format!("REVOKE {what} FROM {to}"),
+        None => format!("REVOKE {body}"),
+    }
 }
 
 /// A hash of what the setup depends on; the status records which one was applied.

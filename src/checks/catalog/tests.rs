@@ -14,6 +14,7 @@ fn it(id: &IntegrationId) -> Integration<'_> {
         after_setup: false,
         credential_warning: crate::checks::DEFAULT_CREDENTIAL_WARNING,
         governed: &[],
+        audit_workspaces: &[],
     }
 }
 

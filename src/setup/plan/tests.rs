@@ -156,3 +156,25 @@ fn hash_tracks_setup_inputs_only() {
         )
     );
 }
+
+/// `cleanup.sql` revokes what `setup.sql` granted for query audit, then drops the catalog.
+#[test]
+fn the_cleanup_script_revokes_the_audit_grants() {
+    let p = SetupParams {
+        audit: true,
+        ..params()
+    };
+    let setup = setup_statements(&p, Mode::Manual);
+    let cleanup = cleanup_statements(&p, Mode::Manual);
+    let grants: Vec<&String> = setup.iter().filter(|s| s.starts_with("GRANT ")).collect();
+    assert!(!grants.is_empty());
+    for g in grants {
+        let revoke = g
+            .replacen("GRANT ", "REVOKE ", 1)
+            .replacen(" TO ", " FROM ", 1);
+        assert!(cleanup.contains(&revoke), "{revoke} not in {cleanup:?}");
+    }
+    assert!(cleanup.last().unwrap().starts_with("DROP CATALOG"));
+    // Automatic setup grants nothing outside its catalog: only the drop.
+    assert_eq!(cleanup_statements(&p, Mode::Automatic).len(), 1);
+}

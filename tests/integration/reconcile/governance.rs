@@ -158,3 +158,62 @@ async fn another_metastore_or_a_read_only_binding_fails_naming_why() {
         "{message}"
     );
 }
+
+/// Query audit is verified over REST on every check: SELECT on a system table revoked while the
+/// warehouse is stopped is reported by the next periodic check, without SQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_access_revoked_while_compute_is_stopped_is_reported() {
+    let env = Env::new("gov-audit", Scenario::default_for_tests()).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    let mut manifest = env.manifest("gov", "governance");
+    manifest["spec"]["audit"] = json!({"enabled": true});
+    env.apply(&manifest).await;
+    let dbi = env.enable("gov").await;
+    let audit = validation_test(&dbi, "Query audit: system table access");
+    assert_eq!(audit.status, TestStatus::Passed, "{audit:?}");
+
+    let admin = client(&env.sim, "main", WAREHOUSE_ID, ADMIN_TOKEN);
+    let revoke = PermissionsChange {
+        principal: SP_APP_ID.into(),
+        remove: vec!["SELECT".into()],
+        ..Default::default()
+    };
+    admin
+        .update_permissions("table", "system.access.audit", &[revoke])
+        .await
+        .unwrap();
+    env.sim.set_warehouse_state("main", WAREHOUSE_ID, "STOPPED");
+    env.sim.clear_requests();
+    env.force_recheck(&dbi);
+    let failure = env.step("gov").await.failure();
+    assert_eq!(failure.reason, Reason::InsufficientPrivileges);
+    let dbi = env.get("gov").await;
+    assert_eq!(phase(&dbi), Some(Phase::RecurringValidationError));
+    let audit = validation_test(&dbi, "Query audit: system table access");
+    assert_eq!(audit.status, TestStatus::Failed, "{audit:?}");
+    let message = audit.message.clone().unwrap_or_default();
+    assert!(
+        message.contains("no SELECT on system.access.audit"),
+        "{message}"
+    );
+    assert_eq!(statements_sent(&env.sim), 0, "no SQL");
+    assert_eq!(env.sim.warehouse_starts(WAREHOUSE_ID), 0);
+}
+
+/// `audit.workspaceIds` naming a workspace no connection reaches is a warning naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_workspace_ids_no_connection_reaches_are_a_warning() {
+    let env = Env::new("gov-audit-ws", Scenario::default_for_tests()).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    let mut manifest = env.manifest("gov", "governance");
+    manifest["spec"]["audit"] = json!({"enabled": true, "workspaceIds": [1001, 4242]});
+    env.apply(&manifest).await;
+    let dbi = env.enable("gov").await;
+    let audit = validation_test(&dbi, "Query audit: system table access");
+    assert_eq!(audit.status, TestStatus::Warning, "{audit:?}");
+    let message = audit.message.clone().unwrap_or_default();
+    assert!(
+        message.contains("[4242]") && message.contains("[1001]"),
+        "{message}"
+    );
+}
