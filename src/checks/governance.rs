@@ -122,7 +122,7 @@ impl Target<'_> {
                 return Outcome::Failed(
                     Reason::InsufficientPrivileges,
                     format!(
-                        "the service principal {principal} may not see catalog {catalog} through {host} ({e}): run `{grant}` as its owner"
+                        "the service principal {principal} cannot read catalog {catalog} through {host} ({e}): run `{grant}` as its owner, and if it is ISOLATED bind it to that workspace"
                     ),
                 );
             }

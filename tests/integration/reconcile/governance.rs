@@ -217,3 +217,34 @@ async fn audit_workspace_ids_no_connection_reaches_are_a_warning() {
         "{message}"
     );
 }
+
+/// MANAGE held only by a group the principal is in through another group: SCIM `Me` does not
+/// list it, so the operator cannot tell — a warning naming the group, never a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_privilege_only_an_unlisted_group_holds_is_a_warning() {
+    let mut scenario = Scenario::default_for_tests()
+        .with_workspace(WorkspaceSpec::new("east", EAST).with_warehouse(WAREHOUSE_ID, "RUNNING"))
+        .with_catalog(
+            CatalogSpec::new("sales", ADMIN_USER)
+                .with_grant(
+                    SP_APP_ID,
+                    &["USE_CATALOG", "USE_SCHEMA", "SELECT", "MODIFY"],
+                )
+                .with_grant("governors", &["MANAGE"]),
+        );
+    scenario
+        .principal_mut(SP_APP_ID)
+        .nested_groups
+        .push("governors".into());
+    let env = Env::new("gov-nested", scenario).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    env.apply(&manifest(&env)).await;
+    let dbi = env.enable("gov").await;
+    let test = validation_test(&dbi, "Governed catalog: sales");
+    assert_eq!(test.status, TestStatus::Warning, "{test:?}");
+    let message = test.message.clone().unwrap_or_default();
+    assert!(
+        message.contains("governors") && message.contains("MANAGE"),
+        "{message}"
+    );
+}

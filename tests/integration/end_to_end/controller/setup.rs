@@ -226,12 +226,12 @@ async fn oauth_and_additional_connections_with_bindings() {
         .with_catalog(
             CatalogSpec::new("bound_to_b", "admin@example.com")
                 .isolated(&[6006])
-                .with_grant(SP_APP_ID, &["USE_CATALOG"]),
+                .with_grant(SP_APP_ID, &databricks_sim::GOVERNANCE_PRIVILEGES),
         )
         .with_catalog(
             CatalogSpec::new("bound_elsewhere", "admin@example.com")
                 .isolated(&[9999, 8888])
-                .with_grant(SP_APP_ID, &["USE_CATALOG"]),
+                .with_grant(SP_APP_ID, &databricks_sim::GOVERNANCE_PRIVILEGES),
         );
     let mut env = Env::new("oauth", scenario).await;
     env.secret("sp-oauth", "clientSecret", SP_CLIENT_SECRET)
