@@ -50,9 +50,9 @@ pub enum FaultKind {
         bytes: usize,
     },
     /// Only on statement submissions (`POST /api/2.0/sql/statements`): the statement is
-    /// accepted and ends `FAILED` with this `status.error.error_code` (the SDKs retry
-    /// `TEMPORARILY_UNAVAILABLE`, `WORKSPACE_TEMPORARILY_UNAVAILABLE`,
-    /// `SERVICE_UNDER_MAINTENANCE`, `RESOURCE_EXHAUSTED`, `DEADLINE_EXCEEDED`).
+    /// accepted and ends `FAILED` with this `status.error.error_code` (codes of
+    /// databricks-sdk-go `service/sql/model.go` `ServiceErrorCode`; the SDKs do not resubmit
+    /// FAILED statements, the operator does for those that name a passing condition).
     StatementFailed {
         error_code: String,
         #[serde(default)]
@@ -136,6 +136,35 @@ impl FaultRule {
                 message: format!(
                     "{error_code}: the service is temporarily unable to run the statement. Please retry."
                 ),
+            },
+        )
+    }
+    /// Statements submitted end FAILED with `ABORTED`: a concurrent change to the same
+    /// securable won (databricks-sdk-go `service/sql/model.go` `ServiceErrorCodeAborted`;
+    /// `apierr/error_mapping.go`: "aborted, typically due to a concurrency issue"). The message
+    /// is the simulator's.
+    pub fn statement_conflict() -> Self {
+        FaultRule::new(
+            "/api/2.0/sql/statements",
+            FaultKind::StatementFailed {
+                error_code: "ABORTED".into(),
+                message: "ABORTED: the statement conflicted with a concurrent change to the same \
+                          securable."
+                    .into(),
+            },
+        )
+    }
+    /// `409 ABORTED`: a REST change that lost to a concurrent one (databricks-sdk-go
+    /// `apierr/error_mapping.go` maps `ABORTED` under 409 Conflict). The message is the
+    /// simulator's.
+    pub fn conflict(path_prefix: &str) -> Self {
+        FaultRule::new(
+            path_prefix,
+            FaultKind::Status {
+                status: 409,
+                retry_after: None,
+                error_code: "ABORTED".into(),
+                message: "The operation was aborted because of a concurrent change.".into(),
             },
         )
     }

@@ -315,6 +315,19 @@ impl Simulator {
         }
     }
 
+    /// Deletes a principal from the account: it can no longer authenticate or be named, and
+    /// its grants stay, listed by `principal_id` (databricks-sdk-go `PrivilegeAssignment`).
+    /// Returns that id.
+    pub fn delete_principal(&self, application_id: &str) -> String {
+        let mut w = self.world();
+        w.principals
+            .retain(|x| !x.application_id.eq_ignore_ascii_case(application_id));
+        let id = api::scim_id(application_id);
+        w.deleted_principals
+            .insert(application_id.to_string(), id.clone());
+        id
+    }
+
     /// Adds (or replaces) a principal.
     pub fn add_principal(&self, p: PrincipalSpec) {
         let mut w = self.world();

@@ -342,3 +342,70 @@ async fn request_log_names_workspace_principal_and_sql_and_many_workspaces_start
     assert_eq!(counts["ws-1000 GET /api/2.0/preview/scim/v2/Me"], 1);
     assert_eq!(counts["main GET /api/2.0/preview/scim/v2/Me"], 1);
 }
+
+/// Runs one 1.2 command on the default cluster and returns its final status body.
+async fn command(t: &T, sql: &str) -> Value {
+    let ctx_body = json!({"clusterId": CLUSTER_ID, "language": "sql"});
+    let (_, c) = t.post(SP_TOKEN, "/api/1.2/contexts/create", ctx_body).await;
+    let ctx_id = c["id"].as_str().unwrap().to_string();
+    let exec =
+        json!({"clusterId": CLUSTER_ID, "contextId": ctx_id, "language": "sql", "command": sql});
+    let (_, cmd) = t.post(SP_TOKEN, "/api/1.2/commands/execute", exec).await;
+    let id = cmd["id"].as_str().unwrap().to_string();
+    for _ in 0..20 {
+        let path = format!(
+            "/api/1.2/commands/status?clusterId={CLUSTER_ID}&contextId={ctx_id}&commandId={id}"
+        );
+        let (_, v) = t.get(SP_TOKEN, &path).await;
+        if !matches!(v["status"].as_str(), Some("Queued" | "Running")) {
+            return v;
+        }
+    }
+    panic!("the command never finished");
+}
+
+/// A failed command's `summary` is HTML (the SDK strips it: databricks-sdk-go
+/// `service/compute/ext_results.go`); `SET TAGS` does not parse below Databricks Runtime 13.3
+/// (docs: ALTER CATALOG "Databricks Runtime 13.3 LTS and above"), and `clusters/get` reports the
+/// runtime.
+#[tokio::test]
+async fn command_errors_are_html_and_old_runtimes_refuse_set_tags() {
+    let t = start(Scenario::default_for_tests()).await;
+    let v = command(&t, "SELECT * FROM nope.nope.nope").await;
+    let summary = v["results"]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("<div") && summary.contains("</span>"),
+        "{summary}"
+    );
+    assert!(!v["results"]["cause"].as_str().unwrap().contains('<'));
+    let v = command(&t, "ALTER CATALOG system SET TAGS ('a' = 'b')").await;
+    assert!(
+        !v.to_string().contains("PARSE_SYNTAX_ERROR"),
+        "15.4 parses it: {v}"
+    );
+
+    let mut s = Scenario::default_for_tests();
+    let main = s.workspace_mut("main");
+    main.clusters.clear();
+    *main = main
+        .clone()
+        .with_cluster_runtime(CLUSTER_ID, "RUNNING", "12.2.x-scala2.12");
+    let t = start(s).await;
+    let (_, c) = t
+        .get(
+            SP_TOKEN,
+            &format!("/api/2.0/clusters/get?cluster_id={CLUSTER_ID}"),
+        )
+        .await;
+    assert_eq!(c["spark_version"], "12.2.x-scala2.12");
+    let v = command(&t, "CREATE CATALOG c").await;
+    assert_eq!(v["status"], "Finished", "{v}");
+    let v = command(&t, "ALTER CATALOG c SET TAGS ('a' = 'b')").await;
+    assert!(
+        v["results"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("PARSE_SYNTAX_ERROR"),
+        "{v}"
+    );
+}

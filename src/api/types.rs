@@ -74,6 +74,14 @@ pub struct DatabricksIntegrationSpec {
     #[serde(default)]
     pub adopt_existing_catalog: bool,
 
+    /// Catalogs in the main workspace that the governance tool will govern (register data
+    /// sources in, apply row filters and column masks to). Each is checked like a connection's
+    /// `catalogs`: the validation test `Governed catalog: <catalog>`. At most 50, each once, none
+    /// equal to `catalog` or listed in a connection's `catalogs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 50), inner(length(min = 1, max = 255)))]
+    pub governed_catalogs: Option<Vec<String>>,
+
     /// While `true` the operator sends nothing to Databricks for this resource.
     #[serde(default)]
     pub suspend: bool,

@@ -224,6 +224,34 @@ pub fn apply(root: &mut Value) {
             "storageRoot must be a cloud storage URL: s3://, abfss://, gs:// or r2:// followed by a bucket or container",
         ),
     );
+    let governed = &mut props["governedCatalogs"];
+    governed["x-kubernetes-list-type"] = json!("set");
+    add(
+        &mut governed["items"],
+        rule(
+            &format!("self.matches('{CATALOG_PATTERN}')"),
+            "each governed catalog must start with a letter or underscore and contain only letters, digits and underscores",
+        ),
+    );
+    add(
+        spec,
+        rule_at(
+            "!has(self.governedCatalogs) || self.governedCatalogs.all(c, c != self.catalog)",
+            "governedCatalogs must not list catalog, the integration's own catalog",
+            ".governedCatalogs",
+            "FieldValueInvalid",
+        ),
+    );
+    add(
+        spec,
+        rule_at(
+            "!has(self.governedCatalogs) || !has(self.additionalWorkspaceConnections) || self.governedCatalogs.all(c, self.additionalWorkspaceConnections.all(a, !(c in a.catalogs)))",
+            "a governed catalog of the main workspace must not also be listed in an additional workspace connection's catalogs",
+            ".governedCatalogs",
+            "FieldValueInvalid",
+        ),
+    );
+    let props = &mut spec["properties"];
     let additional = &mut props["additionalWorkspaceConnections"];
     add(
         additional,

@@ -2,9 +2,9 @@
 //! the service principal and carrying its marker), or can be created.
 
 use super::{CATALOG_VALIDATION, CatalogState, Findings, Integration, lockdown};
-use crate::databricks::{self, ErrorKind, WorkspaceClient};
+use crate::databricks::{self, CatalogTag, ErrorKind, WorkspaceClient};
 use crate::failure::Reason;
-use crate::setup::{TAG_KEY, catalog_comment, is_own_comment};
+use crate::setup::{TAG_KEY, comment_marker, is_own_comment};
 
 /// Re-runs the catalog test after setup, with the lockdown check, replacing the earlier result.
 pub async fn verify(main: &WorkspaceClient, it: &Integration<'_>, f: &mut Findings) {
@@ -79,6 +79,13 @@ async fn existing(
     };
     let owner = info.owner.clone().unwrap_or_default();
     let marked = is_own_comment(it.id, info.comment.as_deref());
+    // Where the workspace does not serve entity tag assignments, the comment `CREATE CATALOG`
+    // wrote is the marker of record: without it the catalog would never be recognised and
+    // setup would run again on every check.
+    let tag = match tag {
+        CatalogTag::NotServed if marked => Some(it.id.marker()),
+        tag => tag.value(),
+    };
     // A comment naming another integration counts as its marker: such a catalog is never
     // adopted (or taken over) where tags are missing.
     let tag = tag.or_else(|| other_marker(info.comment.as_deref(), it));
@@ -117,7 +124,10 @@ async fn lookup(
 
 type Grants = Result<Vec<databricks::EffectivePrivilegeAssignment>, databricks::Error>;
 
-/// The catalog does not exist: can it be created (root storage, CREATE CATALOG or admin)?
+/// The catalog does not exist. Whether it may be created, and where, is Databricks' answer to
+/// `CREATE CATALOG` (setup attempts it and maps a refusal, [`refusal`]); what can be read here
+/// only words the result: a privilege held through a group, or Default Storage, is invisible to
+/// these reads, so they never refuse on their own (a `warning` says what is not known).
 /// `prefetched`: the principal's grants on the metastore, when already read.
 async fn missing(
     main: &WorkspaceClient,
@@ -129,56 +139,84 @@ async fn missing(
     let name = it.catalog;
     let metastore = &admin.summary.metastore_id;
     f.catalog = Some(CatalogState::Missing);
-    if admin.summary.storage_root.is_none() && it.storage_root.is_none() {
-        f.failed_user(
-            CATALOG_VALIDATION,
-            Reason::StorageRootRequired,
-            format!("catalog {name} does not exist and metastore {metastore} has no root storage: set spec.storageRoot to a cloud storage URL (s3://, abfss://, gs://, r2://) for the catalog's managed location; nothing was created"),
-        );
-        return;
-    }
+    // A root-less metastore refuses a catalog without a location unless the workspace has
+    // Default Storage, which no API reports: only the attempt tells.
+    let storage = (admin.summary.storage_root.is_none() && it.storage_root.is_none()).then(|| {
+        format!("metastore {metastore} has no root storage: unless the workspace has Default Storage, Databricks will ask for spec.storageRoot")
+    });
     if !it.automatic {
-        let message =
+        let mut message =
             format!("catalog {name} does not exist yet: waiting for the setup script to be run");
+        if let Some(storage) = storage {
+            message = format!("{message} ({storage})");
+        }
         f.warned(CATALOG_VALIDATION, message);
         return;
     }
-    let pass = |f: &mut Findings, why: &str| {
-        let message = format!(
-            "the catalog does not exist yet and the service principal may create it ({why})"
-        );
-        f.passed(CATALOG_VALIDATION, Some(message), None);
-    };
-    if admin.is_admin() {
-        return pass(f, "it is a metastore admin");
-    }
-    let grants = match prefetched {
-        Some(grants) => grants,
-        None => admin.grants(main).await,
-    };
     let principal = admin.principal;
-    let assignments = match grants {
-        Ok(a) => a,
-        Err(e) => {
-            let context = format!(
-                "could not tell whether {principal} may create catalogs: it is not the metastore admin ({}), and reading its effective privileges on metastore {metastore} failed",
-                admin.summary.owner
-            );
-            f.failed_call(CATALOG_VALIDATION, &context, &e);
-            return;
+    let privilege = if admin.is_admin() {
+        Ok("it is a metastore admin")
+    } else {
+        let grants = match prefetched {
+            Some(grants) => grants,
+            None => admin.grants(main).await,
+        };
+        match grants {
+            Ok(a) if may_create_catalogs(&a) => Ok("it holds CREATE CATALOG on the metastore"),
+            Ok(_) => Err(format!(
+                "{principal} holds no CREATE CATALOG grant of its own on metastore {metastore}; it may hold one through a group, which only the attempt shows"
+            )),
+            Err(e) => Err(format!(
+                "whether {principal} may create catalogs is not known (reading its privileges on metastore {metastore} failed: {e})"
+            )),
         }
     };
-    if may_create_catalogs(&assignments) {
-        pass(f, "it holds CREATE CATALOG on the metastore");
-    } else {
-        f.failed_user(
-            CATALOG_VALIDATION,
-            Reason::InsufficientPrivileges,
-            format!(
-                "the service principal {principal} lacks CREATE CATALOG on metastore {metastore}: run `GRANT CREATE CATALOG ON METASTORE TO `{principal}`` as a metastore admin, or set autoBootstrap: false for manual setup"
-            ),
-        );
+    match (privilege, storage) {
+        (Ok(why), None) => {
+            let message = format!(
+                "the catalog does not exist yet and the service principal may create it ({why})"
+            );
+            f.passed(CATALOG_VALIDATION, Some(message), None);
+        }
+        (privilege, storage) => {
+            let unknown: Vec<String> = privilege.err().into_iter().chain(storage).collect();
+            let message = format!(
+                "catalog {name} does not exist yet; setup will attempt CREATE CATALOG: {}",
+                unknown.join("; ")
+            );
+            f.warned(CATALOG_VALIDATION, message);
+        }
     }
+}
+
+/// Databricks' refusal of `CREATE CATALOG`, as the catalog test's failure (reason and the
+/// remedy the docs give), or `None` when the error is no refusal (an outage, a bad response).
+pub fn refusal(
+    it: &Integration<'_>,
+    principal: &str,
+    metastore: Option<&str>,
+    e: &databricks::Error,
+) -> Option<(Reason, String)> {
+    let name = it.catalog;
+    let metastore = metastore.unwrap_or("of the workspace");
+    // databricks/cli#5695, dbdemos#139: 400 INVALID_STATE "Metastore storage root URL does not
+    // exist. Please provide a storage location for the catalog …".
+    if e.to_string()
+        .to_ascii_lowercase()
+        .contains("metastore storage root url does not exist")
+    {
+        let message = format!(
+            "Databricks refused to create catalog {name} without a location ({e}): metastore {metastore} has no root storage and the workspace no Default Storage; set spec.storageRoot to a cloud storage URL (s3://, abfss://, gs://, r2://) under an external location the service principal may use; nothing was created"
+        );
+        return Some((Reason::StorageRootRequired, message));
+    }
+    let denied = e.kind() == ErrorKind::PermissionDenied || e.sql_state() == Some("42501");
+    denied.then(|| {
+        let message = format!(
+            "Databricks refused to let the service principal {principal} create catalog {name} ({e}): run `GRANT CREATE CATALOG ON METASTORE TO `{principal}`` (or to a group it belongs to) as a metastore admin, or set autoBootstrap: false for manual setup; nothing was created"
+        );
+        (Reason::InsufficientPrivileges, message)
+    })
 }
 
 fn may_create_catalogs(assignments: &[databricks::EffectivePrivilegeAssignment]) -> bool {
@@ -190,10 +228,8 @@ fn may_create_catalogs(assignments: &[databricks::EffectivePrivilegeAssignment])
 
 /// The marker of another integration named in an operator-written comment, if any.
 fn other_marker(comment: Option<&str>, it: &Integration<'_>) -> Option<String> {
-    let prefix = catalog_comment(it.id);
-    let prefix = prefix.strip_suffix(&it.id.marker()).unwrap_or(&prefix);
-    let marker = comment?.strip_prefix(prefix)?.trim();
-    (!it.id.is_marker(marker) && !marker.is_empty()).then(|| marker.to_string())
+    let marker = comment_marker(comment?)?;
+    (!it.id.is_marker(marker)).then(|| marker.to_string())
 }
 
 /// Whose the catalog is: this integration's only when it carries the marker *and* the principal

@@ -56,6 +56,7 @@ async fn connection(client: &WorkspaceClient, f: &mut Findings) -> Workspace {
                 Ok(me) => {
                     ws.workspace_id = me.workspace_id;
                     ws.principal = Some(me.user_name);
+                    ws.groups = me.groups;
                     let message = match me.workspace_id {
                         Some(id) => format!("workspace {id} (metastore {})", s.metastore_id),
                         None => format!("workspace {host} (metastore {})", s.metastore_id),

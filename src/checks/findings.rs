@@ -61,8 +61,10 @@ impl Workspace {
     /// The names of an additional connection's own tests: its connection and its catalogs.
     pub fn own_tests(&self) -> Vec<String> {
         let catalogs = self.catalogs.iter().map(|c| super::catalog_access_test(c));
+        let governed = self.catalogs.iter().map(|c| super::governed_test(c));
         std::iter::once(super::connection_test(&self.host))
             .chain(catalogs)
+            .chain(governed)
             .chain(std::iter::once(super::expiry::expiry_test(&self.host)))
             .collect()
     }

@@ -4,7 +4,7 @@
 
 use futures::future::join_all;
 
-use crate::databricks::{self, ErrorKind, PermissionsChange, WorkspaceClient};
+use crate::databricks::{self, ErrorKind, Grantee, PermissionsChange, WorkspaceClient};
 use crate::setup::{CURRENT_PROFILE_VIEW, INTERNAL_SCHEMA, PROFILES_TABLE};
 
 /// Privileges someone other than the principal holds on one securable.
@@ -13,7 +13,8 @@ pub struct ForeignGrant {
     /// `catalog`, `schema` or `table` (views are tables to the permissions API).
     pub securable: &'static str,
     pub full_name: String,
-    pub principal: String,
+    /// A principal by name, or a deleted one by its `principal_id`.
+    pub grantee: Grantee,
     pub privileges: Vec<String>,
 }
 
@@ -40,7 +41,7 @@ impl Drift {
                 let privileges = g.privileges.join(", ");
                 format!(
                     "{privileges} on {} {} to {}",
-                    g.securable, g.full_name, g.principal
+                    g.securable, g.full_name, g.grantee
                 )
             })
             .collect();
@@ -116,11 +117,13 @@ pub async fn inspect(
             Err(e) => return Err(e),
         };
         for a in assignments {
-            if !same(&a.principal, principal) && !a.privileges.is_empty() {
+            let grantee = a.grantee();
+            let ours = matches!(&grantee, Grantee::Named(p) if same(p, principal));
+            if !ours && !a.privileges.is_empty() {
                 drift.grants.push(ForeignGrant {
                     securable: kind,
                     full_name: name.clone(),
-                    principal: a.principal,
+                    grantee,
                     privileges: a.privileges,
                 });
             }
@@ -136,18 +139,19 @@ pub async fn inspect(
     Ok(drift)
 }
 
-/// Removes every foreign grant over REST (no compute), one PATCH per securable.
+/// Removes every foreign grant over REST (no compute), one PATCH per securable; a deleted
+/// principal's by its `principal_id`. A grant naming neither (never seen) is left to the report:
+/// a change needs one of them.
 pub async fn repair(
     client: &WorkspaceClient,
     grants: &[ForeignGrant],
 ) -> Result<(), databricks::Error> {
     let mut by_securable: Vec<(&'static str, &str, Vec<PermissionsChange>)> = Vec::new();
-    for g in grants {
-        let change = PermissionsChange {
-            principal: g.principal.clone(),
-            add: Vec::new(),
-            remove: g.privileges.clone(),
-        };
+    let named = grants
+        .iter()
+        .filter(|g| !matches!(&g.grantee, Grantee::Named(p) if p.is_empty()));
+    for g in named {
+        let change = PermissionsChange::remove(&g.grantee, g.privileges.clone());
         match by_securable
             .iter_mut()
             .find(|(k, n, _)| *k == g.securable && *n == g.full_name)
@@ -176,13 +180,13 @@ mod tests {
                 ForeignGrant {
                     securable: "table",
                     full_name: "c.s.t".into(),
-                    principal: "alice@example.com".into(),
+                    grantee: Grantee::Named("alice@example.com".into()),
                     privileges: vec!["SELECT".into()],
                 },
                 ForeignGrant {
                     securable: "catalog",
                     full_name: "c".into(),
-                    principal: "account users".into(),
+                    grantee: Grantee::Named("account users".into()),
                     privileges: vec!["USE_CATALOG".into()],
                 },
             ],

@@ -11,14 +11,16 @@ mod compute;
 mod connections;
 mod expiry;
 mod findings;
+mod governance;
 mod lockdown;
 pub mod results;
 mod workspace;
 
 pub use findings::{CatalogState, Finding, Findings, Outcome, Workspace};
 
-pub use catalog::verify as verify_catalog;
+pub use catalog::{refusal as create_catalog_refusal, verify as verify_catalog};
 pub use expiry::{certificate_not_after, expiry_test};
+pub use governance::governed_test;
 pub use lockdown::{Drift, ForeignGrant, repair as repair_lockdown};
 
 use crate::api::DatabricksIntegrationSpec;
@@ -69,6 +71,10 @@ pub struct Integration<'a> {
     pub after_setup: bool,
     /// A credential this close to its expiry gets a `warning` (`--credential-warning`).
     pub credential_warning: std::time::Duration,
+    /// `governedCatalogs`: the main workspace's catalogs the governance tool will govern.
+    pub governed: &'a [String],
+    /// `audit.workspaceIds`: the workspaces audit is limited to.
+    pub audit_workspaces: &'a [i64],
 }
 
 /// `--credential-warning`'s default: 14 days.
@@ -100,6 +106,12 @@ impl<'a> Integration<'a> {
             storage_root: spec.storage_root.as_deref(),
             after_setup: stage != Stage::Create,
             credential_warning: DEFAULT_CREDENTIAL_WARNING,
+            governed: spec.governed_catalogs.as_deref().unwrap_or_default(),
+            audit_workspaces: spec
+                .audit
+                .as_ref()
+                .and_then(|a| a.workspace_ids.as_deref())
+                .unwrap_or_default(),
         }
     }
 
@@ -169,6 +181,8 @@ pub async fn run(
     let clients: Vec<&WorkspaceClient> = std::iter::once(main)
         .chain(additional.iter().map(|a| &a.client))
         .collect();
+    governance::check(&clients, it.governed, &mut f).await;
+    audit::workspaces(it, &mut f);
     let now = k8s_openapi::jiff::Timestamp::now();
     // The token list is one more request: a new resource's first validation goes without it, so
     // a fresh setup stays at 10 requests (docs/performance.md); every later check reads it.

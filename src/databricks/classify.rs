@@ -24,6 +24,7 @@ impl Error {
                 .unwrap_or_else(|| default_code(status).to_owned()),
             message: parsed.message.unwrap_or_else(|| format!("HTTP {status}")),
             request_id: parsed.request_id.or(header_request_id),
+            coded: has_code,
         };
         let code = api.code.as_str();
         // Real workspaces answer an unknown or revoked token with 403 and an integer code.
@@ -31,6 +32,8 @@ impl Error {
         if code == "UNAUTHENTICATED" || invalid_token || status == 401 {
             return Error::Unauthenticated { credential, api };
         }
+        // `ABORTED` (HTTP 409, databricks-sdk-go `apierr/error_mapping.go`): a concurrent change,
+        // retried like an outage — never "already exists", which 409 otherwise means.
         if transient || matches!(status, 429 | 503) {
             return Error::Unavailable(api);
         }
@@ -146,6 +149,10 @@ mod tests {
             r#"{"error_code":"CATALOG_ALREADY_EXISTS","message":"x"}"#,
         );
         assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+        // A concurrency conflict is retried, never "already exists".
+        let e = classify(409, r#"{"error_code":"ABORTED","message":"conflict"}"#);
+        assert_eq!(e.kind(), ErrorKind::Unavailable, "{e:?}");
+        assert!(e.is_retryable());
         let e = classify(400, r#"{"error_code":"INVALID_STATE","message":"no root"}"#);
         assert_eq!(e.kind(), ErrorKind::InvalidRequest);
         assert!(!e.is_retryable());
@@ -179,6 +186,36 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::NotFound);
         let e = Error::from_response("/api/2.0/clusters/start", 400, body, None, "t");
         assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn an_api_not_served_is_told_apart_from_an_absent_object() {
+        let not_served = [
+            (
+                404,
+                r#"{"error_code":"ENDPOINT_NOT_FOUND","message":"No API found for 'GET /x'"}"#,
+            ),
+            (404, "<html>Not Found</html>"),
+            (404, r#"{"error":"Bad Target: /api/2.1/x"}"#),
+        ];
+        for (status, body) in not_served {
+            let e = classify(status, body);
+            assert!(
+                matches!(&e, Error::NotFound(api) if api.endpoint_not_served()),
+                "{body}: {e:?}"
+            );
+        }
+        for body in [
+            r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"no tag"}"#,
+            r#"{"error_code":"NOT_FOUND","message":"no tag"}"#,
+            r#"{"error_code":"CATALOG_DOES_NOT_EXIST","message":"no catalog"}"#,
+        ] {
+            let e = classify(404, body);
+            assert!(
+                matches!(&e, Error::NotFound(api) if !api.endpoint_not_served()),
+                "{body}: {e:?}"
+            );
+        }
     }
 
     #[test]

@@ -318,6 +318,67 @@ impl WorkspaceClient {
     }
 }
 
+/// A 1.2 error `summary` without its HTML: tags removed, entities decoded, as databricks-sdk-go
+/// does (`service/compute/ext_results.go` `Results.Error`: `<[^>]*>` removed, then
+/// `html.UnescapeString`), so no markup reaches a status message.
+fn plain_text(summary: &str) -> String {
+    let mut text = String::with_capacity(summary.len());
+    let mut rest = summary;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        match rest[open..].find('>') {
+            Some(close) => rest = &rest[open + close + 1..],
+            None => {
+                // Not a tag: a lone `<` stays.
+                text.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    text.push_str(rest);
+    unescape(&text)
+}
+
+/// HTML character references: the named ones a summary carries, and numeric ones.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let tail = &rest[amp..];
+        let decoded = tail.find(';').filter(|end| *end <= 10).and_then(|end| {
+            let name = &tail[1..end];
+            let c = match name {
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "amp" => Some('&'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                _ => name
+                    .strip_prefix("#x")
+                    .or_else(|| name.strip_prefix("#X"))
+                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                    .or_else(|| name.strip_prefix('#').and_then(|d| d.parse().ok()))
+                    .and_then(char::from_u32),
+            };
+            c.map(|c| (c, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The rows of a finished command, or its error as [`Error::Sql`].
 fn command_result(status: CommandStatus) -> Result<QueryResult, Error> {
     let results = status.results;
@@ -327,6 +388,7 @@ fn command_result(status: CommandStatus) -> Result<QueryResult, Error> {
         .unwrap_or_default();
     if status.status != "Finished" || result_type == "error" {
         let (summary, cause) = results.map(|r| (r.summary, r.cause)).unwrap_or_default();
+        let summary = summary.map(|s| plain_text(&s));
         // A server's text: cut before it reaches a status, event or log line.
         let message = summary
             .or(cause.clone())
@@ -382,6 +444,33 @@ mod tests {
             Some("42P01".into())
         );
         assert_eq!(sql_state_in("no state"), None);
+    }
+
+    /// databricks-sdk-go `service/compute/ext_results_test.go`: "<b>NotFoundException: Things
+    /// are going wrong…</b>" loses its tags.
+    #[test]
+    fn summaries_lose_their_markup() {
+        assert_eq!(
+            plain_text("<b>NotFoundException: Things are going wrong</b>"),
+            "NotFoundException: Things are going wrong"
+        );
+        assert_eq!(
+            plain_text(
+                "<div class=\"ansiout\"><span class=\"ansi-red-fg\">AnalysisException</span>: [X] 'a' &lt; b &amp; c&#39;s &#x41;</div>"
+            ),
+            "AnalysisException: [X] 'a' < b & c's A"
+        );
+        assert_eq!(plain_text("a < b &unknown; & c"), "a < b &unknown; & c");
+        let status: CommandStatus = serde_json::from_value(json!({
+            "status": "Error",
+            "results": {"resultType": "error", "summary": "<span>AnalysisException</span>: [PARSE_SYNTAX_ERROR] no. SQLSTATE: 42601", "cause": "x"}
+        }))
+        .unwrap();
+        let err = command_result(status).unwrap_err().to_string();
+        assert!(
+            !err.contains('<') && err.contains("AnalysisException: [PARSE_SYNTAX_ERROR]"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -16,6 +16,18 @@ pub struct ApiError {
     pub code: String,
     pub message: String,
     pub request_id: Option<String>,
+    /// Whether the body carried an `error_code` (else `code` is the HTTP status's default).
+    pub coded: bool,
+}
+
+impl ApiError {
+    /// "This API is not served here", not "the object is absent": `ENDPOINT_NOT_FOUND` ("No
+    /// API found for …") or a 404 without a Databricks error code (a gateway's, a legacy
+    /// `{"error": …}` body). Only a code such as `CATALOG_DOES_NOT_EXIST` says an object is
+    /// absent (../shared/reference/databricks-api.md, "An API that is not served").
+    pub fn endpoint_not_served(&self) -> bool {
+        self.code == "ENDPOINT_NOT_FOUND" || (self.status == 404 && !self.coded)
+    }
 }
 
 impl fmt::Display for ApiError {

@@ -6,10 +6,16 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Error codes retried by the SDKs, on HTTP errors and on FAILED statements
-/// (databricks-sdk-go `apierr/errors.go` `IsRetriable` for 429/`REQUEST_LIMIT_EXCEEDED`; the
-/// statement `ServiceErrorCode`s of `service/sql/model.go` that name a passing condition).
+/// Error codes that name a condition that passes by itself, retried on HTTP errors and FAILED
+/// statements. The SDKs retry 429/`REQUEST_LIMIT_EXCEEDED` and 503 (databricks-sdk-go
+/// `apierr/errors.go` `IsRetriable`); they do **not** resubmit FAILED statements. Resubmitting
+/// one with a code of `service/sql/model.go` `ServiceErrorCode` that names a passing condition
+/// is this operator's choice (every statement it sends is idempotent). `ABORTED` is "the
+/// operation was aborted, typically due to a concurrency issue such as a sequencer check
+/// failure" (databricks-sdk-go `apierr/error_mapping.go`, a 409 conflict): a concurrent change
+/// to the same securable, which the next attempt does not meet.
 const TRANSIENT_CODES: &[&str] = &[
+    "ABORTED",
     "TEMPORARILY_UNAVAILABLE",
     "WORKSPACE_TEMPORARILY_UNAVAILABLE",
     "SERVICE_UNDER_MAINTENANCE",

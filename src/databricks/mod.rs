@@ -39,8 +39,9 @@ pub use retry::{PollPolicy, RetryPolicy};
 pub use settings::{ClientSettings, Observer, Outcome, RequestEvent};
 pub use sql::QueryResult;
 pub use unity::{
-    CatalogBinding, CatalogInfo, EffectivePrivilege, EffectivePrivilegeAssignment,
-    MetastoreSummary, PermissionsChange, PrivilegeAssignment, SchemaInfo, ScimUser, TableInfo,
+    CatalogBinding, CatalogInfo, CatalogTag, EffectivePrivilege, EffectivePrivilegeAssignment,
+    Grantee, MetastoreSummary, PermissionsChange, PrivilegeAssignment, SchemaInfo, ScimUser,
+    TableInfo,
 };
 
 use auth::TokenProvider;

@@ -1,6 +1,8 @@
 //! Running SQL: on a warehouse through the Statement Execution API 2.0 (here), on an
 //! all-purpose cluster through the Command Execution API 1.2 (`command.rs`). A statement that
-//! fails with a transient error is submitted again, a bounded number of times.
+//! fails with a transient error is submitted again, a bounded number of times: the operator's
+//! own choice (the SDKs return a FAILED statement as it is), safe because every statement it
+//! sends is idempotent.
 
 use std::time::{Duration, Instant};
 

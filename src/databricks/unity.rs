@@ -97,22 +97,99 @@ pub struct TableInfo {
     pub table_type: Option<String>,
 }
 
+/// One grantee's direct grants. "For deleted principals, `principal` is empty while
+/// `principal_id` is populated" (databricks-sdk-go `service/catalog/model.go`
+/// `PrivilegeAssignment`): such a grant is named, and removed, by its id.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PrivilegeAssignment {
+    #[serde(default)]
     pub principal: String,
+    /// Kept as sent (a number or a string), to be sent back the same way.
+    #[serde(default)]
+    pub principal_id: Option<Value>,
     #[serde(default)]
     pub privileges: Vec<String>,
 }
 
-/// One principal's grant changes (`PATCH /permissions/...`); REST privilege names
-/// (`USE_CATALOG`, `SELECT`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl PrivilegeAssignment {
+    /// Whom the grant names: the principal, or a deleted one's id.
+    pub fn grantee(&self) -> Grantee {
+        match (&self.principal, &self.principal_id) {
+            (name, Some(id)) if name.is_empty() => Grantee::Deleted(id.clone()),
+            (name, _) => Grantee::Named(name.clone()),
+        }
+    }
+}
+
+/// A catalog tag as read over REST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogTag {
+    Value(String),
+    /// The catalog or the tag does not exist.
+    Absent,
+    /// The workspace does not serve entity tag assignments: whether the tag is there is unknown.
+    NotServed,
+}
+
+impl CatalogTag {
+    /// The value, when one was read.
+    pub fn value(self) -> Option<String> {
+        match self {
+            CatalogTag::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Whom a grant names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grantee {
+    Named(String),
+    /// A deleted principal, known only by its `principal_id`.
+    Deleted(Value),
+}
+
+impl std::fmt::Display for Grantee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Grantee::Named(name) => f.write_str(name),
+            Grantee::Deleted(Value::String(id)) => {
+                write!(f, "a deleted principal (principal_id {id})")
+            }
+            Grantee::Deleted(id) => write!(f, "a deleted principal (principal_id {id})"),
+        }
+    }
+}
+
+/// One grantee's grant changes (`PATCH /permissions/...`); REST privilege names
+/// (`USE_CATALOG`, `SELECT`). "Only one of principal or principal_id should be specified, never
+/// both" (databricks-sdk-go `PermissionsChange`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PermissionsChange {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub principal: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub add: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remove: Vec<String>,
+}
+
+impl PermissionsChange {
+    /// Removes `privileges` from `grantee`, naming it by name or, deleted, by id.
+    pub fn remove(grantee: &Grantee, privileges: Vec<String>) -> Self {
+        let (principal, principal_id) = match grantee {
+            Grantee::Named(name) => (name.clone(), None),
+            Grantee::Deleted(id) => (String::new(), Some(id.clone())),
+        };
+        PermissionsChange {
+            principal,
+            principal_id,
+            remove: privileges,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -131,6 +208,16 @@ pub struct EffectivePrivilegeAssignment {
 pub struct CatalogBinding {
     #[serde(deserialize_with = "lenient_i64")]
     pub workspace_id: i64,
+    /// `BINDING_TYPE_READ_WRITE` or `BINDING_TYPE_READ_ONLY` (absent: read-write, as in the
+    /// deprecated `workspace-bindings` API).
+    #[serde(default)]
+    pub binding_type: Option<String>,
+}
+
+impl CatalogBinding {
+    pub fn is_read_only(&self) -> bool {
+        self.binding_type.as_deref() == Some("BINDING_TYPE_READ_ONLY")
+    }
 }
 
 /// Securable types in REST paths are lower case (`catalog`, `schema`, `table`, …).
@@ -309,6 +396,19 @@ impl WorkspaceClient {
             .await
     }
 
+    /// What every grantee holds on a securable (each its own entry: a group's privileges are
+    /// listed under the group), inherited privileges included. Needs no compute.
+    pub async fn effective_permissions_of_all(
+        &self,
+        securable_type: &str,
+        full_name: &str,
+    ) -> Result<Vec<EffectivePrivilegeAssignment>, Error> {
+        let path = securable_path("effective-permissions", securable_type, full_name);
+        let endpoint = "/api/2.1/unity-catalog/effective-permissions/{type}/{name}";
+        self.paged(endpoint, &path, vec![], "privilege_assignments")
+            .await
+    }
+
     /// The workspaces an `ISOLATED` catalog is bound to; needs its owner or a metastore admin.
     pub async fn catalog_bindings(&self, name: &str) -> Result<Vec<CatalogBinding>, Error> {
         let path = format!("{UC}/bindings/catalog/{}", encode_segment(name));
@@ -316,8 +416,10 @@ impl WorkspaceClient {
         self.paged(endpoint, &path, vec![], "bindings").await
     }
 
-    /// The value of a tag on a catalog; `None` when the catalog or the tag does not exist.
-    pub async fn get_catalog_tag(&self, catalog: &str, key: &str) -> Result<Option<String>, Error> {
+    /// The value of a tag on a catalog, or why there is none: the catalog or the tag is absent,
+    /// or this workspace does not serve entity tag assignments (`ENDPOINT_NOT_FOUND`, a bare
+    /// 404), which says nothing about the tag.
+    pub async fn get_catalog_tag(&self, catalog: &str, key: &str) -> Result<CatalogTag, Error> {
         #[derive(Deserialize)]
         struct TagAssignment {
             tag_value: Option<String>,
@@ -328,11 +430,15 @@ impl WorkspaceClient {
             encode_segment(key)
         );
         let endpoint = "/api/2.1/unity-catalog/entity-tag-assignments/catalogs/{name}/tags/{key}";
-        let tag = found(
-            self.call_json::<TagAssignment>(Method::GET, endpoint, &path, vec![], None)
-                .await,
-        )?;
-        Ok(tag.map(|t| t.tag_value.unwrap_or_default()))
+        match self
+            .call_json::<TagAssignment>(Method::GET, endpoint, &path, vec![], None)
+            .await
+        {
+            Ok(t) => Ok(CatalogTag::Value(t.tag_value.unwrap_or_default())),
+            Err(Error::NotFound(api)) if api.endpoint_not_served() => Ok(CatalogTag::NotServed),
+            Err(Error::NotFound(_)) => Ok(CatalogTag::Absent),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -355,13 +461,40 @@ mod tests {
     fn permission_changes_leave_out_empty_lists() {
         let change = PermissionsChange {
             principal: "account users".into(),
-            add: vec![],
             remove: vec!["SELECT".into()],
+            ..Default::default()
         };
         assert_eq!(
             serde_json::to_value(change).unwrap(),
             json!({"principal": "account users", "remove": ["SELECT"]})
         );
+    }
+
+    #[test]
+    fn a_deleted_principal_is_named_and_removed_by_id() {
+        let a: PrivilegeAssignment =
+            serde_json::from_str(r#"{"principal":"","principal_id":4711,"privileges":["SELECT"]}"#)
+                .unwrap();
+        let grantee = a.grantee();
+        assert_eq!(grantee, Grantee::Deleted(json!(4711)));
+        assert_eq!(
+            grantee.to_string(),
+            "a deleted principal (principal_id 4711)"
+        );
+        let change = PermissionsChange::remove(&grantee, a.privileges);
+        assert_eq!(
+            serde_json::to_value(change).unwrap(),
+            json!({"principal_id": 4711, "remove": ["SELECT"]})
+        );
+        let a: PrivilegeAssignment =
+            serde_json::from_str(r#"{"principal_id":"abc","privileges":["SELECT"]}"#).unwrap();
+        assert_eq!(
+            a.grantee().to_string(),
+            "a deleted principal (principal_id abc)"
+        );
+        let a: PrivilegeAssignment =
+            serde_json::from_str(r#"{"principal":"bob","privileges":[]}"#).unwrap();
+        assert_eq!(a.grantee(), Grantee::Named("bob".into()));
     }
 
     #[test]

@@ -220,6 +220,7 @@ pub(super) fn build(payload: Payload, options: &Options) -> Result<Imported, Imp
         revalidation_interval: DEFAULT_REVALIDATION_INTERVAL.into(),
         storage_root: carried.storage_root,
         adopt_existing_catalog: carried.adopt_existing_catalog,
+        governed_catalogs: None,
         suspend: carried.suspend,
     };
     let mut integration = DatabricksIntegration::new(&name, spec);

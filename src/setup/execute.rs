@@ -2,8 +2,18 @@
 //! on deletion — only ever a catalog that is this integration's.
 
 use super::plan::{self, Existing, SetupParams, TAG_KEY};
-use crate::databricks::{self, WorkspaceClient};
+use crate::databricks::{self, CatalogTag, WorkspaceClient};
 use crate::identity::IntegrationId;
+
+/// Which statement of the plan failed.
+#[derive(Debug)]
+pub enum SetupError {
+    /// `CREATE CATALOG`, the first statement: Databricks' refusal (no privilege, no location)
+    /// is its answer to whether the catalog may be created, and nothing else was sent.
+    CreateCatalog(databricks::Error),
+    /// A later statement.
+    Later(databricks::Error),
+}
 
 /// Runs the automatic setup plan, stage by stage (a stage's statements at once); every statement
 /// is idempotent, so an interrupted run is finished by the next one.
@@ -11,14 +21,51 @@ pub async fn run(
     client: &WorkspaceClient,
     params: &SetupParams,
     existing: Existing,
-) -> Result<(), databricks::Error> {
-    for stage in plan::automatic_stages(params, existing) {
+) -> Result<(), SetupError> {
+    for (i, stage) in plan::automatic_stages(params, existing)
+        .into_iter()
+        .enumerate()
+    {
         let results = futures::future::join_all(stage.iter().map(|s| client.execute(s))).await;
-        for result in results {
-            result?;
+        for (sql, result) in stage.iter().zip(results) {
+            result.map_err(|e| explain(sql, e)).map_err(|e| match i {
+                0 if !existing.catalog => SetupError::CreateCatalog(e),
+                _ => SetupError::Later(e),
+            })?;
         }
     }
     Ok(())
+}
+
+/// A statement's error with what the operator knows about it: `ALTER … SET TAGS` that does not
+/// parse is a cluster runtime older than 13.3 ("Applies to: Databricks SQL, Databricks Runtime
+/// 13.3 LTS and above", docs.databricks.com sql-ref-syntax-ddl-alter-catalog; SQL warehouses
+/// always parse it).
+fn explain(sql: &str, e: databricks::Error) -> databricks::Error {
+    let sets_tags = sql.contains(" SET TAGS ");
+    let parse_error = e.sql_state() == Some("42601")
+        || [
+            "PARSE_SYNTAX_ERROR",
+            "ParseException",
+            "mismatched input",
+            "no viable alternative",
+        ]
+        .iter()
+        .any(|m| e.to_string().contains(m));
+    match e {
+        databricks::Error::Sql {
+            sql_state,
+            error_code,
+            message,
+        } if sets_tags && parse_error => databricks::Error::Sql {
+            sql_state,
+            error_code,
+            message: format!(
+                "{message}: ALTER CATALOG … SET TAGS needs Databricks Runtime 13.3 LTS or above; the cluster in httpPath runs an older one: upgrade its runtime, or point httpPath at a SQL warehouse"
+            ),
+        },
+        e => e,
+    }
 }
 
 pub enum Dropped {
@@ -47,7 +94,13 @@ pub async fn drop_catalog(
     if !owner.eq_ignore_ascii_case(&principal) {
         return Ok(Dropped::NotOurs(format!("owned by {owner}")));
     }
-    match client.get_catalog_tag(catalog, TAG_KEY).await? {
+    let marker = match client.get_catalog_tag(catalog, TAG_KEY).await? {
+        // Where tags are not served, the comment only this integration's CREATE CATALOG wrote
+        // is the marker of record (an adopted catalog, unrecognisable then, is left alone).
+        CatalogTag::NotServed if created => Some(id.marker()),
+        tag => tag.value(),
+    };
+    match marker {
         // Only a catalog this integration created carries its comment (`CREATE CATALOG` wrote
         // it); an adopted one kept the comment it had, and holds data that was never ours.
         Some(marker) if id.is_marker(&marker) && !created => Ok(Dropped::Adopted),

@@ -10,11 +10,11 @@ mod quote;
 mod script;
 mod spec;
 
-pub use execute::{Dropped, drop_catalog, run};
+pub use execute::{Dropped, SetupError, drop_catalog, run};
 pub use plan::{
-    ACCOUNT_USERS, AUDIT_TABLES, CATALOG_PRIVILEGES, CURRENT_PROFILE_VIEW, Existing,
-    INTERNAL_SCHEMA, Mode, PRINCIPAL_PLACEHOLDER, PROFILES_TABLE, SetupParams, TAG_KEY,
-    automatic_stages, automatic_statements, catalog_comment, cleanup_statements, is_own_comment,
+    ACCOUNT_USERS, AUDIT_TABLES, CURRENT_PROFILE_VIEW, Existing, INTERNAL_SCHEMA, Mode,
+    PRINCIPAL_PLACEHOLDER, PROFILES_TABLE, SetupParams, TAG_KEY, automatic_stages,
+    automatic_statements, catalog_comment, cleanup_statements, comment_marker, is_own_comment,
     setup_statements, spec_hash,
 };
 pub use quote::{quote_ident, quote_literal, quote_name};

@@ -18,26 +18,6 @@ pub const PROFILES_TABLE: &str = "profiles";
 pub const CURRENT_PROFILE_VIEW: &str = "current_profile";
 /// The group every account user is in; it must hold nothing on the catalog.
 pub const ACCOUNT_USERS: &str = "account users";
-/// The privileges a catalog grant can carry, revoked one by one from `account users`.
-pub const CATALOG_PRIVILEGES: [&str; 17] = [
-    "USE CATALOG",
-    "USE SCHEMA",
-    "BROWSE",
-    "SELECT",
-    "MODIFY",
-    "EXECUTE",
-    "READ VOLUME",
-    "WRITE VOLUME",
-    "REFRESH",
-    "APPLY TAG",
-    "CREATE SCHEMA",
-    "CREATE TABLE",
-    "CREATE FUNCTION",
-    "CREATE VOLUME",
-    "CREATE MATERIALIZED VIEW",
-    "CREATE MODEL",
-    "MANAGE",
-];
 /// The system tables query audit reads.
 pub const AUDIT_TABLES: [(&str, &str); 4] = [
     ("access", "audit"),
@@ -71,17 +51,23 @@ impl SetupParams {
 /// The catalog's comment, written atomically with `CREATE CATALOG`: a crash before the tag is
 /// set still leaves a catalog the retry recognises as this integration's.
 pub fn catalog_comment(id: &IntegrationId) -> String {
-    comment_naming(&id.marker())
+    format!("{COMMENT_PREFIX}{}", id.marker())
 }
 
-fn comment_naming(marker: &str) -> String {
-    format!("Managed by uc-operator for the integration {marker}")
+const COMMENT_PREFIX: &str = "Managed by uc-operator for the integration ";
+
+/// The marker an operator-written catalog comment names (in either form), if it is one.
+pub fn comment_marker(comment: &str) -> Option<&str> {
+    let marker = comment.strip_prefix(COMMENT_PREFIX)?.trim();
+    (!marker.is_empty()).then_some(marker)
 }
 
-/// Whether `comment` is the one `CREATE CATALOG` wrote for this integration (under any of the
-/// identities it recognises).
+/// Whether `comment` is the one this integration's `CREATE CATALOG` wrote, today's or an
+/// earlier release's (with the legacy marker).
 pub fn is_own_comment(id: &IntegrationId, comment: Option<&str>) -> bool {
-    comment.is_some_and(|c| id.markers().iter().any(|m| c == comment_naming(m)))
+    comment
+        .and_then(comment_marker)
+        .is_some_and(|m| id.is_marker(m))
 }
 
 /// What automatic setup found before it runs, so it sends only what is still needed.
@@ -156,7 +142,12 @@ fn objects(p: &SetupParams, n: &Names, tagged: bool) -> Vec<String> {
     out
 }
 
-/// Everyone else's access to the catalog, revoked.
+/// Everyone else's access to the catalog, revoked: `REVOKE ALL PRIVILEGES` revokes the grant
+/// and every privilege it implies, which were also granted one by one; `MANAGE` is not among
+/// them (docs.databricks.com sql/language-manual/security-revoke), so it is revoked after, in a
+/// stage of its own (two changes to one securable at once may conflict, `ABORTED`). Whatever a
+/// workspace still leaves (older ones revoked only the `ALL PRIVILEGES` grant itself) the
+/// lockdown check finds over REST and removes.
 fn lockdown(n: &Names) -> Vec<String> {
     let everyone = quote_ident(ACCOUNT_USERS);
     vec![
@@ -164,12 +155,7 @@ fn lockdown(n: &Names) -> Vec<String> {
             "REVOKE ALL PRIVILEGES ON CATALOG {} FROM {everyone}",
             n.catalog
         ),
-        // Revoking ALL PRIVILEGES has not always removed privileges granted one by one.
-        format!(
-            "REVOKE {} ON CATALOG {} FROM {everyone}",
-            CATALOG_PRIVILEGES.join(", "),
-            n.catalog
-        ),
+        format!("REVOKE MANAGE ON CATALOG {} FROM {everyone}", n.catalog),
     ]
 }
 
@@ -214,7 +200,7 @@ pub fn automatic_statements(p: &SetupParams, existing: Existing) -> Vec<String> 
 }
 
 /// [`automatic_statements`] in stages: the statements of one stage depend only on earlier
-/// stages, so they may run at once (the marker tag and the schema, the two revokes).
+/// stages, so they may run at once (the marker tag and the schema).
 pub fn automatic_stages(p: &SetupParams, existing: Existing) -> Vec<Vec<String>> {
     let n = names(p);
     let mut stages = Vec::new();
@@ -227,7 +213,7 @@ pub fn automatic_stages(p: &SetupParams, existing: Existing) -> Vec<Vec<String>>
     stages.push(objects.by_ref().take(first).collect());
     stages.extend(objects.map(|s| vec![s]));
     if existing.catalog {
-        stages.push(lockdown(&n));
+        stages.extend(lockdown(&n).into_iter().map(|s| vec![s]));
     }
     stages
 }
@@ -250,12 +236,31 @@ pub fn setup_statements(p: &SetupParams, mode: Mode) -> Vec<String> {
     out
 }
 
-/// What removes everything setup created.
-pub fn cleanup_statements(p: &SetupParams) -> Vec<String> {
-    vec![format!(
+/// What removes everything setup created: with `mode` manual and audit on, first the
+/// system-table grants `setup.sql` made (a metastore admin runs both; revoking what was never
+/// granted succeeds), innermost first; then the catalog. Automatic setup grants nothing outside
+/// its catalog.
+pub fn cleanup_statements(p: &SetupParams, mode: Mode) -> Vec<String> {
+    let mut out = Vec::new();
+    if mode == Mode::Manual && p.audit {
+        let mut grants = audit_grants(&names(p));
+        grants.reverse();
+        out.extend(grants.iter().map(|g| revoke_of(g)));
+    }
+    out.push(format!(
         "DROP CATALOG IF EXISTS {} CASCADE",
         quote_ident(&p.catalog)
-    )]
+    ));
+    out
+}
+
+/// `GRANT x ON y TO p` → `REVOKE x ON y FROM p`.
+fn revoke_of(grant: &str) -> String {
+    let body = grant.strip_prefix("GRANT ").unwrap_or(grant);
+    match body.rsplit_once(" TO ") {
+        Some((what, to)) => format!("REVOKE {what} FROM {to}"),
+        None => format!("REVOKE {body}"),
+    }
 }
 
 /// A hash of what the setup depends on; the status records which one was applied.

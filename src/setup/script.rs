@@ -67,7 +67,7 @@ pub fn render_script(p: &SetupParams, script: Script, spec_hash: &str) -> String
     let mut out = String::new();
     let (what, statements) = match script {
         Script::Setup => ("setup", setup_statements(p, Mode::Manual)),
-        Script::Cleanup => ("cleanup", cleanup_statements(p)),
+        Script::Cleanup => ("cleanup", cleanup_statements(p, Mode::Manual)),
     };
     out.push_str(&format!(
         "-- uc-operator {what} script for the DatabricksIntegration {integration}\n"

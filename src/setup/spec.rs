@@ -64,7 +64,7 @@ mod tests {
         }))
         .unwrap();
         let id = integration_id(&dbi, &Installation::pinned("default"));
-        assert_eq!(id.marker(), "default/data/sales");
+        assert_eq!(id.marker(), "default:data:sales");
         let manual = script(&dbi, &id, Some("6b2c"), Script::Setup);
         assert!(manual.contains("`6b2c`"), "{manual}");
         let automatic = applied_hash(&dbi, &id);

@@ -33,6 +33,7 @@ pub(crate) fn set_cluster_state(world: &mut World, workspace: &str, id: &str, st
             name: id.into(),
             state: String::new(),
             start_polls_left: 0,
+            spark_version: crate::scenario::CURRENT_RUNTIME.into(),
         });
         c.state = state.to_uppercase();
         c.start_polls_left = 0;
@@ -71,6 +72,7 @@ pub(crate) fn set_warehouse_state(world: &mut World, workspace: &str, id: &str, 
             name: id.into(),
             state: String::new(),
             start_polls_left: 0,
+            spark_version: String::new(),
         });
         w.state = state.to_uppercase();
         w.start_polls_left = 0;

@@ -106,7 +106,7 @@ pub(super) async fn cluster(
                 "cluster_id": q.cluster_id,
                 "cluster_name": c.name,
                 "state": c.state,
-                "spark_version": "15.4.x-scala2.12",
+                "spark_version": c.spark_version,
                 "data_security_mode": "USER_ISOLATION",
             }),
         ),
@@ -285,7 +285,7 @@ pub(super) async fn status(
             "status": "Error",
             "results": {
                 "resultType": "error",
-                "summary": format!("Error in SQL statement: AnalysisException: {}", e.message),
+                "summary": html_summary(&e.message),
                 "cause": e.message,
             },
         }),
@@ -317,4 +317,20 @@ pub(super) async fn cancel(
         job.outcome = Some(Outcome::Canceled);
     }
     respond(StatusCode::OK, json!({"id": id}))
+}
+
+/// A failed command's `summary` as the notebook renders it: HTML, the message escaped. The
+/// official SDK strips tags and decodes entities before showing it (databricks-sdk-go
+/// `service/compute/ext_results.go`, whose test summary is `<b>NotFoundException: …</b>`); the
+/// exact markup here is the simulator's.
+fn html_summary(message: &str) -> String {
+    let escaped = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    format!(
+        "<div class=\"ansiout\"><span class=\"ansi-red-fg\">Error in SQL statement: AnalysisException</span>: {escaped}</div>"
+    )
 }

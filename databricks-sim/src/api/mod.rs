@@ -226,7 +226,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authed {
 }
 
 /// A stable numeric SCIM id derived from a name (FNV-1a).
-fn scim_id(name: &str) -> String {
+pub(crate) fn scim_id(name: &str) -> String {
     let h = name.bytes().fold(1469598103934665603u64, |h, b| {
         (h ^ b as u64).wrapping_mul(1099511628211)
     });
@@ -269,7 +269,15 @@ async fn me(auth: Authed) -> Response<Body> {
     let mut groups = vec![
         json!({"display": "users", "type": "direct", "value": scim_id("users"), "$ref": format!("Groups/{}", scim_id("users"))}),
     ];
-    for g in &auth.caller.groups {
+    // The workspace lists direct memberships: a group held through another (nested) is not
+    // there, though its grants apply (docs.databricks.com admin/users-groups/groups: nested
+    // groups; RFC 7643 §4.1.2 `type` "direct"/"indirect").
+    let direct = auth
+        .caller
+        .groups
+        .iter()
+        .filter(|g| !p.nested_groups.iter().any(|n| n.eq_ignore_ascii_case(g)));
+    for g in direct {
         let id = scim_id(g);
         groups.push(
             json!({"display": g, "type": "direct", "value": id, "$ref": format!("Groups/{id}")}),

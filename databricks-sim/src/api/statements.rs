@@ -203,6 +203,9 @@ pub(crate) fn run(world: &mut World, job: &Job) -> Outcome {
             });
         }
     };
+    if let Some(e) = runtime_refusal(world, job, stmt) {
+        return Outcome::Failed(e);
+    }
     let assigned = world.assigned(&job.workspace);
     let pure =
         matches!(stmt, SqlStatement::Query(q) if !q.to_string().to_uppercase().contains(" FROM "));
@@ -232,6 +235,40 @@ pub(crate) fn run(world: &mut World, job: &Job) -> Outcome {
     match execute(stmt, &mut ctx) {
         Ok(r) => Outcome::Succeeded(r),
         Err(e) => Outcome::Failed(e),
+    }
+}
+
+/// `ALTER … SET TAGS` on a cluster older than Databricks Runtime 13.3 does not parse ("Applies
+/// to: Databricks SQL, Databricks Runtime 13.3 LTS and above", docs.databricks.com
+/// sql/language-manual sql-ref-syntax-ddl-alter-catalog). The message is the simulator's, in the
+/// form of Spark's parse errors.
+fn runtime_refusal(world: &World, job: &Job, stmt: &SqlStatement) -> Option<SqlError> {
+    let Target::Cluster(id) = &job.target else {
+        return None;
+    };
+    let version = &world
+        .workspaces
+        .get(&job.workspace)?
+        .clusters
+        .get(id)?
+        .spark_version;
+    let sets_tags = matches!(stmt, SqlStatement::SetCatalogTags { .. })
+        || job.sql.to_uppercase().contains(" SET TAGS");
+    (sets_tags && runtime_below(version, (13, 3))).then(|| SqlError {
+        error_code: "BAD_REQUEST".into(),
+        message: "[PARSE_SYNTAX_ERROR] Syntax error at or near 'TAGS'. SQLSTATE: 42601".into(),
+        sql_state: "42601".into(),
+    })
+}
+
+/// Whether `12.2.x-scala2.12` is below (13, 3); an unreadable version is not.
+fn runtime_below(spark_version: &str, min: (u32, u32)) -> bool {
+    let mut parts = spark_version.split('.');
+    let major = parts.next().and_then(|p| p.parse::<u32>().ok());
+    let minor = parts.next().and_then(|p| p.parse::<u32>().ok());
+    match (major, minor) {
+        (Some(major), Some(minor)) => (major, minor) < min,
+        _ => false,
     }
 }
 

@@ -19,8 +19,11 @@ impl Metastore {
         validate_name(name)?;
         // Checked before IF NOT EXISTS: the statement fails even when the catalog exists.
         // Sources: dbdemos#139 (text), databricks/cli#5695 (400 INVALID_STATE),
-        // lakehouse-industry-data-models PR #5 (order).
-        if self.storage_root.is_none() && storage_root.is_none() {
+        // lakehouse-industry-data-models PR #5 (order). A serverless workspace with Default
+        // Storage needs no location ("You do not need to specify a location for the catalog",
+        // docs.databricks.com storage/default-storage).
+        let on_default_storage = self.storage_root.is_none() && storage_root.is_none();
+        if on_default_storage && !caller.default_storage {
             return Err(UcError::no_storage_root());
         }
         if self.catalogs.contains_key(name) || name == "system" {
@@ -38,6 +41,13 @@ impl Metastore {
         let mut c = Catalog::new(name, &caller.principal, now);
         c.comment = comment;
         c.storage_root = storage_root;
+        if on_default_storage {
+            // "By default, catalogs that use default storage are only accessible from the
+            // workspace where they are created" (docs.databricks.com storage/default-storage).
+            c.isolation_mode = "ISOLATED".into();
+            c.bindings
+                .insert(caller.workspace_id, "BINDING_TYPE_READ_WRITE".into());
+        }
         self.catalogs.insert(name.into(), c);
         Ok(true)
     }

@@ -5,7 +5,81 @@ use super::{
     grants_have,
 };
 
+/// Privileges `ALL PRIVILEGES` does not include (docs.databricks.com
+/// sql/language-manual/security-revoke, manage-privileges/privileges "ALL PRIVILEGES").
+const NOT_IN_ALL_PRIVILEGES: &[&str] = &["MANAGE", "EXTERNAL_USE_SCHEMA", "EXTERNAL_USE_LOCATION"];
+
+/// Privileges each securable type takes (REST spelling), from "Privilege types by securable
+/// object in Unity Catalog" (docs.databricks.com data-governance/unity-catalog/manage-privileges/
+/// privileges). Anything else is "not applicable to this entity".
+const METASTORE_PRIVILEGES: &[&str] = &[
+    "CREATE_CATALOG",
+    "CREATE_CLEAN_ROOM",
+    "CREATE_CONNECTION",
+    "CREATE_EXTERNAL_LOCATION",
+    "CREATE_PROVIDER",
+    "CREATE_RECIPIENT",
+    "CREATE_SERVICE_CREDENTIAL",
+    "CREATE_SHARE",
+    "CREATE_STORAGE_CREDENTIAL",
+    "MANAGE_ALLOWLIST",
+    "SET_SHARE_PERMISSION",
+    "USE_MARKETPLACE_ASSETS",
+    "USE_PROVIDER",
+    "USE_RECIPIENT",
+    "USE_SHARE",
+];
+const SCHEMA_PRIVILEGES: &[&str] = &[
+    "ALL_PRIVILEGES",
+    "APPLY_TAG",
+    "CREATE_FUNCTION",
+    "CREATE_MATERIALIZED_VIEW",
+    "CREATE_MODEL",
+    "CREATE_TABLE",
+    "CREATE_VOLUME",
+    "EXECUTE",
+    "EXTERNAL_USE_SCHEMA",
+    "MANAGE",
+    "MODIFY",
+    "READ_VOLUME",
+    "REFRESH",
+    "SELECT",
+    "USE_SCHEMA",
+    "WRITE_VOLUME",
+];
+/// A catalog's: a schema's plus these.
+const CATALOG_ONLY_PRIVILEGES: &[&str] = &["BROWSE", "CREATE_SCHEMA", "USE_CATALOG"];
+const TABLE_PRIVILEGES: &[&str] = &["ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "MODIFY", "SELECT"];
+const VIEW_PRIVILEGES: &[&str] = &["ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "SELECT"];
+const FUNCTION_PRIVILEGES: &[&str] = &["ALL_PRIVILEGES", "EXECUTE", "MANAGE"];
+
 impl Metastore {
+    /// What may be granted on a securable of `kind` (a view, under `table`, takes no `MODIFY`).
+    fn applicable_privileges(&self, kind: &str, full_name: &str) -> Vec<&'static str> {
+        match kind {
+            "metastore" => METASTORE_PRIVILEGES.to_vec(),
+            "catalog" => [SCHEMA_PRIVILEGES, CATALOG_ONLY_PRIVILEGES].concat(),
+            "schema" => SCHEMA_PRIVILEGES.to_vec(),
+            "function" => FUNCTION_PRIVILEGES.to_vec(),
+            _ => {
+                let parts: Vec<&str> = full_name.split('.').collect();
+                let view = match parts.as_slice() {
+                    [c, s, t] => self
+                        .lookup(c)
+                        .and_then(|c| c.schemas.get(*s))
+                        .is_some_and(|s| s.views.contains_key(*t)),
+                    _ => false,
+                };
+                if view {
+                    VIEW_PRIVILEGES
+                } else {
+                    TABLE_PRIVILEGES
+                }
+                .to_vec()
+            }
+        }
+    }
+
     /// The direct grants on a securable (for GET /permissions and checks).
     pub fn grants_of(
         &self,
@@ -97,6 +171,7 @@ impl Metastore {
     }
 
     /// Applies grant changes (owner, MANAGE or admin); revoking what was never granted succeeds.
+    /// Revoking `ALL_PRIVILEGES` also revokes what it implies (not `MANAGE`).
     pub fn update_grants(
         &mut self,
         caller: &Caller,
@@ -115,8 +190,9 @@ impl Metastore {
             };
             return Err(UcError::lacks("MANAGE", &capitalize(k), &what));
         }
+        let applicable = self.applicable_privileges(&kind, full_name);
         for p in add.iter().chain(remove) {
-            if !KNOWN_PRIVILEGES.contains(&p.as_str()) {
+            if !KNOWN_PRIVILEGES.contains(&p.as_str()) || !applicable.contains(&p.as_str()) {
                 return Err(UcError::invalid(format!(
                     "Privilege {p} is not applicable to this entity."
                 )));
@@ -129,6 +205,13 @@ impl Metastore {
         }
         for p in remove {
             entry.remove(p);
+        }
+        // Revoking ALL PRIVILEGES revokes "both the ALL PRIVILEGES grant and any individual
+        // privileges implied by it … Privileges that are not part of ALL PRIVILEGES, such as
+        // MANAGE and EXTERNAL USE SCHEMA, are not affected" (docs.databricks.com
+        // sql/language-manual/security-revoke).
+        if remove.iter().any(|p| p == "ALL_PRIVILEGES") {
+            entry.retain(|p| NOT_IN_ALL_PRIVILEGES.contains(&p.as_str()));
         }
         if entry.is_empty() {
             grants.remove(principal);

@@ -100,6 +100,8 @@ pub struct Caller {
     pub metastore_admin: bool,
     pub system_tables_access: bool,
     pub workspace_id: i64,
+    /// The caller's workspace is serverless with Default Storage.
+    pub default_storage: bool,
 }
 
 /// Canonical REST privilege name from SQL or REST spelling.

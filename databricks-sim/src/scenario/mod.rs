@@ -5,9 +5,10 @@
 //! ```yaml
 //! metastore_id: 8f4b5a1e-0c2d-4e6f-9a8b-7c6d5e4f3a2b   # omit for "no metastore anywhere"
 //! metastore_storage_root: s3://bucket/root   # null: no root storage (Default Storage accounts)
+//! metastore_grants: {"account users": [CREATE_CATALOG]}   # grants to groups
 //! metastore_owner: metastore-admins          # omit: the only metastore_admin, else this group
 //! token_lifetime_secs: 3600
-//! cluster_start_polls: 1                     # clusters/get polls a PENDING cluster needs
+//! cluster_start_polls: 3                     # clusters/get polls a PENDING cluster needs
 //! statement_polls_past_wait: 0               # polls a statement stays RUNNING after its wait
 //! result_chunk_rows: 10000                   # rows per result chunk
 //! generated_workspaces: {count: 1000}        # ws-0001.. each with wh1 and its own principal
@@ -19,6 +20,7 @@
 //!     metastore_assigned: true
 //!     warehouses: [{id: wh1, state: RUNNING}]
 //!     clusters: [{id: 0000-00000-abc123, state: TERMINATED}]
+//!     default_storage: false              # true: serverless, catalogs need no location
 //! principals:
 //!   - application_id: 6b2c...            # SCIM userName: a UUID, or an email for users
 //!     display_name: uc-operator
@@ -74,6 +76,10 @@ pub const WAREHOUSE_ID: &str = "wh1";
 pub const CLUSTER_ID: &str = "0000-00000-abc123";
 /// Root storage of the metastore unless the scenario says otherwise.
 pub const DEFAULT_STORAGE_ROOT: &str = "s3://databricks-sim-metastore/root";
+/// What the governance tool's service principal needs on a catalog it governs: `USE CATALOG` and
+/// `MANAGE` on the catalog itself, `USE SCHEMA`, `SELECT` and `MODIFY` effective on it.
+pub const GOVERNANCE_PRIVILEGES: [&str; 5] =
+    ["USE_CATALOG", "MANAGE", "USE_SCHEMA", "SELECT", "MODIFY"];
 /// The group that owns the metastore when no single admin principal does.
 pub const METASTORE_ADMINS_GROUP: &str = "metastore-admins";
 
@@ -91,6 +97,9 @@ pub struct Scenario {
     pub region: String,
     /// The metastore's root storage; `None` = none (CREATE CATALOG then needs MANAGED LOCATION).
     pub metastore_storage_root: Option<String>,
+    /// Metastore grants to any grantee (a group, `account users`), REST spelling; a principal's
+    /// own are its `metastore_privileges`.
+    pub metastore_grants: std::collections::BTreeMap<String, Vec<String>>,
     /// The metastore owner (user, service principal or group): its members are metastore admins.
     /// `None`: the only principal with `metastore_admin`, else [`METASTORE_ADMINS_GROUP`].
     pub metastore_owner: Option<String>,
@@ -138,11 +147,12 @@ impl Default for Scenario {
             cloud: "aws".into(),
             region: "us-west-2".into(),
             metastore_storage_root: Some(DEFAULT_STORAGE_ROOT.into()),
+            metastore_grants: Default::default(),
             metastore_owner: None,
             token_lifetime_secs: 3600,
             statement_polls_before_done: 1,
             warehouse_start_polls: 1,
-            cluster_start_polls: 1,
+            cluster_start_polls: 3,
             statement_polls_past_wait: 0,
             result_chunk_rows: 10_000,
             generated_workspaces: None,
@@ -217,6 +227,12 @@ impl Scenario {
     /// A metastore without root storage: catalogs need a managed location.
     pub fn without_storage_root(mut self) -> Self {
         self.metastore_storage_root = None;
+        self
+    }
+    /// Grants metastore privileges (REST spelling) to a grantee: a group, `account users`.
+    pub fn with_metastore_grant(mut self, grantee: &str, privileges: &[&str]) -> Self {
+        let granted = self.metastore_grants.entry(grantee.into()).or_default();
+        granted.extend(privileges.iter().map(|p| p.to_string()));
         self
     }
     /// Sets the metastore owner (a user, service principal or group).

@@ -15,6 +15,18 @@ pub struct WorkspaceSpec {
     pub warehouses: Vec<WarehouseSpec>,
     #[serde(default)]
     pub clusters: Vec<ClusterSpec>,
+    /// A serverless workspace on Databricks Default Storage: `CREATE CATALOG` without a location
+    /// succeeds there even when the metastore has no root storage.
+    #[serde(default)]
+    pub default_storage: bool,
+    /// Whether the workspace serves the entity tag assignments API (`false`: 404
+    /// `ENDPOINT_NOT_FOUND`, as where an API is not served).
+    #[serde(default = "yes")]
+    pub entity_tags_api: bool,
+    /// A workspace assigned to another metastore: its `metastore_summary` reports this id (the
+    /// other metastore's catalogs are not modelled; every catalog is the main metastore's).
+    #[serde(default)]
+    pub other_metastore_id: Option<String>,
 }
 
 /// A SQL warehouse; `state` is `RUNNING`, `STOPPED`, ...
@@ -35,6 +47,17 @@ pub struct ClusterSpec {
     pub name: Option<String>,
     #[serde(default = "running")]
     pub state: String,
+    /// Its Databricks Runtime (`clusters/get` `spark_version`); below 13.3 `SET TAGS` does not
+    /// parse.
+    #[serde(default = "current_runtime")]
+    pub spark_version: String,
+}
+
+/// The runtime of clusters unless the scenario says otherwise.
+pub const CURRENT_RUNTIME: &str = "15.4.x-scala2.12";
+
+fn current_runtime() -> String {
+    CURRENT_RUNTIME.into()
 }
 
 /// A user or service principal.
@@ -57,6 +80,9 @@ pub struct PrincipalSpec {
     pub workspaces: Option<Vec<String>>,
     /// Account groups it belongs to (besides `account users`).
     pub groups: Vec<String>,
+    /// Groups it belongs to only through another group (nested): their grants and ownership
+    /// apply to it, but SCIM `Me` does not list them.
+    pub nested_groups: Vec<String>,
 }
 
 /// OAuth M2M credentials of a principal: a secret, a certificate (Entra JWT assertion), or both.
@@ -96,6 +122,9 @@ pub struct CatalogSpec {
     pub isolation_mode: String,
     #[serde(default)]
     pub bound_workspace_ids: Vec<i64>,
+    /// Workspaces it is bound to read-only (`BINDING_TYPE_READ_ONLY`).
+    #[serde(default)]
+    pub read_only_workspace_ids: Vec<i64>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// principal → REST privilege names.
@@ -125,6 +154,9 @@ impl WorkspaceSpec {
             metastore_assigned: true,
             warehouses: Vec::new(),
             clusters: Vec::new(),
+            default_storage: false,
+            entity_tags_api: true,
+            other_metastore_id: None,
         }
     }
     /// Adds a warehouse in `state`.
@@ -142,7 +174,29 @@ impl WorkspaceSpec {
             id: id.into(),
             name: None,
             state: state.into(),
+            spark_version: current_runtime(),
         });
+        self
+    }
+    /// Adds a cluster in `state` running Databricks Runtime `spark_version` (e.g.
+    /// `12.2.x-scala2.12`).
+    pub fn with_cluster_runtime(mut self, id: &str, state: &str, spark_version: &str) -> Self {
+        self.clusters.push(ClusterSpec {
+            id: id.into(),
+            name: None,
+            state: state.into(),
+            spark_version: spark_version.into(),
+        });
+        self
+    }
+    /// A serverless workspace with Default Storage (catalogs need no location).
+    pub fn with_default_storage(mut self) -> Self {
+        self.default_storage = true;
+        self
+    }
+    /// A workspace that does not serve the entity tag assignments API.
+    pub fn without_entity_tags_api(mut self) -> Self {
+        self.entity_tags_api = false;
         self
     }
     /// Sets whether the workspace has the metastore assigned.
@@ -231,6 +285,11 @@ impl PrincipalSpec {
         self.groups.push(group.into());
         self
     }
+    /// Adds a group it belongs to through another group (not listed by SCIM `Me`).
+    pub fn in_nested_group(mut self, group: &str) -> Self {
+        self.nested_groups.push(group.into());
+        self
+    }
     /// Restricts it to the named workspaces.
     pub fn only_in(mut self, workspaces: &[&str]) -> Self {
         self.workspaces = Some(workspaces.iter().map(|s| s.to_string()).collect());
@@ -247,6 +306,7 @@ impl CatalogSpec {
             comment: None,
             isolation_mode: "OPEN".into(),
             bound_workspace_ids: Vec::new(),
+            read_only_workspace_ids: Vec::new(),
             tags: BTreeMap::new(),
             grants: BTreeMap::new(),
             schemas: Vec::new(),
@@ -256,6 +316,12 @@ impl CatalogSpec {
     pub fn isolated(mut self, workspace_ids: &[i64]) -> Self {
         self.isolation_mode = "ISOLATED".into();
         self.bound_workspace_ids = workspace_ids.to_vec();
+        self
+    }
+    /// Binds it read-only to the given workspaces (ISOLATED).
+    pub fn read_only_in(mut self, workspace_ids: &[i64]) -> Self {
+        self.isolation_mode = "ISOLATED".into();
+        self.read_only_workspace_ids = workspace_ids.to_vec();
         self
     }
     /// Adds a tag.

@@ -20,6 +20,8 @@ pub(crate) struct Compute {
     pub name: String,
     pub state: String,
     pub start_polls_left: u32,
+    /// A cluster's Databricks Runtime (`spark_version`); empty for warehouses.
+    pub spark_version: String,
 }
 
 /// Per-workspace state.
@@ -27,6 +29,12 @@ pub(crate) struct Compute {
 pub(crate) struct Workspace {
     pub workspace_id: i64,
     pub metastore_assigned: bool,
+    /// Serverless with Default Storage: catalogs need no location.
+    pub default_storage: bool,
+    /// Whether the entity tag assignments API is served.
+    pub entity_tags_api: bool,
+    /// The id its `metastore_summary` reports when it is on another metastore.
+    pub other_metastore_id: Option<String>,
     pub warehouses: BTreeMap<String, Compute>,
     pub clusters: BTreeMap<String, Compute>,
     pub faults: Vec<FaultRule>,
@@ -96,6 +104,9 @@ pub(crate) struct World {
     pub metastore: Metastore,
     pub principals: Vec<PrincipalSpec>,
     pub revoked: HashSet<String>,
+    /// Principals deleted from the account, name (as grants spell it) → id: their grants stay, shown
+    /// with an empty `principal` and this `principal_id`.
+    pub deleted_principals: BTreeMap<String, String>,
     /// access token → (principal application id, expiry)
     pub oauth_tokens: HashMap<String, (String, Instant)>,
     pub workspaces: BTreeMap<String, Workspace>,
@@ -136,12 +147,23 @@ impl World {
                     .insert(crate::catalog::normalize_privilege(privilege));
             }
         }
+        for (grantee, privileges) in &s.metastore_grants {
+            let granted = metastore.grants.entry(grantee.clone()).or_default();
+            granted.extend(
+                privileges
+                    .iter()
+                    .map(|p| crate::catalog::normalize_privilege(p)),
+            );
+        }
         for c in &s.catalogs {
             let mut cat = Catalog::new(&c.name.to_lowercase(), &c.owner, now);
             cat.comment = c.comment.clone();
             cat.isolation_mode = c.isolation_mode.to_uppercase();
             for id in &c.bound_workspace_ids {
                 cat.bindings.insert(*id, "BINDING_TYPE_READ_WRITE".into());
+            }
+            for id in &c.read_only_workspace_ids {
+                cat.bindings.insert(*id, "BINDING_TYPE_READ_ONLY".into());
             }
             cat.tags = c.tags.clone();
             for (p, privs) in &c.grants {
@@ -165,6 +187,7 @@ impl World {
             name: name.clone().unwrap_or_else(|| id.to_string()),
             state: state.to_uppercase(),
             start_polls_left: 0,
+            spark_version: String::new(),
         };
         let workspaces = s
             .workspaces
@@ -181,6 +204,9 @@ impl World {
                     Workspace {
                         workspace_id: w.workspace_id,
                         metastore_assigned: w.metastore_assigned,
+                        default_storage: w.default_storage,
+                        entity_tags_api: w.entity_tags_api,
+                        other_metastore_id: w.other_metastore_id.clone(),
                         warehouses: w
                             .warehouses
                             .iter()
@@ -189,7 +215,11 @@ impl World {
                         clusters: w
                             .clusters
                             .iter()
-                            .map(|x| (x.id.clone(), compute(&x.id, &x.name, &x.state)))
+                            .map(|x| {
+                                let mut c = compute(&x.id, &x.name, &x.state);
+                                c.spark_version = x.spark_version.clone();
+                                (x.id.clone(), c)
+                            })
                             .collect(),
                         faults,
                     },
@@ -207,6 +237,7 @@ impl World {
             metastore,
             principals: s.principals.clone(),
             revoked: HashSet::new(),
+            deleted_principals: BTreeMap::new(),
             oauth_tokens: HashMap::new(),
             workspaces,
             warehouse_starts: BTreeMap::new(),
@@ -244,6 +275,7 @@ impl World {
             .collect();
         for p in &self.principals {
             s.extend(p.groups.iter().map(|g| g.to_lowercase()));
+            s.extend(p.nested_groups.iter().map(|g| g.to_lowercase()));
         }
         s.insert(self.metastore.owner.to_lowercase());
         s.insert(crate::catalog::ACCOUNT_USERS.into());
@@ -256,6 +288,7 @@ impl World {
     /// metastore's owning group (that is what makes it an admin).
     pub fn groups_of(&self, p: &PrincipalSpec) -> Vec<String> {
         let mut groups = p.groups.clone();
+        groups.extend(p.nested_groups.iter().cloned());
         let owner = &self.metastore.owner;
         if p.metastore_admin
             && !owner.eq_ignore_ascii_case(&p.application_id)
@@ -281,6 +314,7 @@ impl World {
             metastore_admin,
             system_tables_access: p.system_tables_access,
             workspace_id: self.workspaces.get(ws).map(|w| w.workspace_id).unwrap_or(0),
+            default_storage: self.workspaces.get(ws).is_some_and(|w| w.default_storage),
         }
     }
 }

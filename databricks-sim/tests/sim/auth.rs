@@ -143,3 +143,52 @@ async fn entra_jwt_assertion() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 }
+
+/// The token endpoint issues only the scopes its discovery document offers; another is
+/// `invalid_scope` (RFC 6749 §5.2), and none is `all-apis`.
+#[tokio::test]
+async fn oauth_scopes_are_checked() {
+    let t = start(Scenario::default_for_tests()).await;
+    let (_, d) = t
+        .get("", "/oidc/.well-known/oauth-authorization-server")
+        .await;
+    assert!(
+        d["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("all-apis"))
+    );
+    let endpoint = d["token_endpoint"].as_str().unwrap().to_string();
+    let token = |form: Vec<(&'static str, &'static str)>| {
+        t.http
+            .post(&endpoint)
+            .basic_auth(SP_CLIENT_ID, Some(SP_CLIENT_SECRET))
+            .form(&form)
+            .send()
+    };
+    let r = token(vec![
+        ("grant_type", "client_credentials"),
+        ("scope", "everything"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_scope");
+    let v: Value = token(vec![
+        ("grant_type", "client_credentials"),
+        ("scope", "all-apis offline_access"),
+    ])
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(v["scope"], "all-apis offline_access");
+    let v: Value = token(vec![("grant_type", "client_credentials")])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["scope"], "all-apis");
+}

@@ -9,18 +9,25 @@ use serde_json::{Value, json};
 async fn cluster_commands_and_metastore() {
     let t = start(Scenario::default_for_tests()).await;
     t.sim.set_cluster_state("main", CLUSTER_ID, "TERMINATED");
-    // Command Execution never starts a cluster: clusters/start does, then one poll runs it.
+    // Command Execution never starts a cluster: clusters/start does, and it runs after
+    // `cluster_start_polls` (3 by default) polls.
     t.post(
         SP_TOKEN,
         "/api/2.0/clusters/start",
         json!({"cluster_id": CLUSTER_ID}),
     )
     .await;
-    t.get(
-        SP_TOKEN,
-        &format!("/api/2.0/clusters/get?cluster_id={CLUSTER_ID}"),
-    )
-    .await;
+    let mut states = Vec::new();
+    for _ in 0..3 {
+        let (_, c) = t
+            .get(
+                SP_TOKEN,
+                &format!("/api/2.0/clusters/get?cluster_id={CLUSTER_ID}"),
+            )
+            .await;
+        states.push(c["state"].as_str().unwrap().to_string());
+    }
+    assert_eq!(states, ["PENDING", "PENDING", "RUNNING"]);
     let (_, c) = t
         .post(
             SP_TOKEN,

@@ -121,3 +121,29 @@ async fn metastore_admin_is_the_owner_directly_or_through_a_group() {
     let v = t.submit(ADMIN_TOKEN, "CREATE CATALOG nope").await;
     assert_eq!(v["status"]["sql_state"], "42501", "{v}");
 }
+
+/// SCIM `Me` lists the groups the principal is directly in; one held through another group
+/// (nested) is missing there, yet makes it a metastore admin all the same.
+#[tokio::test]
+async fn scim_me_lists_only_direct_groups() {
+    let mut s = Scenario::default_for_tests().with_metastore_owner("uc-admins");
+    let sp = s.principal_mut(SP_APP_ID);
+    sp.metastore_privileges.clear();
+    sp.groups.push("platform".into());
+    sp.nested_groups.push("uc-admins".into());
+    s.principal_mut(ADMIN_USER).metastore_admin = false;
+    let t = start(s).await;
+    let (_, me) = t.get(SP_TOKEN, "/api/2.0/preview/scim/v2/Me").await;
+    let displays: Vec<&str> = me["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["display"].as_str().unwrap())
+        .collect();
+    assert!(displays.contains(&"platform"), "{me}");
+    assert!(!displays.contains(&"uc-admins"), "{me}");
+    assert_eq!(
+        t.submit(SP_TOKEN, "CREATE CATALOG mine").await["status"]["state"],
+        "SUCCEEDED"
+    );
+}

@@ -4,7 +4,9 @@
 mod common;
 
 mod admins;
+mod grants;
 mod ownership;
 mod scenario;
 mod storage;
+mod tags;
 mod visibility;

@@ -28,18 +28,33 @@ async fn grants_and_ownership_over_rest() {
         );
     }
     let perms = "/api/2.1/unity-catalog/permissions";
-    let (_, p1) = t
-        .get(SP_TOKEN, &format!("{perms}/catalog/c?max_results=1"))
-        .await;
-    assert_eq!(p1["privilege_assignments"].as_array().unwrap().len(), 1);
-    let token = p1["next_page_token"].as_str().unwrap();
-    let (_, p2) = t
-        .get(
-            SP_TOKEN,
-            &format!("{perms}/catalog/c?max_results=1&page_token={token}"),
-        )
-        .await;
-    assert!(p2.get("next_page_token").is_none(), "{p2}");
+    // Pages hold whole assignments: 1..149 is refused (databricks-sdk-go GetGrantRequest).
+    for max in [1, 149] {
+        let (s, e) = t
+            .get(SP_TOKEN, &format!("{perms}/catalog/c?max_results={max}"))
+            .await;
+        assert_eq!(
+            (s, e["error_code"].as_str()),
+            (400, Some("INVALID_PARAMETER_VALUE"))
+        );
+        let effective =
+            format!("/api/2.1/unity-catalog/effective-permissions/catalog/c?max_results={max}");
+        assert_eq!(t.get(SP_TOKEN, &effective).await.0, 400);
+    }
+    for max in [0, 150] {
+        let (s, p) = t
+            .get(SP_TOKEN, &format!("{perms}/catalog/c?max_results={max}"))
+            .await;
+        assert_eq!(s, 200, "{p}");
+        assert_eq!(p["privilege_assignments"].as_array().unwrap().len(), 2);
+        assert!(p.get("next_page_token").is_none(), "{p}");
+    }
+    // A view's grants are a table's: `view` is no securable type.
+    assert_eq!(t.get(SP_TOKEN, &format!("{perms}/view/c.s.v")).await.0, 400);
+    assert_eq!(
+        t.get(SP_TOKEN, &format!("{perms}/table/c.s.v")).await.0,
+        200
+    );
     // Only the owner, a MANAGE holder or a metastore admin may change grants.
     let revoke = json!({"changes": [{"principal": "u@example.com", "remove": ["SELECT"]}]});
     assert_eq!(

@@ -13,6 +13,8 @@ fn it(id: &IntegrationId) -> Integration<'_> {
         storage_root: None,
         after_setup: false,
         credential_warning: crate::checks::DEFAULT_CREDENTIAL_WARNING,
+        governed: &[],
+        audit_workspaces: &[],
     }
 }
 
@@ -139,4 +141,31 @@ fn a_defaulted_installation_owns_catalogs_marked_under_the_legacy_default() {
             id: legacy.marker()
         }
     );
+}
+
+/// Catalogs set up by earlier releases carry `<installation>/<namespace>/<name>` in their tag
+/// and comment: still this integration's; another integration's old marker is still not.
+#[test]
+fn the_legacy_marker_is_still_recognised() {
+    let id = IntegrationId::new("default", "team", "a");
+    let it = it(&id);
+    let legacy = id.legacy_marker();
+    assert_eq!(legacy, "default/team/a");
+    assert_eq!(
+        classify(&it, "sp", "sp", Some(&legacy), false),
+        CatalogState::Ours
+    );
+    let old_comment = format!("Managed by uc-operator for the integration {legacy}");
+    assert!(crate::setup::is_own_comment(&id, Some(&old_comment)));
+    assert!(crate::setup::is_own_comment(
+        &id,
+        Some(&crate::setup::catalog_comment(&id))
+    ));
+    assert_eq!(other_marker(Some(&old_comment), &it), None);
+    let theirs = "Managed by uc-operator for the integration default/team/b";
+    assert_eq!(
+        other_marker(Some(theirs), &it),
+        Some("default/team/b".to_string())
+    );
+    assert!(!crate::setup::is_own_comment(&id, Some(theirs)));
 }

@@ -139,9 +139,26 @@ async fn run_plan(
             )
         })?;
     }
-    setup::run(main, &params, existing)
-        .await
-        .map_err(|e| Failure::databricks("", &e).with_reason(Reason::SetupFailed))?;
+    match setup::run(main, &params, existing).await {
+        Ok(()) => {}
+        Err(setup::SetupError::CreateCatalog(e)) => {
+            // Databricks' answer to whether the catalog may be created (and where): the
+            // catalog test fails with it, naming the remedy; anything else is a setup failure.
+            let metastore = findings.metastore.as_ref().map(|m| m.metastore_id.clone());
+            let refused = checks::create_catalog_refusal(it, &principal, metastore.as_deref(), &e);
+            let Some((reason, message)) = refused else {
+                return Err(Failure::databricks("", &e).with_reason(Reason::SetupFailed));
+            };
+            findings.failed_user(CATALOG_VALIDATION, reason, message.clone());
+            return Err(Failure::user(
+                reason,
+                format!("{CATALOG_VALIDATION}: {message}"),
+            ));
+        }
+        Err(setup::SetupError::Later(e)) => {
+            return Err(Failure::databricks("", &e).with_reason(Reason::SetupFailed));
+        }
+    }
     if state == CatalogState::Missing {
         // Created just now by the principal: owned by it, marked, and granted to no one.
         let message = format!(

@@ -12,11 +12,14 @@ use crate::support::harness::{assert_success, control_plane};
 use crate::support::in_process::Env;
 use crate::support::manifests::token_connection;
 
-/// A workspace with a warehouse and an OPEN catalog the service principal may use.
+/// A workspace with a warehouse and an OPEN catalog the service principal may govern.
 fn workspace_with_catalog(scenario: Scenario, name: &str, id: i64, catalog: &str) -> Scenario {
     scenario
         .with_workspace(WorkspaceSpec::new(name, id).with_warehouse(WAREHOUSE_ID, "RUNNING"))
-        .with_catalog(CatalogSpec::new(catalog, ADMIN_USER).with_grant(SP_APP_ID, &["USE_CATALOG"]))
+        .with_catalog(
+            CatalogSpec::new(catalog, ADMIN_USER)
+                .with_grant(SP_APP_ID, &databricks_sim::GOVERNANCE_PRIVILEGES),
+        )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -75,7 +75,7 @@ async fn a_new_resource_is_created_then_enabled_and_rests() {
     let state = env.sim.state();
     let catalog = &state.catalogs["governance"];
     assert_eq!(catalog.owner, SP_APP_ID);
-    let marker = format!("default/{}/gov", env.ns);
+    let marker = format!("default:{}:gov", env.ns);
     assert_eq!(catalog.tags.get(TAG_KEY), Some(&marker));
     let reasons = env.event_reasons().await;
     assert!(

@@ -31,7 +31,7 @@ fn grant(principal: &str, privilege: &str) -> PermissionsChange {
     PermissionsChange {
         principal: principal.into(),
         add: vec![privilege.into()],
-        remove: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -156,4 +156,64 @@ async fn with_manual_setup_the_same_drift_is_a_recurring_error_naming_each_princ
         3,
         "manual mode changes nothing"
     );
+}
+
+/// A grant to a principal deleted since comes back with an empty `principal` and a
+/// `principal_id` (databricks-sdk-go `PrivilegeAssignment`): it is reported by that id and
+/// removed by it, once — the next check finds nothing to send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_to_a_deleted_principal_is_reported_and_removed_by_its_id() {
+    let env = Env::new("lock-deleted", scenario()).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    env.apply(&env.manifest("gov", "governance")).await;
+    let dbi = env.enable("gov").await;
+    let admin = client(&env.sim, "main", WAREHOUSE_ID, ADMIN_TOKEN);
+    admin
+        .update_permissions("catalog", "governance", &[grant(ALICE, "USE_CATALOG")])
+        .await
+        .unwrap();
+    let id = env.sim.delete_principal(ALICE);
+    let listed = admin
+        .get_permissions("catalog", "governance")
+        .await
+        .unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|a| a.principal.is_empty() && a.principal_id == Some(serde_json::json!(id))),
+        "{listed:?}"
+    );
+    env.sim.clear_requests();
+
+    env.force_recheck(&dbi);
+    let step = env.step("gov").await;
+    assert!(step.result.is_ok(), "{:?}", step.result);
+    let dbi = env.get("gov").await;
+    assert_eq!(phase(&dbi), Some(Phase::Enabled), "{:?}", dbi.status);
+    let notes = env.event_notes(Reason::DriftRepaired).await;
+    let note = notes.first().expect("a DriftRepaired event");
+    assert!(note.contains(&format!("principal_id {id}")), "{note}");
+    let listed = admin
+        .get_permissions("catalog", "governance")
+        .await
+        .unwrap();
+    assert!(
+        listed
+            .iter()
+            .all(|a| a.principal == databricks_sim::SP_APP_ID),
+        "{listed:?}"
+    );
+
+    // Nothing is left to remove: the next check sends no PATCH.
+    env.sim.clear_requests();
+    env.force_recheck(&dbi);
+    env.step("gov").await.result.unwrap();
+    let patches = env
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .count();
+    assert_eq!(patches, 0);
+    assert_eq!(phase(&env.get("gov").await), Some(Phase::Enabled));
 }

@@ -9,6 +9,7 @@
 
 mod catalog_access;
 mod connections;
+mod governance;
 mod lifecycle;
 mod lockdown;
 mod manual_script_by_a_non_admin;

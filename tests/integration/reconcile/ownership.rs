@@ -132,7 +132,7 @@ async fn an_sp_owned_catalog_is_adopted_only_when_asked() {
     let dbi = env.get("gov").await;
     assert_eq!(condition(&dbi, "Ready"), is("True", Reason::Enabled));
     let adopted = snapshot(&env.sim, "legacy").unwrap();
-    let marker = format!("default/{}/gov", env.ns);
+    let marker = format!("default:{}:gov", env.ns);
     assert_eq!(adopted["tags"][TAG_KEY], json!(marker));
     assert_eq!(adopted["owner"], json!(SP_APP_ID));
     env.assert_no_leak(SP_TOKEN).await;
@@ -198,4 +198,85 @@ async fn an_older_resource_with_a_wrong_token_does_not_block_a_newer_one() {
     assert!(!env.sim.state().catalogs.contains_key("older"));
     env.assert_no_leak("dapi-not-a-valid-token").await;
     env.assert_no_leak(SP_TOKEN).await;
+}
+
+/// A workspace that does not serve entity tag assignments (404 `ENDPOINT_NOT_FOUND`): that is
+/// not "no tag". The comment `CREATE CATALOG` wrote is the marker of record there, so the
+/// catalog is recognised and a re-check neither re-runs setup nor fails; another integration's
+/// catalog is still never taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_tag_api_the_comment_marks_the_catalog_across_rechecks() {
+    let mut scenario = Scenario::default_for_tests();
+    scenario.workspace_mut("main").entity_tags_api = false;
+    let env = Env::new("no-tags", scenario).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    env.apply(&env.manifest("gov", "governance")).await;
+    let dbi = env.enable("gov").await;
+    let tag_reads = env
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("entity-tag-assignments"))
+        .count();
+    for _ in 0..2 {
+        env.sim.clear_requests();
+        env.force_recheck(&dbi);
+        let step = env.step("gov").await;
+        assert!(step.result.is_ok(), "{:?}", step.result);
+        let dbi = env.get("gov").await;
+        assert_eq!(phase(&dbi), Some(Phase::Enabled), "{:?}", dbi.status);
+        let requests = env.sim.requests();
+        let refused = requests
+            .iter()
+            .filter(|r| r.path.contains("entity-tag-assignments"))
+            .all(|r| r.status == 404);
+        assert!(refused);
+        let sql: Vec<String> = requests.into_iter().filter_map(|r| r.sql).collect();
+        assert!(
+            sql.iter().all(|s| s == "SELECT 1"),
+            "setup did not run again: {sql:?}"
+        );
+    }
+    assert!(
+        tag_reads <= 1,
+        "a fresh setup needs no tag read: {tag_reads}"
+    );
+}
+
+/// A catalog set up by an earlier release carries `<installation>/<namespace>/<name>` (which
+/// governed tags refuse, `/`) in its tag and comment: it is still recognised as this
+/// integration's, nothing is created again, and the tag is left as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_marked_by_an_earlier_release_is_still_ours() {
+    let env = Env::new("own-legacy", Scenario::default_for_tests()).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    let id = IntegrationId::new("default", &env.ns, "gov");
+    let params = uc_operator::setup::SetupParams {
+        id: id.clone(),
+        catalog: "governance".into(),
+        storage_root: None,
+        principal: Some(SP_APP_ID.into()),
+        audit: false,
+    };
+    let legacy: Vec<String> = uc_operator::setup::automatic_statements(&params, Default::default())
+        .iter()
+        .map(|s| s.replace(&id.marker(), &id.legacy_marker()))
+        .collect();
+    run_statements(&sql_editor(&env.sim, SP_TOKEN), &legacy).await;
+    let before = snapshot(&env.sim, "governance").unwrap();
+    assert_eq!(before["tags"][TAG_KEY], json!(id.legacy_marker()));
+    env.sim.clear_requests();
+
+    env.apply(&env.manifest("gov", "governance")).await;
+    env.enable("gov").await;
+    let sql: Vec<String> = env
+        .sim
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.sql)
+        .collect();
+    assert!(sql.iter().all(|s| !s.contains("CREATE CATALOG")), "{sql:?}");
+    let after = snapshot(&env.sim, "governance").unwrap();
+    assert_eq!(after["tags"][TAG_KEY], json!(id.legacy_marker()));
+    assert_eq!(after["comment"], before["comment"]);
 }

@@ -1,6 +1,9 @@
 //! Root storage: a metastore without one (Databricks Default Storage accounts, metastores
 //! created without a root) refuses `CREATE CATALOG` without `MANAGED LOCATION`, even when the
-//! catalog exists (databricks/cli#5695; the check precedes `IF NOT EXISTS`).
+//! catalog exists (databricks/cli#5695; the check precedes `IF NOT EXISTS`) — except from a
+//! serverless workspace with Default Storage, where no location is needed
+//! (docs.databricks.com storage/default-storage). Whether a location is needed is Databricks'
+//! answer to the attempt, never the operator's guess.
 
 use databricks_sim::{ADMIN_TOKEN, SP_TOKEN, Scenario};
 use serde_json::json;
@@ -9,7 +12,7 @@ use uc_operator::checks::CATALOG_VALIDATION;
 use uc_operator::failure::Reason;
 
 use crate::support::databricks::{creates_a_catalog, run_script, sql_editor, submitted_sql};
-use crate::support::in_process::Env;
+use crate::support::in_process::{Env, refused_setup};
 use crate::support::status::{condition, is, phase, validation_test};
 
 const LOCATION: &str = "s3://team-bucket/uc/governance";
@@ -22,12 +25,18 @@ async fn rootless(prefix: &str) -> Env {
     env
 }
 
+/// The statements that create a catalog.
+fn catalog_creations(sim: &databricks_sim::Simulator) -> usize {
+    let sql = submitted_sql(sim);
+    sql.iter()
+        .filter(|s| creates_a_catalog(std::slice::from_ref(s)))
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_storage_root_a_rootless_metastore_fails_before_creating_anything() {
+async fn without_storage_root_or_default_storage_one_refused_attempt_names_spec_storage_root() {
     let env = rootless("noroot").await;
-    let failure = env
-        .apply_until_failure("gov", &env.manifest("gov", "governance"))
-        .await;
+    let failure = refused_setup(&env).await;
     assert_eq!(failure.reason, Reason::StorageRootRequired);
     assert!(
         failure.message.contains("spec.storageRoot"),
@@ -39,12 +48,23 @@ async fn without_storage_root_a_rootless_metastore_fails_before_creating_anythin
         condition(&dbi, "Stalled"),
         is("True", Reason::StorageRootRequired)
     );
-    assert_eq!(
-        validation_test(&dbi, CATALOG_VALIDATION).status,
-        TestStatus::Failed
+    let test = validation_test(&dbi, CATALOG_VALIDATION);
+    assert_eq!(test.status, TestStatus::Failed);
+    let message = test.message.clone().unwrap_or_default();
+    assert!(message.contains("spec.storageRoot"), "{message}");
+    assert!(
+        message.contains("Metastore storage root URL does not exist"),
+        "{message}"
     );
-    assert!(!env.sim.state().catalogs.contains_key("governance"));
-    assert!(!creates_a_catalog(&submitted_sql(&env.sim)));
+    // Databricks was asked once, and refused: nothing else was sent or created.
+    assert_eq!(catalog_creations(&env.sim), 1);
+    let sql = submitted_sql(&env.sim);
+    assert!(
+        sql.iter()
+            .all(|s| s == "SELECT 1" || creates_a_catalog(std::slice::from_ref(s))),
+        "{sql:?}"
+    );
+    assert!(env.sim.state().catalogs.is_empty());
     let posts = env.sim.requests().into_iter().filter(|r| {
         r.method == "POST"
             && r.path
@@ -52,6 +72,35 @@ async fn without_storage_root_a_rootless_metastore_fails_before_creating_anythin
                 .ends_with("/unity-catalog/catalogs")
     });
     assert_eq!(posts.count(), 0, "no catalog created over REST either");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_storage_workspace_sets_up_without_storage_root() {
+    let mut scenario = Scenario::default_for_tests().without_storage_root();
+    scenario.workspace_mut("main").default_storage = true;
+    let env = Env::new("defstore", scenario).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    let manifest = env.manifest("gov", "governance");
+    assert!(manifest["spec"].get("storageRoot").is_none());
+    env.apply(&manifest).await;
+    let dbi = env.enable("gov").await;
+    assert_eq!(
+        validation_test(&dbi, CATALOG_VALIDATION).status,
+        TestStatus::Passed
+    );
+    let state = env.sim.state();
+    let catalog = &state.catalogs["governance"];
+    assert_eq!(catalog.storage_root, None);
+    assert_eq!(catalog.owner, databricks_sim::SP_APP_ID);
+    assert_eq!(catalog_creations(&env.sim), 1);
+
+    // A re-check recognises it and stays enabled, without sending CREATE CATALOG again.
+    env.sim.clear_requests();
+    env.force_recheck(&dbi);
+    let step = env.step("gov").await;
+    assert!(step.result.is_ok(), "{:?}", step.result);
+    assert_eq!(phase(&env.get("gov").await), Some(Phase::Enabled));
+    assert_eq!(catalog_creations(&env.sim), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

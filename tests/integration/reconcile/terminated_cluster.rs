@@ -55,3 +55,34 @@ async fn a_terminated_cluster_is_started_once_and_never_by_a_recheck() {
         "TERMINATED"
     );
 }
+
+/// `SET TAGS` needs Databricks Runtime 13.3+ on a cluster: on an older one setup fails with a
+/// message saying so (not a bare parse error), and 1.2's HTML summary reaches no status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_cluster_runtime_is_named_when_set_tags_does_not_parse() {
+    let mut scenario = Scenario::default_for_tests();
+    let main = scenario.workspace_mut("main");
+    main.clusters.clear();
+    main.clusters.push(databricks_sim::ClusterSpec {
+        id: CLUSTER_ID.into(),
+        name: None,
+        state: "RUNNING".into(),
+        spark_version: "12.2.x-scala2.12".into(),
+    });
+    let env = Env::new("old-dbr", scenario).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    let mut manifest = env.manifest("gov", "governance");
+    manifest["spec"]["httpPath"] = json!(format!("sql/protocolv1/o/0/{CLUSTER_ID}"));
+    env.apply(&manifest).await;
+    env.step("gov").await.result.unwrap();
+    let step = env.step("gov").await;
+    let failure = step.failure();
+    assert_eq!(failure.reason, uc_operator::failure::Reason::SetupFailed);
+    assert!(
+        failure.message.contains("Databricks Runtime 13.3"),
+        "{}",
+        failure.message
+    );
+    assert!(!failure.message.contains('<'), "{}", failure.message);
+    assert_eq!(phase(&env.get("gov").await), Some(Phase::CreateError));
+}

@@ -15,8 +15,8 @@ use crate::support::in_process::Env;
 
 const STATEMENTS: &str = "/api/2.0/sql/statements";
 
-/// The transient codes of FAILED statements (databricks-sdk-go / sdk-py statement retries;
-/// `../shared/reference/databricks-api.md`).
+/// The codes of FAILED statements that name a passing condition (databricks-sdk-go
+/// `service/sql/model.go` `ServiceErrorCode`); the operator resubmits them, the SDKs do not.
 const CODES: [&str; 5] = [
     "TEMPORARILY_UNAVAILABLE",
     "WORKSPACE_TEMPORARILY_UNAVAILABLE",
@@ -52,6 +52,47 @@ async fn a_statement_failing_transiently_during_setup_is_submitted_again_and_ena
             "{code}"
         );
     }
+}
+
+/// Two changes to one securable that conflict: the loser ends `ABORTED` (a statement) or gets
+/// 409 `ABORTED` (REST). Both are retried and succeed; neither reads as "already exists".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_statement_or_request_is_retried_and_succeeds() {
+    let env = Env::new("conflict", Scenario::default_for_tests()).await;
+    env.secret("sp-token", SP_TOKEN).await;
+    let pass_one = FaultRule::new(STATEMENTS, FaultKind::Latency { millis: 0 })
+        .method("POST")
+        .times(1);
+    env.sim.inject("main", pass_one);
+    env.sim
+        .inject("main", FaultRule::statement_conflict().times(1));
+    env.apply(&env.manifest("gov", "governance")).await;
+    env.enable("gov").await;
+    let sql = submitted_sql(&env.sim);
+    assert_eq!(
+        sql[1], sql[2],
+        "the aborted statement was submitted again: {sql:?}"
+    );
+
+    // A REST read answered 409 ABORTED once is retried too.
+    let catalogs = "/api/2.1/unity-catalog/catalogs/governance";
+    env.sim
+        .inject("main", FaultRule::conflict(catalogs).times(1));
+    let client = WorkspaceClient::new(
+        connection(&env.sim, "main", WAREHOUSE_ID, SP_TOKEN),
+        &settings(&env.sim),
+    )
+    .unwrap();
+    let info = client.get_catalog("governance").await.unwrap();
+    assert!(info.is_some());
+    let statuses: Vec<u16> = env
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == catalogs)
+        .map(|r| r.status)
+        .collect();
+    assert!(statuses.ends_with(&[409, 200]), "{statuses:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -283,3 +283,20 @@ impl Env {
         list.items.into_iter().filter_map(|e| e.reason).collect()
     }
 }
+
+/// Applies `gov` (catalog `governance`) and reconciles it until setup, having started, is
+/// refused: `creating` (setup started) then `createError`.
+pub async fn refused_setup(env: &Env) -> Failure {
+    env.apply(&env.manifest("gov", "governance")).await;
+    env.step("gov").await.result.unwrap();
+    let step = env.step("gov").await;
+    assert_eq!(
+        step.phases(),
+        [
+            Some(Phase::Creating),
+            Some(Phase::Creating),
+            Some(Phase::CreateError)
+        ]
+    );
+    step.failure()
+}

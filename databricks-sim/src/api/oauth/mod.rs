@@ -37,7 +37,7 @@ pub(super) async fn discovery(Extension(ctx): Extension<Ctx>) -> Response<Body> 
             "jwks_uri": format!("{base}/jwks.json"),
             "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
             "response_types_supported": ["code", "id_token"],
-            "scopes_supported": ["all-apis", "sql", "offline_access", "openid", "profile", "email"],
+            "scopes_supported": SCOPES_SUPPORTED,
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         }),
     )
@@ -133,6 +133,9 @@ pub(super) async fn token(
         );
     };
     let scope = f.get("scope").cloned().unwrap_or_else(|| "all-apis".into());
+    if let Err(refused) = check_scope(&scope) {
+        return refused;
+    }
     let (token, lifetime) = issue(&ctx, &principal);
     respond(
         StatusCode::OK,
@@ -182,12 +185,39 @@ async fn exchange(ctx: &Ctx, f: &HashMap<String, String>) -> Response<Body> {
         return bad(r.error, &r.description);
     }
     let scope = f.get("scope").cloned().unwrap_or_else(|| "all-apis".into());
+    if let Err(refusal) = check_scope(&scope) {
+        return refusal;
+    }
     let (token, lifetime) = issue(ctx, &principal);
     respond(
         StatusCode::OK,
         json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime, "scope": scope}),
     )
 }
+
+/// The scopes the workspace's authorization server offers (its discovery document's
+/// `scopes_supported`); anything else is refused with RFC 6749 §5.2 `invalid_scope`
+/// (docs.databricks.com dev-tools/auth/oauth-m2m: `scope=all-apis`). The description is the
+/// simulator's.
+fn check_scope(scope: &str) -> Result<(), Response<Body>> {
+    match scope.split(' ').find(|s| !SCOPES_SUPPORTED.contains(s)) {
+        Some(bad) => Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            &format!("The requested scope {bad} is not supported."),
+        )),
+        None => Ok(()),
+    }
+}
+
+const SCOPES_SUPPORTED: &[&str] = &[
+    "all-apis",
+    "sql",
+    "offline_access",
+    "openid",
+    "profile",
+    "email",
+];
 
 /// Entra v2 (`scope=<resource>/.default`) or v1 (`resource=<resource>`): only the
 /// AzureDatabricks resource gets a token Databricks accepts. Refusals as Entra words them:

@@ -38,12 +38,28 @@ pub(super) fn router() -> Router {
         )
 }
 
-/// Securable type from the path, in either case (`CATALOG` or `catalog`).
+/// Securable type from the path, in either case (`CATALOG` or `catalog`). A view's grants are a
+/// table's: `view` is no securable type (databricks-sdk-go `service/catalog/model.go`
+/// `SecurableType`: CATALOG, FUNCTION, METASTORE, SCHEMA, TABLE, VOLUME, … — no VIEW).
 fn kind(k: &str) -> Result<String, Resp> {
     let k = k.to_lowercase();
     match k.as_str() {
-        "metastore" | "catalog" | "schema" | "table" | "view" | "function" => Ok(k),
+        "metastore" | "catalog" | "schema" | "table" | "function" => Ok(k),
         _ => Err(bad_request(&format!("Invalid securable type '{k}'."))),
+    }
+}
+
+/// Grants pages hold whole assignments, so `max_results` between 1 and 149 is an invalid
+/// parameter (databricks-sdk-go `GetGrantRequest` / `GetEffectiveRequest`: "lesser than 150 but
+/// greater than 0: invalid parameter error"); 0 is the server's page length.
+fn check_grants_page(q: &std::collections::HashMap<String, String>) -> Result<(), Resp> {
+    match q.get("max_results").and_then(|m| m.parse::<i64>().ok()) {
+        Some(n) if (1..150).contains(&n) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+            "max_results must be 0 or at least 150 for grants.",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -58,7 +74,10 @@ fn with_token(mut body: Value, next: Option<String>) -> Value {
 /// Direct grants, one assignment per grantee; paged with `max_results`/`page_token`
 /// (databricks-sdk-go catalog GetGrantRequest; the SDK docs announce unpaginated calls will
 /// be deprecated).
-fn assignments(grants: &Grants, q: &std::collections::HashMap<String, String>) -> Resp {
+/// A deleted principal's grants are listed with an empty `principal` and its `principal_id`
+/// ("For deleted principals, `principal` is empty while `principal_id` is populated",
+/// databricks-sdk-go `service/catalog/model.go` `PrivilegeAssignment`).
+fn assignments(w: &World, grants: &Grants, q: &std::collections::HashMap<String, String>) -> Resp {
     let principal = q.get("principal");
     let all: Vec<(&String, &BTreeSet<String>)> = grants
         .iter()
@@ -69,7 +88,17 @@ fn assignments(grants: &Grants, q: &std::collections::HashMap<String, String>) -
     let (items, next) = tryr!(page(all, q, |_| true));
     let list: Vec<Value> = items
         .iter()
-        .map(|(p, privs)| json!({"principal": p, "privileges": privs}))
+        .map(|(p, privs)| {
+            match w
+                .deleted_principals
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(p))
+                .map(|(_, id)| id)
+            {
+                Some(id) => json!({"principal": "", "principal_id": id, "privileges": privs}),
+                None => json!({"principal": p, "privileges": privs}),
+            }
+        })
         .collect();
     respond(
         StatusCode::OK,
@@ -84,12 +113,13 @@ async fn get_permissions(
     Query(q): Q,
 ) -> Resp {
     let k = tryr!(kind(&k));
+    tryr!(check_grants_page(&q));
     let w = tryr!(world(&ctx));
     match w
         .metastore
         .grants_of(&auth.caller, &k, &name.to_lowercase())
     {
-        Ok(g) => assignments(g, &q),
+        Ok(g) => assignments(&w, g, &q),
         Err(e) => uc_error(e),
     }
 }
@@ -100,9 +130,14 @@ struct Changes {
     changes: Vec<Change>,
 }
 
+/// "Only one of principal or principal_id should be specified, never both at the same time"
+/// (databricks-sdk-go `PermissionsChange`).
 #[derive(Deserialize)]
 struct Change {
-    principal: String,
+    #[serde(default)]
+    principal: Option<String>,
+    #[serde(default)]
+    principal_id: Option<Value>,
     #[serde(default)]
     add: Vec<String>,
     #[serde(default)]
@@ -124,19 +159,40 @@ async fn update_permissions(
     let known = w.principal_names();
     let name = name.to_lowercase();
     let norm = |v: &[String]| v.iter().map(|p| normalize_privilege(p)).collect::<Vec<_>>();
+    let mut grantees = Vec::new();
     for ch in &req.changes {
-        if !known.contains(&ch.principal.to_lowercase()) {
-            return uc_error(UcError::no_principal(&ch.principal));
-        }
+        let grantee = match (&ch.principal, &ch.principal_id) {
+            (Some(p), None) if !p.is_empty() => {
+                if !known.contains(&p.to_lowercase()) {
+                    return uc_error(UcError::no_principal(p));
+                }
+                p.clone()
+            }
+            (None, Some(id)) => {
+                let id = match id {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let deleted = w.deleted_principals.iter().find(|(_, d)| **d == id);
+                match deleted {
+                    Some((name, _)) => name.clone(),
+                    None => return uc_error(UcError::no_principal(&id)),
+                }
+            }
+            _ => {
+                return bad_request("Exactly one of principal and principal_id must be specified.");
+            }
+        };
+        grantees.push(grantee);
     }
     // Validate everything on a copy first so a refused change leaves nothing half-applied.
     let mut trial = w.metastore.clone();
-    for ch in &req.changes {
+    for (ch, grantee) in req.changes.iter().zip(&grantees) {
         if let Err(e) = trial.update_grants(
             &auth.caller,
             &k,
             &name,
-            &ch.principal,
+            grantee,
             &norm(&ch.add),
             &norm(&ch.remove),
         ) {
@@ -145,7 +201,7 @@ async fn update_permissions(
     }
     w.metastore = trial;
     match w.metastore.grants_of(&auth.caller, &k, &name) {
-        Ok(g) => assignments(g, &Default::default()),
+        Ok(g) => assignments(&w, g, &Default::default()),
         Err(e) => uc_error(e),
     }
 }
@@ -184,6 +240,7 @@ async fn effective(
     Query(q): Q,
 ) -> Resp {
     let k = tryr!(kind(&k));
+    tryr!(check_grants_page(&q));
     let name = name.to_lowercase();
     let w = tryr!(world(&ctx));
     let who = match q.get("principal") {

@@ -68,20 +68,25 @@ async fn assignment(Extension(ctx): Extension<Ctx>, auth: Authed) -> Resp {
     let w = tryr!(world(&ctx));
     respond(
         StatusCode::OK,
-        json!({"metastore_id": w.metastore.id, "workspace_id": auth.caller.workspace_id, "default_catalog_name": "main"}),
+        json!({"metastore_id": w.workspaces.get(&ctx.workspace).and_then(|ws| ws.other_metastore_id.clone()).unwrap_or_else(|| w.metastore.id.clone()), "workspace_id": auth.caller.workspace_id, "default_catalog_name": "main"}),
     )
 }
 
 async fn summary(Extension(ctx): Extension<Ctx>, _auth: Authed) -> Resp {
     let w = tryr!(world(&ctx));
     let m = &w.metastore;
+    let id = w
+        .workspaces
+        .get(&ctx.workspace)
+        .and_then(|ws| ws.other_metastore_id.clone())
+        .unwrap_or_else(|| m.id.clone());
     let mut v = json!({
-        "metastore_id": m.id,
+        "metastore_id": id,
         "name": m.name,
         "owner": m.owner,
         "cloud": m.cloud,
         "region": m.region,
-        "global_metastore_id": format!("{}:{}:{}", m.cloud, m.region, m.id),
+        "global_metastore_id": format!("{}:{}:{}", m.cloud, m.region, id),
         "delta_sharing_scope": "INTERNAL",
         "privilege_model_version": "1.0",
     });

@@ -22,12 +22,29 @@ pub(super) fn router() -> Router {
         )
 }
 
+/// Where the API is not served, 404 `ENDPOINT_NOT_FOUND` "No API found for …": the answer
+/// Databricks gives to a path it does not route (databricks-sdk-go CHANGELOG, v0.90-era fix for
+/// tag keys with `/`: "resolving to no endpoint (`404` / `ENDPOINT_NOT_FOUND`)"). The message
+/// text is the simulator's.
 fn tag_catalog<'a>(
     w: &'a World,
+    ctx: &Ctx,
     caller: &Caller,
     k: &str,
     name: &str,
 ) -> Result<&'a Catalog, Resp> {
+    if w.workspaces
+        .get(&ctx.workspace)
+        .is_some_and(|ws| !ws.entity_tags_api)
+    {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "ENDPOINT_NOT_FOUND",
+            &format!(
+                "No API found for 'GET /unity-catalog/entity-tag-assignments/{k}/{name}/tags'"
+            ),
+        ));
+    }
     if !matches!(k, "catalogs" | "catalog") {
         return Err(crate::api::bad_request(&format!(
             "Unsupported entity type '{k}'."
@@ -42,7 +59,7 @@ async fn list_tags(
     Path((k, name)): Path<(String, String)>,
 ) -> Resp {
     let w = tryr!(world(&ctx));
-    let c = tryr!(tag_catalog(&w, &auth.caller, &k, &name));
+    let c = tryr!(tag_catalog(&w, &ctx, &auth.caller, &k, &name));
     respond(
         StatusCode::OK,
         json!({"tag_assignments": c.tags.iter().map(|(key, v)| json!({
@@ -57,7 +74,9 @@ async fn get_tag(
     Path((k, name, key)): Path<(String, String, String)>,
 ) -> Resp {
     let w = tryr!(world(&ctx));
-    let c = tryr!(tag_catalog(&w, &auth.caller, &k, &name));
+    let c = tryr!(tag_catalog(&w, &ctx, &auth.caller, &k, &name));
+    // A missing tag: 404 RESOURCE_DOES_NOT_EXIST. Assumed (no public source gives the exact
+    // answer); the operator reads any Databricks not-found code here as "tag absent".
     match c.tags.get(&key) {
         Some(v) => respond(
             StatusCode::OK,

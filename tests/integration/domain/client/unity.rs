@@ -2,7 +2,7 @@
 
 use databricks_sim::{CatalogSpec, SP_APP_ID, SP_TOKEN, Scenario};
 use serde_json::json;
-use uc_operator::databricks::PermissionsChange;
+use uc_operator::databricks::{CatalogTag, PermissionsChange};
 
 use super::*;
 use crate::support::hostile::{Hostile, Reply};
@@ -51,11 +51,13 @@ async fn unity_catalog_reads() {
     assert_eq!(
         c.get_catalog_tag("sales", "uc_operator_integration")
             .await
-            .unwrap()
-            .as_deref(),
-        Some("ns/one")
+            .unwrap(),
+        CatalogTag::Value("ns/one".into())
     );
-    assert_eq!(c.get_catalog_tag("sales", "other").await.unwrap(), None);
+    assert_eq!(
+        c.get_catalog_tag("sales", "other").await.unwrap(),
+        CatalogTag::Absent
+    );
     let bindings = c.catalog_bindings("sales").await.unwrap();
     assert_eq!(
         bindings.iter().map(|b| b.workspace_id).collect::<Vec<_>>(),
@@ -99,8 +101,8 @@ async fn grants_are_changed_by_patch() {
     let c = client(&sim, token(SP_TOKEN));
     let change = PermissionsChange {
         principal: "account users".into(),
-        add: vec![],
         remove: vec!["SELECT".into()],
+        ..Default::default()
     };
     c.update_permissions("catalog", "sales", &[change])
         .await

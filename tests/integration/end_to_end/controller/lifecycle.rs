@@ -248,7 +248,7 @@ async fn killed_during_setup_converges_after_restart() {
     assert_eq!(
         cat.tags.get(TAG_KEY),
         Some(&format!(
-            "{}/{}/crashy",
+            "{}:{}:crashy",
             env.default_installation().await,
             env.ns
         ))

@@ -46,7 +46,7 @@ async fn automatic_setup_enables_and_locks_down_the_catalog() {
     assert_eq!(cat.owner, SP_APP_ID);
     assert_eq!(
         cat.tags.get(TAG_KEY).map(String::as_str),
-        Some(format!("{}/{}/gov", env.default_installation().await, env.ns).as_str())
+        Some(format!("{}:{}:gov", env.default_installation().await, env.ns).as_str())
     );
     assert!(
         cat.grants.get("account users").is_none_or(|g| g.is_empty()),
@@ -229,12 +229,12 @@ async fn oauth_and_additional_connections_with_bindings() {
         .with_catalog(
             CatalogSpec::new("bound_to_b", "admin@example.com")
                 .isolated(&[6006])
-                .with_grant(SP_APP_ID, &["USE_CATALOG"]),
+                .with_grant(SP_APP_ID, &databricks_sim::GOVERNANCE_PRIVILEGES),
         )
         .with_catalog(
             CatalogSpec::new("bound_elsewhere", "admin@example.com")
                 .isolated(&[9999, 8888])
-                .with_grant(SP_APP_ID, &["USE_CATALOG"]),
+                .with_grant(SP_APP_ID, &databricks_sim::GOVERNANCE_PRIVILEGES),
         );
     let mut env = Env::new("oauth", scenario).await;
     env.secret("sp-oauth", "clientSecret", SP_CLIENT_SECRET)

@@ -88,7 +88,8 @@ async fn hostile_endpoints_neither_crash_nor_exhaust_the_operator() {
     let mut t = Env::new("hostile-ep", scenario).await;
     let (slow, token, endless) = hostile_workspaces();
     t.remember_secret("hostile-access-token");
-    // The same page token forever, on the effective permissions the catalog check reads.
+    // The same page token forever, on the effective permissions the query-audit check reads
+    // (the catalog check's own read only words a warning now: CREATE CATALOG is attempted).
     t.sim.inject(
         "pages",
         FaultRule {
@@ -114,7 +115,11 @@ async fn hostile_endpoints_neither_crash_nor_exhaust_the_operator() {
         t.manifest_at("slow", &slow.host(), "slow_catalog"),
         t.oauth_manifest("token", &token.host(), Some(&authority)),
         t.manifest_at("endless", &endless.host(), "endless_catalog"),
-        t.manifest_at("pages", &pages, "pages_catalog"),
+        {
+            let mut m = t.manifest_at("pages", &pages, "pages_catalog");
+            m["spec"]["audit"] = json!({"enabled": true});
+            m
+        },
         t.manifest_at("healthy", &healthy, "healthy_catalog"),
     ] {
         t.apply(&manifest).await;

@@ -50,7 +50,7 @@ async fn two_installations_never_touch_each_others_catalogs() {
     t.apply(&manifest).await;
     t.wait_phase("gov", Phase::Enabled).await;
     let theirs = catalog(&t, "shared_cat").unwrap();
-    assert_eq!(theirs["tags"][TAG_KEY], json!(format!("a/{}/gov", t.ns)));
+    assert_eq!(theirs["tags"][TAG_KEY], json!(format!("a:{}:gov", t.ns)));
     assert_eq!(theirs["owner"], json!(SP_APP_ID));
     t.operator = None;
     forget(&t, "gov").await;
@@ -61,7 +61,7 @@ async fn two_installations_never_touch_each_others_catalogs() {
     let dbi = t.wait_phase("gov", Phase::CreateError).await;
     let (reason, message) = ready(&dbi);
     assert_eq!(reason, "CatalogOwnedByAnotherIntegration", "{message}");
-    assert!(message.contains(&format!("a/{}/gov", t.ns)), "{message}");
+    assert!(message.contains(&format!("a:{}:gov", t.ns)), "{message}");
     assert_eq!(catalog(&t, "shared_cat").as_ref(), Some(&theirs));
     // Its deletion drops nothing of a's.
     t.api().delete("gov", &Default::default()).await.unwrap();

@@ -264,6 +264,38 @@ fn refused() -> Vec<Case> {
             ],
         ),
         (
+            "governed catalog equal to the integration's catalog",
+            with(
+                valid(),
+                "/spec/governedCatalogs",
+                json!(["sales", valid()["spec"]["catalog"].clone()]),
+            ),
+            &["spec.governedCatalogs", "must not list catalog"],
+        ),
+        (
+            "governed catalog also in a connection",
+            with(
+                with(
+                    valid(),
+                    "/spec/additionalWorkspaceConnections",
+                    json!([connection(&["shared"])]),
+                ),
+                "/spec/governedCatalogs",
+                json!(["shared"]),
+            ),
+            &["spec.governedCatalogs", "additional workspace connection"],
+        ),
+        (
+            "governed catalog listed twice",
+            with(valid(), "/spec/governedCatalogs", json!(["sales", "sales"])),
+            &["spec.governedCatalogs", "Duplicate value"],
+        ),
+        (
+            "governed catalog with a bad name",
+            with(valid(), "/spec/governedCatalogs", json!(["9bad"])),
+            &["spec.governedCatalogs[0]", "letter or underscore"],
+        ),
+        (
             "empty catalogs list",
             with(
                 valid(),
