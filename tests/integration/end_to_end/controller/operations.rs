@@ -216,5 +216,5 @@ async fn without_kube_system_or_a_pinned_identity_the_operator_refuses_to_start(
     env.wait_phase("pinned", Phase::Enabled).await;
     let state = env.sim.state();
     let tag = &state.catalogs["pinned_catalog"].tags[TAG_KEY];
-    assert_eq!(tag, &format!("pinned/{}/pinned", env.ns));
+    assert_eq!(tag, &format!("pinned:{}:pinned", env.ns));
 }

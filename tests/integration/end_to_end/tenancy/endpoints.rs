@@ -246,7 +246,7 @@ fn empty_rows(bytes: usize) -> FaultRule {
 }
 
 /// A Unity Catalog page of `bytes` of minimal valid items (`[{"principal":"x"},…]`) on the
-/// list the catalog check reads.
+/// effective permissions the query-audit check reads (the resources enable audit).
 fn minimal_items(bytes: usize) -> FaultRule {
     let kind = FaultKind::Padded {
         body: json!({"privilege_assignments": "PAD"}),
@@ -304,7 +304,9 @@ async fn large_answers_from_many_workspaces_at_once_stay_within_the_memory_bound
 
     for (name, _, _) in &hostile {
         let catalog = format!("{}_catalog", name.replace('-', "_"));
-        t.apply(&t.manifest_at(name, &t.host(name), &catalog)).await;
+        let mut m = t.manifest_at(name, &t.host(name), &catalog);
+        m["spec"]["audit"] = json!({"enabled": true});
+        t.apply(&m).await;
     }
     t.apply(&t.manifest_at("endless", &endless.host(), "endless_catalog"))
         .await;

@@ -97,14 +97,15 @@ async fn an_upgrade_keeps_the_catalogs_of_the_earlier_default_identity() {
     t.secret("sp-token", "token", SP_TOKEN).await;
     let manifest = t.manifest_at("gov", &t.host("main"), "legacy_cat");
 
-    // An earlier release, whose default identity was `default`, creates and marks the catalog.
+    // An earlier release, whose default identity was `default`, creates and marks the catalog
+    // (with today's marker form; the earlier form is recognised too, `identity.rs`).
     t.start(&["--installation-id", "default"]);
     t.apply(&manifest).await;
     t.wait_phase("gov", Phase::Enabled).await;
     let legacy = catalog(&t, "legacy_cat").unwrap();
     assert_eq!(
         legacy["tags"][TAG_KEY],
-        json!(format!("default/{}/gov", t.ns))
+        json!(format!("default:{}:gov", t.ns))
     );
     t.operator = None;
     forget(&t, "gov").await;
@@ -132,7 +133,7 @@ async fn an_upgrade_keeps_the_catalogs_of_the_earlier_default_identity() {
     let fresh = catalog(&t, "fresh_cat").unwrap();
     assert_eq!(
         fresh["tags"][TAG_KEY],
-        json!(format!("{uid}/{}/fresh", t.ns))
+        json!(format!("{uid}:{}:fresh", t.ns))
     );
     assert!(t.logs().contains(&uid), "the identity is logged at start");
 
