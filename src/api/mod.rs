@@ -4,6 +4,7 @@
 //! OpenAPI descriptions users read in `kubectl explain`; every rule that needs no Databricks is
 //! added to the generated schema in [`validation`] so the API server enforces it.
 
+pub mod admission;
 mod status;
 mod types;
 pub mod validation;
@@ -46,6 +47,18 @@ pub fn crd_yaml() -> String {
 }
 
 /// Finds the DatabricksIntegration in a (possibly multi-document) YAML or JSON manifest.
+/// The manifest's `DatabricksIntegration` document as JSON, if it has one.
+pub fn manifest_document(text: &str) -> Result<Option<serde_json::Value>, ManifestError> {
+    use serde::Deserialize;
+    for document in serde_yaml::Deserializer::from_str(text) {
+        let value = serde_yaml::Value::deserialize(document)?;
+        if value.get("kind").and_then(|k| k.as_str()) == Some("DatabricksIntegration") {
+            return Ok(Some(serde_yaml::from_value(value)?));
+        }
+    }
+    Ok(None)
+}
+
 pub fn integration_from_manifest(text: &str) -> Result<DatabricksIntegration, ManifestError> {
     use serde::Deserialize;
     for document in serde_yaml::Deserializer::from_str(text) {

@@ -147,6 +147,19 @@ fn read_manifest(args: &ValidateArgs) -> anyhow::Result<DatabricksIntegration> {
     } else {
         std::fs::read_to_string(&args.file).with_context(|| format!("reading {name}"))?
     };
+    // What the API server would refuse is refused here first, naming the field: no test of a
+    // manifest the cluster would never accept.
+    if let Some(document) =
+        crate::api::manifest_document(&text).with_context(|| format!("{name}"))?
+    {
+        let refusals = crate::api::admission::refusals(&document);
+        if !refusals.is_empty() {
+            bail!(
+                "{name}: the API server would refuse this manifest:\n  {}",
+                refusals.join("\n  ")
+            );
+        }
+    }
     crate::api::integration_from_manifest(&text).with_context(|| format!("{name}"))
 }
 

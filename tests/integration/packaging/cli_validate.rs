@@ -329,11 +329,20 @@ async fn bad_input_exits_2_before_any_request() {
     let mut m = manifest(&sim, None);
     m["spec"]["tokenSecretRef"]["name"] = "absent".into();
     let absent = scratch.write("absent.yaml", &m.to_string());
+    // What the API server would refuse (its schema, its CEL rules) is refused first.
+    let mut m = manifest(&sim, None);
+    m["spec"]["catalog"] = "9bad-name".into();
+    let bad_catalog = scratch.write("catalog.yaml", &m.to_string());
+    let mut m = manifest(&sim, None);
+    m["spec"]["revalidationInterval"] = "30s".into();
+    let bad_rule = scratch.write("rule.yaml", &m.to_string());
 
     for (file, says) in [
         (&malformed, "not a valid manifest"),
         (&other, "no DatabricksIntegration"),
         (&absent, "absent/token: not found"),
+        (&bad_catalog, "would refuse this manifest:\n  spec.catalog: "),
+        (&bad_rule, "spec.revalidationInterval: Invalid value"),
     ] {
         let out = validate(
             &sim,
