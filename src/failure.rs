@@ -32,6 +32,7 @@ pub enum Reason {
     SetupStarted,
     ManualSetupVerified,
     WaitingForValidation,
+    ComputeStarting,
     DriftRepaired,
     CatalogDropped,
     CatalogRetained,

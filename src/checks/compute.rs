@@ -41,14 +41,27 @@ pub(super) async fn basic_connection(
         }
     }
     // Command Execution 1.2 never starts a cluster; a statement does start a warehouse, so a
-    // warehouse needs no call here.
+    // warehouse needs no call here. A cluster is started and the reconcile comes back for it
+    // (clusters take minutes; the SDK waits up to 20): no worker is held meanwhile.
     let cluster = matches!(main.compute(), Compute::Cluster { .. });
-    if policy == ComputePolicy::MayStart
-        && cluster
-        && let Err(e) = main.ensure_running().await
-    {
-        f.failed_call(BASIC_CONNECTION_TEST, "could not start the compute", &e);
-        return;
+    if policy == ComputePolicy::MayStart && cluster {
+        match main.start_if_stopped().await {
+            Ok(state) if state.is_running() => {}
+            Ok(state) => {
+                let message = format!(
+                    "{} is {}: starting; checked again shortly",
+                    compute_name(&state.compute),
+                    state.state
+                );
+                f.skipped(BASIC_CONNECTION_TEST, message.clone());
+                f.compute_starting = Some(message);
+                return;
+            }
+            Err(e) => {
+                f.failed_call(BASIC_CONNECTION_TEST, "could not start the compute", &e);
+                return;
+            }
+        }
     }
     f.compute_available = true;
     match main.execute("SELECT 1").await {

@@ -105,6 +105,9 @@ pub struct Findings {
     pub catalog: Option<CatalogState>,
     /// Whether the main connection's compute was (or was allowed to be) used for SQL.
     pub compute_available: bool,
+    /// The main connection's cluster was started and is not running yet (what it is doing):
+    /// the reconcile comes back for it instead of waiting with a worker.
+    pub compute_starting: Option<String>,
     /// The main workspace's metastore, as the metastore test read it: the catalog test needs
     /// its owner (the metastore admin) and root storage.
     pub metastore: Option<crate::databricks::MetastoreSummary>,
@@ -176,6 +179,7 @@ impl Findings {
         self.workspaces.extend(other.workspaces);
         self.catalog = other.catalog.or(self.catalog.take());
         self.compute_available |= other.compute_available;
+        self.compute_starting = other.compute_starting.or(self.compute_starting.take());
         self.metastore = other.metastore.or(self.metastore.take());
     }
 

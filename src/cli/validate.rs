@@ -120,6 +120,13 @@ async fn validate(args: &ValidateArgs) -> anyhow::Result<Report> {
     } else {
         ComputePolicy::OnlyIfRunning
     };
+    // A one-shot command may wait for a cluster it starts (the controller comes back instead).
+    if args.allow_start
+        && matches!(main.compute(), crate::databricks::Compute::Cluster { .. })
+        && let Err(e) = main.ensure_running().await
+    {
+        eprintln!("note: the cluster did not start: {e}");
+    }
     let findings = checks::run(&main, &additional, &it, policy).await;
     if policy == ComputePolicy::OnlyIfRunning && compute_stopped(&findings) {
         eprintln!("note: the compute is not running, so no SQL ran; --allow-start starts it");

@@ -32,6 +32,9 @@ pub struct Timing {
     /// The least time between two re-validations a `requestedAt` annotation causes
     /// (`--request-spacing`; the contract's minute).
     pub request_spacing: Duration,
+    /// How long a cluster the operator started may take to run (`--compute-start-timeout`; the
+    /// SDKs wait 20 minutes). It is looked at again every `manual_setup_poll` meanwhile.
+    pub compute_start_timeout: Duration,
 }
 
 impl Default for Timing {
@@ -43,6 +46,7 @@ impl Default for Timing {
             reconcile_timeout: Duration::from_secs(300),
             credential_warning: crate::checks::DEFAULT_CREDENTIAL_WARNING,
             request_spacing: Duration::from_secs(60),
+            compute_start_timeout: Duration::from_secs(20 * 60),
         }
     }
 }
@@ -62,6 +66,8 @@ pub struct Context {
     forced: Mutex<HashSet<ObjectRef<DatabricksIntegration>>>,
     /// resourceVersion last seen per watched Secret/ConfigMap (kind, namespace, name).
     versions: Mutex<HashMap<(&'static str, String, String), String>>,
+    /// Since when each resource has been waiting for its cluster to start.
+    compute_waits: Mutex<HashMap<ObjectRef<DatabricksIntegration>, std::time::Instant>>,
 }
 
 impl Context {
@@ -85,7 +91,25 @@ impl Context {
             failures: Mutex::default(),
             forced: Mutex::default(),
             versions: Mutex::default(),
+            compute_waits: Mutex::default(),
         }
+    }
+
+    /// How long `obj` has been waiting for its cluster to start (zero the first time).
+    pub fn waiting_for_compute(&self, obj: &ObjectRef<DatabricksIntegration>) -> Duration {
+        let mut waits = self.compute_waits.lock().unwrap_or_else(|e| e.into_inner());
+        waits
+            .entry(obj.clone())
+            .or_insert_with(std::time::Instant::now)
+            .elapsed()
+    }
+
+    /// `obj` no longer waits for its cluster.
+    pub fn compute_waited(&self, obj: &ObjectRef<DatabricksIntegration>) {
+        self.compute_waits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(obj);
     }
 
     /// Keeps the workspace claims in `namespace` (the operator's own; tenants cannot write it).

@@ -77,6 +77,8 @@ pub enum Outcome {
         findings: Findings,
         setup: SetupOutcome,
     },
+    /// The cluster was started and is not running yet: come back for it (what it is doing).
+    WaitingForCompute(String),
 }
 
 /// What to record from the tests and setup: test results, the discovered workspace,
@@ -105,6 +107,8 @@ pub enum Next {
     Retry(Failure),
     /// Manual setup: look again after the poll interval.
     PollManualSetup,
+    /// A starting cluster: look again after the poll interval.
+    PollCompute,
     /// Enabled: rest until the resource's re-validation slot.
     Revalidate,
     /// Nothing until the resource changes (suspended).
@@ -157,6 +161,22 @@ pub fn decide(flow: Flow, outcome: Outcome, spec_hash: String) -> Decision {
             return d;
         }
         Outcome::Checked { findings, setup } => (findings, setup),
+        Outcome::WaitingForCompute(message) => {
+            let state = State::Progressing {
+                reason: Reason::ComputeStarting,
+                message,
+            };
+            return Decision {
+                status: Some(StatusChange {
+                    phase: flow.in_progress_phase(),
+                    state,
+                    record: None,
+                    not_validated: None,
+                }),
+                notes: Vec::new(),
+                next: Next::PollCompute,
+            };
+        }
     };
     let SetupOutcome {
         status: mut setup_status,

@@ -88,6 +88,10 @@ pub struct RunArgs {
     /// one resource: a newer value within it is acted on when it ends.
     #[arg(long, env = "UC_OPERATOR_REQUEST_SPACING", default_value = "1m", value_parser = humantime::parse_duration)]
     pub request_spacing: Duration,
+    /// How long a cluster the operator started may take to run before the attempt fails (the
+    /// SDKs wait 20 minutes); it is looked at again every --manual-setup-poll meanwhile.
+    #[arg(long, env = "UC_OPERATOR_COMPUTE_START_TIMEOUT", default_value = "20m", value_parser = humantime::parse_duration)]
+    pub compute_start_timeout: Duration,
     /// How often a manual setup is checked while waiting for its script to be run.
     #[arg(long, env = "UC_OPERATOR_MANUAL_SETUP_POLL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub manual_setup_poll: Duration,
@@ -198,6 +202,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         reconcile_timeout: args.reconcile_timeout,
         credential_warning: args.credential_warning,
         request_spacing: args.request_spacing,
+        compute_start_timeout: args.compute_start_timeout,
     };
     // Losing the Lease exits the process from the renew task itself (leader.rs): no stop here.
     let stop = {

@@ -109,7 +109,7 @@ impl<'a> StatusWriter<'a> {
         let oref = ObjectRef::from_obj(self.dbi);
         Ok(match next {
             Next::Retry(failure) => return Err(Error::Failed(failure)),
-            Next::PollManualSetup => {
+            Next::PollManualSetup | Next::PollCompute => {
                 self.ctx.succeeded(&oref);
                 Action::requeue(self.ctx.timing.manual_setup_poll)
             }

@@ -102,6 +102,28 @@ impl WorkspaceClient {
         }
     }
 
+    /// One step of making the connection's all-purpose cluster run, without waiting: a
+    /// terminated cluster is started (`clusters/start`), a starting one left to start. Returns
+    /// the state it was found in, `PENDING` once a start was sent; `is_running()` says whether
+    /// SQL can go now. A warehouse's state is returned as is (a statement starts it). The
+    /// caller comes back later rather than holding a worker through a start of minutes.
+    pub async fn start_if_stopped(&self) -> Result<ComputeState, Error> {
+        let Compute::Cluster { cluster_id, .. } = &self.inner.config.compute else {
+            return self.compute_state().await;
+        };
+        let mut state = self.compute_state().await?;
+        match state.state.as_str() {
+            _ if state.is_running() => {}
+            "TERMINATED" => {
+                self.start_cluster(cluster_id).await?;
+                state.state = "PENDING".into();
+            }
+            "PENDING" | "RESTARTING" | "TERMINATING" => {}
+            other => return Err(not_started(cluster_id, other)),
+        }
+        Ok(state)
+    }
+
     /// `clusters/start`; `INVALID_STATE` means someone else started it meanwhile, which is
     /// as good (the SDK retries on it too).
     async fn start_cluster(&self, cluster_id: &str) -> Result<(), Error> {

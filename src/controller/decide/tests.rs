@@ -236,3 +236,23 @@ fn only_a_phase_change_is_announced_and_creating_costs_no_event() {
         None
     );
 }
+
+#[test]
+fn a_starting_cluster_is_waited_for_in_the_flows_progress_phase() {
+    let d = decide(
+        Flow::Create,
+        Outcome::WaitingForCompute("cluster c is PENDING: starting".into()),
+        "h".into(),
+    );
+    assert_eq!(d.next, Next::PollCompute);
+    let s = d.status.expect("a status");
+    assert_eq!(s.phase, Phase::Creating);
+    assert!(s.record.is_none(), "no test results while waiting");
+    assert!(matches!(
+        s.state,
+        State::Progressing {
+            reason: Reason::ComputeStarting,
+            ..
+        }
+    ));
+}

@@ -75,6 +75,9 @@ async fn phases(
     let id = ctx.id_of(dbi);
     let it = super::observe::with_warning(Integration::of(&dbi.spec, &id, flow.stage()), ctx);
     let mut findings = validate::run(dbi, &clients, &it, flow).await;
+    if let Some(waiting) = validate::compute_wait(ctx, dbi, &mut findings) {
+        return Outcome::WaitingForCompute(waiting);
+    }
     if let Err(f) = claim::settle(ctx, dbi, &findings).await {
         return Outcome::NotValidated(f);
     }

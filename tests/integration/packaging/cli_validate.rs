@@ -341,7 +341,10 @@ async fn bad_input_exits_2_before_any_request() {
         (&malformed, "not a valid manifest"),
         (&other, "no DatabricksIntegration"),
         (&absent, "absent/token: not found"),
-        (&bad_catalog, "would refuse this manifest:\n  spec.catalog: "),
+        (
+            &bad_catalog,
+            "would refuse this manifest:\n  spec.catalog: ",
+        ),
         (&bad_rule, "spec.revalidationInterval: Invalid value"),
     ] {
         let out = validate(

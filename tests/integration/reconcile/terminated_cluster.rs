@@ -8,7 +8,8 @@ use uc_operator::api::{Phase, TestStatus};
 use uc_operator::checks::BASIC_CONNECTION_TEST;
 
 use crate::support::in_process::Env;
-use crate::support::status::{phase, validation_test};
+use crate::support::status::{condition, condition_of, is, phase, validation_test};
+use uc_operator::failure::Reason;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminated_cluster_is_started_once_and_never_by_a_recheck() {
@@ -19,7 +20,39 @@ async fn a_terminated_cluster_is_started_once_and_never_by_a_recheck() {
     manifest["spec"]["httpPath"] = json!(format!("sql/protocolv1/o/0/{CLUSTER_ID}"));
     env.apply(&manifest).await;
 
-    let dbi = env.enable("gov").await;
+    // Started, then waited for by coming back, not by holding the reconcile: each pass while
+    // the cluster is PENDING ends at once, `creating` with reason ComputeStarting and no SQL.
+    env.step("gov").await.result.unwrap();
+    let mut waits = 0;
+    let dbi = loop {
+        let step = env.step("gov").await;
+        let action = step.result.expect("no failure while the cluster starts");
+        let dbi = env.get("gov").await;
+        if phase(&dbi) == Some(Phase::Enabled) {
+            break dbi;
+        }
+        assert_eq!(phase(&dbi), Some(Phase::Creating), "{:?}", dbi.status);
+        assert_eq!(
+            condition(&dbi, "Reconciling"),
+            is("True", Reason::ComputeStarting)
+        );
+        let message = condition_of(&dbi, "Reconciling").message.clone();
+        assert!(
+            message.contains(CLUSTER_ID) && message.contains("PENDING"),
+            "{message}"
+        );
+        assert!(format!("{action:?}").contains("requeue_after: Some"));
+        assert!(
+            !env.sim
+                .requests()
+                .iter()
+                .any(|r| r.path.contains("/contexts/")),
+            "no SQL before the cluster runs"
+        );
+        waits += 1;
+        assert!(waits < 10, "the cluster never ran");
+    };
+    assert!(waits >= 1, "the start was waited for across reconciles");
     assert_eq!(env.sim.cluster_starts(CLUSTER_ID), 1);
     let basic = validation_test(&dbi, BASIC_CONNECTION_TEST);
     assert_eq!(basic.status, TestStatus::Passed);
@@ -85,4 +118,33 @@ async fn an_old_cluster_runtime_is_named_when_set_tags_does_not_parse() {
     );
     assert!(!failure.message.contains('<'), "{}", failure.message);
     assert_eq!(phase(&env.get("gov").await), Some(Phase::CreateError));
+}
+
+/// A cluster that does not run within `--compute-start-timeout` fails the Basic Connection
+/// Test, naming the cluster and the flag (here the limit is zero: the first wait is too long).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_that_never_runs_fails_after_the_start_timeout() {
+    use uc_operator::controller::Timing;
+    let timing = Timing {
+        compute_start_timeout: std::time::Duration::ZERO,
+        ..Timing::default()
+    };
+    let env = Env::with_timing("cluster-slow", |_| Scenario::default_for_tests(), timing).await;
+    env.sim.set_cluster_state("main", CLUSTER_ID, "TERMINATED");
+    env.secret("sp-token", SP_TOKEN).await;
+    let mut manifest = env.manifest("gov", "governance");
+    manifest["spec"]["httpPath"] = json!(format!("sql/protocolv1/o/0/{CLUSTER_ID}"));
+    let failure = env.apply_until_failure("gov", &manifest).await;
+    assert_eq!(
+        failure.reason,
+        Reason::ComputeStarting,
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.message.contains(CLUSTER_ID) && failure.message.contains("--compute-start-timeout"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(env.sim.cluster_starts(CLUSTER_ID), 1);
 }
