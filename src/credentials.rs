@@ -77,6 +77,13 @@ pub enum SecretError {
     /// A file of `validate --secrets-dir` (missing, unreadable or empty).
     #[error("secret file {path}: {reason}")]
     File { path: String, reason: String },
+    #[error("could not read ServiceAccount {namespace}/{name}: {source}")]
+    KubeServiceAccount {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("could not read Secret {namespace}/{name}: {source}")]
     Kube {
         namespace: String,
@@ -111,7 +118,9 @@ impl From<SecretError> for Failure {
             SecretError::Config { .. } | SecretError::Required(_) => {
                 Failure::user(Reason::InvalidConfiguration, message)
             }
-            SecretError::Kube { .. } => Failure::retry(Reason::KubernetesError, message),
+            SecretError::Kube { .. } | SecretError::KubeServiceAccount { .. } => {
+                Failure::retry(Reason::KubernetesError, message)
+            }
         }
     }
 }
@@ -181,7 +190,7 @@ impl SecretSource for SecretReader {
         let sa = Api::<ServiceAccount>::namespaced(self.client.clone(), &self.namespace)
             .get_opt(name)
             .await
-            .map_err(|source| SecretError::Kube {
+            .map_err(|source| SecretError::KubeServiceAccount {
                 namespace: self.namespace.clone(),
                 name: name.to_string(),
                 source,

@@ -448,7 +448,10 @@ impl Operator {
             N.fetch_add(1, Ordering::SeqCst)
         ));
         let (metrics_port, health_port) = (free_port(), free_port());
-        let mut command = Command::new(env!("CARGO_BIN_EXE_uc-operator"));
+        // `UC_TEST_OPERATOR_BIN` runs another build (the release binary, to measure it).
+        let binary = std::env::var("UC_TEST_OPERATOR_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_uc-operator").to_string());
+        let mut command = Command::new(binary);
         command
             .arg("run")
             .args(["--namespace", namespace])
