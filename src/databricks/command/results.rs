@@ -1,32 +1,16 @@
-//! SQL on an all-purpose cluster through the Command Execution API 1.2 (camelCase fields):
-//! an execution context, one command polled to its end, the context destroyed.
+//! What a finished 1.2 command answered: its rows, counted while decoded, or its error with
+//! the SQLSTATE and the cause the transient checks look for, its HTML removed.
 
-use std::time::Instant;
-
-use reqwest::Method;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::WorkspaceClient;
-use super::bounded::Bounded;
-use super::error::Error;
-use super::sql::{MAX_COLUMNS, QueryResult, Rows};
-
-const CONTEXT_CREATE: &str = "/api/1.2/contexts/create";
-const CONTEXT_STATUS: &str = "/api/1.2/contexts/status";
-const CONTEXT_DESTROY: &str = "/api/1.2/contexts/destroy";
-const COMMAND_EXECUTE: &str = "/api/1.2/commands/execute";
-const COMMAND_STATUS: &str = "/api/1.2/commands/status";
-const COMMAND_CANCEL: &str = "/api/1.2/commands/cancel";
+use super::super::bounded::Bounded;
+use super::super::error::Error;
+use super::super::sql::{MAX_COLUMNS, QueryResult, Rows};
 
 #[derive(Deserialize)]
-struct Id {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct CommandStatus {
-    status: String,
+pub(super) struct CommandStatus {
+    pub(super) status: String,
     results: Option<CommandResults>,
 }
 
@@ -114,27 +98,7 @@ impl<'de> serde::de::Visitor<'de> for DataVisitor {
         Ok(Data::Other(Value::from(v)))
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Data, E> {
-        Ok(Data::Other(Value::String(super::truncate(v, 1000))))
-    }
-}
-
-/// An execution context not yet given back: dropped armed (the command's future was cancelled),
-/// it destroys the context in a task of its own.
-struct ContextGuard {
-    client: Option<WorkspaceClient>,
-    cluster_id: String,
-    context_id: String,
-}
-
-impl Drop for ContextGuard {
-    fn drop(&mut self) {
-        let Some(client) = self.client.take() else {
-            return;
-        };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (cluster_id, context_id) = (self.cluster_id.clone(), self.context_id.clone());
-            runtime.spawn(async move { client.destroy_context(&cluster_id, &context_id).await });
-        }
+        Ok(Data::Other(Value::String(super::super::truncate(v, 1000))))
     }
 }
 
@@ -147,175 +111,6 @@ fn sql_state_in(text: &str) -> Option<String> {
         .take_while(|c| c.is_ascii_alphanumeric())
         .collect();
     (state.len() == 5).then_some(state)
-}
-
-impl WorkspaceClient {
-    pub(super) async fn execute_on_cluster(
-        &self,
-        cluster_id: &str,
-        sql: &str,
-    ) -> Result<QueryResult, Error> {
-        let body = json!({"clusterId": cluster_id, "language": "sql"});
-        let created: Id = self
-            .call_json(
-                Method::POST,
-                CONTEXT_CREATE,
-                CONTEXT_CREATE,
-                vec![],
-                Some(body),
-            )
-            .await?;
-        // Contexts are limited per cluster: always give ours back, whatever happened — also
-        // when this future is dropped half way (a reconcile past its deadline).
-        let mut context = ContextGuard {
-            client: Some(self.clone()),
-            cluster_id: cluster_id.to_owned(),
-            context_id: created.id.clone(),
-        };
-        let result = self.run_in_context(cluster_id, &created.id, sql).await;
-        if let Some(client) = context.client.take() {
-            client.destroy_context(cluster_id, &created.id).await;
-        }
-        result
-    }
-
-    async fn destroy_context(&self, cluster_id: &str, context_id: &str) {
-        let destroy = json!({"clusterId": cluster_id, "contextId": context_id});
-        if let Err(err) = self
-            .call(
-                Method::POST,
-                CONTEXT_DESTROY,
-                CONTEXT_DESTROY,
-                vec![],
-                Some(destroy),
-            )
-            .await
-        {
-            tracing::debug!(error = %err, "destroying an execution context failed");
-        }
-    }
-
-    async fn run_in_context(
-        &self,
-        cluster_id: &str,
-        context_id: &str,
-        sql: &str,
-    ) -> Result<QueryResult, Error> {
-        let started = Instant::now();
-        let ids = vec![
-            ("clusterId", cluster_id.to_owned()),
-            ("contextId", context_id.to_owned()),
-        ];
-        self.wait_for_context(&ids, started).await?;
-        let body = json!({
-            "clusterId": cluster_id,
-            "contextId": context_id,
-            "language": "sql",
-            "command": sql,
-        });
-        let command: Id = self
-            .call_json(
-                Method::POST,
-                COMMAND_EXECUTE,
-                COMMAND_EXECUTE,
-                vec![],
-                Some(body),
-            )
-            .await?;
-        let mut query = ids;
-        query.push(("commandId", command.id.clone()));
-        let status = self.wait_for_command(&query, &command.id, started).await?;
-        command_result(status)
-    }
-
-    async fn wait_for_context(
-        &self,
-        ids: &[(&'static str, String)],
-        started: Instant,
-    ) -> Result<(), Error> {
-        #[derive(Deserialize)]
-        struct Status {
-            status: String,
-        }
-        let mut polls: u32 = 0;
-        loop {
-            let s: Status = self
-                .call_json(
-                    Method::GET,
-                    CONTEXT_STATUS,
-                    CONTEXT_STATUS,
-                    ids.to_vec(),
-                    None,
-                )
-                .await?;
-            match s.status.as_str() {
-                "Running" => return Ok(()),
-                "Pending" => {}
-                other => {
-                    return Err(Error::Protocol {
-                        endpoint: CONTEXT_STATUS,
-                        message: format!("the execution context is {other}"),
-                    });
-                }
-            }
-            if started.elapsed() >= self.inner.poll.give_up_after {
-                return Err(Error::Timeout {
-                    what: "execution context".into(),
-                    elapsed: started.elapsed(),
-                });
-            }
-            polls = polls.saturating_add(1);
-            tokio::time::sleep(self.inner.poll.delay(polls)).await;
-        }
-    }
-
-    /// Polls the command until it ends, cancelling it after the poll policy's `give_up_after`.
-    async fn wait_for_command(
-        &self,
-        query: &[(&'static str, String)],
-        command_id: &str,
-        started: Instant,
-    ) -> Result<CommandStatus, Error> {
-        let mut polls: u32 = 0;
-        loop {
-            let status: CommandStatus = self
-                .call_json(
-                    Method::GET,
-                    COMMAND_STATUS,
-                    COMMAND_STATUS,
-                    query.to_vec(),
-                    None,
-                )
-                .await?;
-            if matches!(status.status.as_str(), "Finished" | "Error" | "Cancelled") {
-                return Ok(status);
-            }
-            if started.elapsed() >= self.inner.poll.give_up_after {
-                let mut cancel = serde_json::Map::new();
-                for (k, v) in query {
-                    cancel.insert((*k).to_owned(), Value::String(v.clone()));
-                }
-                if let Err(err) = self
-                    .call(
-                        Method::POST,
-                        COMMAND_CANCEL,
-                        COMMAND_CANCEL,
-                        vec![],
-                        Some(Value::Object(cancel)),
-                    )
-                    .await
-                {
-                    tracing::debug!(error = %err, "cancelling a command failed");
-                }
-                return Err(Error::Timeout {
-                    what: format!("command {command_id}"),
-                    elapsed: started.elapsed(),
-                });
-            }
-            polls = polls.saturating_add(1);
-            tokio::time::sleep(self.inner.poll.delay(polls)).await;
-        }
-    }
 }
 
 /// A 1.2 error `summary` without its HTML: tags removed, entities decoded, as databricks-sdk-go
@@ -380,7 +175,7 @@ fn unescape(s: &str) -> String {
 }
 
 /// The rows of a finished command, or its error as [`Error::Sql`].
-fn command_result(status: CommandStatus) -> Result<QueryResult, Error> {
+pub(super) fn command_result(status: CommandStatus) -> Result<QueryResult, Error> {
     let results = status.results;
     let result_type = results
         .as_ref()
@@ -392,21 +187,24 @@ fn command_result(status: CommandStatus) -> Result<QueryResult, Error> {
         // A server's text: cut before it reaches a status, event or log line.
         let message = summary
             .or(cause.clone())
-            .map(|m| super::truncate(&m, 1000))
+            .map(|m| super::super::truncate(&m, 1000))
             .unwrap_or_else(|| {
-                format!("the command ended {}", super::truncate(&status.status, 100))
+                format!(
+                    "the command ended {}",
+                    super::super::truncate(&status.status, 100)
+                )
             });
         let sql_state = sql_state_in(&message).or_else(|| cause.as_deref().and_then(sql_state_in));
         // The cause carries the exception name the transient checks look for.
         let message = match cause {
             Some(cause) if !message.contains(&cause) => {
-                format!("{message} ({})", super::truncate(&cause, 500))
+                format!("{message} ({})", super::super::truncate(&cause, 500))
             }
             _ => message,
         };
         return Err(Error::Sql {
             sql_state,
-            error_code: Some(super::truncate(&status.status, 100)),
+            error_code: Some(super::super::truncate(&status.status, 100)),
             message,
         });
     }
@@ -435,6 +233,8 @@ fn command_result(status: CommandStatus) -> Result<QueryResult, Error> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -495,7 +295,7 @@ mod tests {
         assert_eq!(ok.rows, vec![vec![json!(1)]]);
         let text = command_result(status(r#""hello""#).unwrap()).unwrap();
         assert_eq!(text.rows, vec![vec![json!("hello")]]);
-        let many = format!("[{}[]]", "[],".repeat(super::super::sql::MAX_ROWS));
+        let many = format!("[{}[]]", "[],".repeat(crate::databricks::sql::MAX_ROWS));
         let err = status(&many).err().expect("more rows than asked for");
         assert!(err.to_string().contains("more than 100 items"), "{err}");
         let nested = status("[[[1, 2]]]").err().expect("a list in a cell");
