@@ -216,13 +216,17 @@ async fn issuer(client: &kube::Client) -> Result<String, kube::Error> {
 }
 
 /// The `aud` claim of the token the operator itself runs with in a pod (no signature check: it
-/// is only read, to learn what the API server accepts). Empty outside a pod.
-fn own_token_audiences() -> Vec<String> {
+/// is only read, to learn what the API server accepts), read once per process: the API server's
+/// audiences do not change under a running pod. Empty outside a pod.
+fn own_token_audiences() -> &'static [String] {
     const TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-    std::fs::read_to_string(TOKEN)
-        .ok()
-        .and_then(|t| jwt_audiences(t.trim()))
-        .unwrap_or_default()
+    static AUDIENCES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    AUDIENCES.get_or_init(|| {
+        std::fs::read_to_string(TOKEN)
+            .ok()
+            .and_then(|t| jwt_audiences(t.trim()))
+            .unwrap_or_default()
+    })
 }
 
 fn jwt_audiences(jwt: &str) -> Option<Vec<String>> {

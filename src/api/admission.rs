@@ -96,47 +96,27 @@ fn check(schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
         Value::String(s) => string(schema, s, shown, out),
         Value::Number(n) => {
             let n = n.as_f64().unwrap_or_default();
-            if schema
-                .get("minimum")
-                .and_then(Value::as_f64)
-                .is_some_and(|m| n < m)
-            {
+            if let Some(limit) = beyond(schema, "minimum", n, false) {
                 out.push(format!(
-                    "{shown}: Invalid value: {n}: should be at least {}",
-                    schema["minimum"]
+                    "{shown}: Invalid value: {n}: should be at least {limit}"
                 ));
             }
-            if schema
-                .get("maximum")
-                .and_then(Value::as_f64)
-                .is_some_and(|m| n > m)
-            {
+            if let Some(limit) = beyond(schema, "maximum", n, true) {
                 out.push(format!(
-                    "{shown}: Invalid value: {n}: should be at most {}",
-                    schema["maximum"]
+                    "{shown}: Invalid value: {n}: should be at most {limit}"
                 ));
             }
         }
         Value::Array(items) => {
-            let len = items.len() as u64;
-            if schema
-                .get("maxItems")
-                .and_then(Value::as_u64)
-                .is_some_and(|m| len > m)
-            {
+            let len = items.len() as f64;
+            if let Some(limit) = beyond(schema, "maxItems", len, true) {
                 out.push(format!(
-                    "{shown}: Too many: {len}: must have at most {} items",
-                    schema["maxItems"]
+                    "{shown}: Too many: {len}: must have at most {limit} items"
                 ));
             }
-            if schema
-                .get("minItems")
-                .and_then(Value::as_u64)
-                .is_some_and(|m| len < m)
-            {
+            if let Some(limit) = beyond(schema, "minItems", len, false) {
                 out.push(format!(
-                    "{shown}: Invalid value: must have at least {} items",
-                    schema["minItems"]
+                    "{shown}: Invalid value: must have at least {limit} items"
                 ));
             }
             if schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("set") {
@@ -158,26 +138,22 @@ fn check(schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
     rules(schema, value, path, out);
 }
 
+/// The schema's `key` bound when `n` lies past it (`over`: a maximum, else a minimum).
+fn beyond(schema: &Value, key: &str, n: f64, over: bool) -> Option<f64> {
+    let limit = schema.get(key).and_then(Value::as_f64)?;
+    (if over { n > limit } else { n < limit }).then_some(limit)
+}
+
 fn string(schema: &Value, s: &str, shown: &str, out: &mut Vec<String>) {
-    let len = s.chars().count() as u64;
-    if schema
-        .get("maxLength")
-        .and_then(Value::as_u64)
-        .is_some_and(|m| len > m)
-    {
+    let len = s.chars().count() as f64;
+    if let Some(limit) = beyond(schema, "maxLength", len, true) {
         out.push(format!(
-            "{shown}: Too long: may not be more than {} bytes",
-            schema["maxLength"]
+            "{shown}: Too long: may not be more than {limit} bytes"
         ));
     }
-    if schema
-        .get("minLength")
-        .and_then(Value::as_u64)
-        .is_some_and(|m| len < m)
-    {
+    if let Some(limit) = beyond(schema, "minLength", len, false) {
         out.push(format!(
-            "{shown}: Invalid value: should be at least {} chars long",
-            schema["minLength"]
+            "{shown}: Invalid value: should be at least {limit} chars long"
         ));
     }
     if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
