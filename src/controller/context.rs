@@ -9,6 +9,8 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::claims::Claims;
+use super::fairness::Admission;
+use super::index::Index;
 use super::metrics::Metrics;
 use crate::api::DatabricksIntegration;
 use crate::databricks::Clients;
@@ -62,6 +64,10 @@ pub struct Context {
     pub installation: Installation,
     /// Which integration holds which workspace, in the operator's own namespace.
     pub claims: Claims,
+    /// Lookups across integrations (Secret users, namespaces), kept from their watch.
+    pub index: Arc<Index>,
+    /// Each namespace's and workspace's share of the workers.
+    pub admission: Admission,
     failures: Mutex<HashMap<ObjectRef<DatabricksIntegration>, u32>>,
     forced: Mutex<HashSet<ObjectRef<DatabricksIntegration>>>,
     /// resourceVersion last seen per watched Secret/ConfigMap (kind, namespace, name).
@@ -88,6 +94,8 @@ impl Context {
             store,
             timing,
             installation: Installation::pinned(crate::identity::DEFAULT_INSTALLATION),
+            index: Arc::default(),
+            admission: Admission::new(usize::MAX, usize::MAX),
             failures: Mutex::default(),
             forced: Mutex::default(),
             versions: Mutex::default(),
@@ -115,6 +123,19 @@ impl Context {
     /// Keeps the workspace claims in `namespace` (the operator's own; tenants cannot write it).
     pub fn with_claims_namespace(mut self, namespace: &str) -> Self {
         self.claims = Claims::new(self.kube.clone(), namespace);
+        self
+    }
+
+    /// Follows `index` and shares `concurrency` workers fairly, at most `per_workspace` of them
+    /// on one workspace.
+    pub fn with_fairness(
+        mut self,
+        index: Arc<Index>,
+        concurrency: usize,
+        per_workspace: usize,
+    ) -> Self {
+        self.index = index;
+        self.admission = Admission::new(concurrency, per_workspace);
         self
     }
 

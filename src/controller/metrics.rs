@@ -35,6 +35,11 @@ struct EndpointLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScopeLabels {
+    scope: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabels {
     phase: String,
 }
@@ -44,6 +49,7 @@ pub struct Metrics {
     reconciles: Counter,
     reconcile_duration: Histogram,
     failures: Family<ReasonLabels, Counter>,
+    deferred: Family<ScopeLabels, Counter>,
     requests: Family<RequestLabels, Counter>,
     request_duration: Family<EndpointLabels, Histogram>,
     phases: Arc<PhaseCollector>,
@@ -71,6 +77,12 @@ impl Default for Metrics {
             "reconcile_failures",
             "Failed reconciliations by reason",
             failures.clone(),
+        );
+        let deferred = Family::<ScopeLabels, Counter>::default();
+        registry.register(
+            "reconciles_deferred",
+            "Reconciles put back because their namespace or workspace was over its share of the workers",
+            deferred.clone(),
         );
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -100,6 +112,7 @@ impl Default for Metrics {
             reconciles,
             reconcile_duration,
             failures,
+            deferred,
             requests,
             request_duration,
             phases,
@@ -128,6 +141,11 @@ impl Metrics {
     pub fn reconciled(&self, took: Duration) {
         self.reconciles.inc();
         self.reconcile_duration.observe(took.as_secs_f64());
+    }
+
+    /// A reconcile put back by fair admission (`scope`: namespace or workspace).
+    pub fn deferred(&self, scope: &'static str) {
+        self.deferred.get_or_create(&ScopeLabels { scope }).inc();
     }
 
     pub fn failed(&self, reason: &str) {

@@ -7,7 +7,9 @@ mod config_map;
 mod context;
 pub mod decide;
 mod error;
+mod fairness;
 pub mod flow;
+mod index;
 mod leader;
 pub mod metrics;
 pub mod observe;
@@ -22,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::{Api, ListParams};
@@ -111,6 +113,10 @@ pub struct RunArgs {
     /// so one integration per workspace can go wide).
     #[arg(long, env = "UC_OPERATOR_CONCURRENCY", default_value_t = 128)]
     pub concurrency: u16,
+    /// How many reconciles may be in flight on one workspace (host and port) at once, whichever
+    /// namespaces they come from: a slow workspace holds no more workers than this.
+    #[arg(long, env = "UC_OPERATOR_WORKSPACE_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub workspace_concurrency: u16,
     /// The deadline of one reconcile; past it the reconcile is reported as failed and retried.
     #[arg(long, env = "UC_OPERATOR_RECONCILE_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
     pub reconcile_timeout: Duration,
@@ -346,11 +352,14 @@ async fn run_controller(
     // Status writes change neither generation nor finalizers, so they trigger nothing; deletion
     // bumps the generation, so it gets through.
     let (store, writer) = kube::runtime::reflector::store();
+    let index = Arc::new(index::Index::default());
+    let follow = index.clone();
     let stream = watcher(dbis, watcher::Config::default())
         .default_backoff()
         // The cache keeps every resource; its managedFields are most of an object's size and
         // nothing here reads them.
         .modify(|d| kube::ResourceExt::managed_fields_mut(d).clear())
+        .inspect_ok(move |event| follow.observe(event))
         .reflect(writer)
         .applied_objects()
         .predicate_filter(
@@ -375,20 +384,25 @@ async fn run_controller(
             parts.timing,
         )
         .with_installation(parts.installation)
-        .with_claims_namespace(&claims_namespace(args)),
+        .with_claims_namespace(&claims_namespace(args))
+        .with_fairness(
+            index,
+            usize::from(args.concurrency),
+            usize::from(args.workspace_concurrency),
+        ),
     );
     spawn_readiness(store.clone(), parts.ready);
     if let (Some(ns), Some(rb)) = (&args.namespace, &args.role_binding) {
         tokio::spawn(binding::hold(client.clone(), ns.clone(), rb.clone()));
     }
     let namespace = args.namespace.as_deref();
-    let (secret_ctx, cm_ctx, secret_store) = (ctx.clone(), ctx.clone(), store.clone());
+    let (secret_ctx, cm_ctx) = (ctx.clone(), ctx.clone());
     let config = kube::runtime::controller::Config::default().concurrency(args.concurrency);
     controller
         .with_config(config)
         .watches_stream(
             watches::secrets(&client, namespace, ctx.clone()),
-            move |secret| watches::on_secret(&secret_ctx, &secret_store, &secret),
+            move |secret| watches::on_secret(&secret_ctx, &secret),
         )
         .watches_stream(watches::config_maps(&client, namespace), move |cm| {
             watches::on_config_map(&cm_ctx, &cm)

@@ -12,7 +12,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::runtime::reflector::ObjectRef;
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, debug, info_span, warn};
 
 use super::context::Context;
 use super::decide;
@@ -34,6 +34,17 @@ pub async fn reconcile(
         generation = dbi.metadata.generation,
     );
     async move {
+        let workspace = super::flow::workspace_key(&dbi);
+        let namespaces = ctx.index.namespaces();
+        let _permit = match ctx.admission.admit(&ns, workspace.as_deref(), namespaces) {
+            Ok(permit) => permit,
+            Err(deferred) => {
+                // Nothing done, nothing written: it asks again once others had their turn.
+                debug!(?deferred, "deferred: over its share of the workers");
+                ctx.metrics.deferred(deferred.scope());
+                return Ok(Action::requeue(super::fairness::retry_in()));
+            }
+        };
         let started = Instant::now();
         let api: Api<DatabricksIntegration> = Api::namespaced(ctx.kube.clone(), &ns);
         let work = finalizer(&api, FINALIZER, dbi.clone(), |event| async {

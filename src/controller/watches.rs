@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::{Stream, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, PartialObjectMeta};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 
@@ -67,13 +67,9 @@ pub fn config_maps(
 }
 
 /// The resources a Secret change concerns; forced to re-validate when it really changed.
-pub fn on_secret(
-    ctx: &Context,
-    store: &Store<DatabricksIntegration>,
-    secret: &PartialObjectMeta<Secret>,
-) -> Vec<Ref> {
+pub fn on_secret(ctx: &Context, secret: &PartialObjectMeta<Secret>) -> Vec<Ref> {
     let ns = secret.namespace().unwrap_or_default();
-    let refs = users_of_secret(store, &ns, &secret.name_any());
+    let refs = ctx.index.users_of_secret(&ns, &secret.name_any());
     if ctx.changed("Secret", ns, secret.name_any(), secret.resource_version()) {
         ctx.force(refs.clone());
     }
@@ -100,16 +96,4 @@ pub fn on_config_map(ctx: &Context, cm: &PartialObjectMeta<ConfigMap>) -> Vec<Re
         .collect();
     ctx.force(refs.clone());
     refs
-}
-
-/// The reverse index from a Secret to the integrations that reference it, read from the watch
-/// cache: a rotation re-validates exactly those.
-fn users_of_secret(store: &Store<DatabricksIntegration>, namespace: &str, name: &str) -> Vec<Ref> {
-    store
-        .state()
-        .iter()
-        .filter(|d| d.namespace().as_deref() == Some(namespace))
-        .filter(|d| d.spec.secret_names().iter().any(|n| n == name))
-        .map(|d| ObjectRef::from_obj(d.as_ref()))
-        .collect()
 }

@@ -71,6 +71,13 @@ impl Env {
         self.operator = Some(Operator::start(self.cp, &self.ns, &self.bundle, extra));
     }
 
+    /// Starts the operator with `timings` in place of the short test timings.
+    pub fn start_timed(&mut self, timings: &[&str], extra: &[&str]) {
+        let kubeconfig = &self.cp.kubeconfig;
+        let op = Operator::start_timed(self.cp, kubeconfig, &self.ns, &self.bundle, timings, extra);
+        self.operator = Some(op);
+    }
+
     /// The operator with its test hooks on.
     #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
     pub fn start_hooked(&mut self, extra: &[&str]) {

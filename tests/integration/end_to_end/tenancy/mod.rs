@@ -2,6 +2,7 @@
 //! another.
 
 mod endpoints;
+mod fairness;
 mod hosts;
 mod installations;
 mod teardown;
