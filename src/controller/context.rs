@@ -139,6 +139,12 @@ impl Context {
         self
     }
 
+    /// Follows one event of the integrations' watch into the index (the controller's watch does
+    /// this itself; tests that fill the cache by hand call it too).
+    pub fn observe(&self, event: &kube::runtime::watcher::Event<DatabricksIntegration>) {
+        self.index.observe(event);
+    }
+
     pub fn with_installation(mut self, installation: Installation) -> Self {
         self.installation = installation;
         self

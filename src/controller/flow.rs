@@ -170,7 +170,7 @@ pub fn compute_policy(dbi: &DatabricksIntegration, flow: Flow) -> ComputePolicy 
 }
 
 /// Whether the last validation of the current generation passed `Basic Connection Test`.
-fn basic_connection_passed(dbi: &DatabricksIntegration) -> bool {
+pub(crate) fn basic_connection_passed(dbi: &DatabricksIntegration) -> bool {
     let Some(status) = dbi.status.as_ref() else {
         return false;
     };

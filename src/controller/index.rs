@@ -1,6 +1,7 @@
 //! What the controller looks up across resources, kept from the resource's own watch events:
 //! which integrations use a Secret (a rotation re-validates exactly those, without scanning every
-//! integration per Secret event) and how many namespaces hold integrations (fair admission).
+//! integration per Secret event), which integrations exist (by UID, for workspace claims) and how
+//! many namespaces hold integrations (fair admission).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
@@ -23,8 +24,9 @@ pub struct Index {
 
 #[derive(Default)]
 struct Entries {
-    /// Each integration's Secrets, to undo its entries when it changes or goes.
-    secrets_of: HashMap<(String, String), Vec<String>>,
+    /// Each integration's UID and Secrets, to undo its entries when it changes or goes.
+    entries_of: HashMap<(String, String), (String, Vec<String>)>,
+    uids: HashSet<String>,
     /// (namespace, Secret) → the names of the integrations that reference it.
     users: HashMap<(String, String), HashSet<String>>,
     /// Integrations per namespace.
@@ -43,14 +45,17 @@ impl Entries {
                 .insert(name.clone());
         }
         *self.per_namespace.entry(ns.clone()).or_default() += 1;
-        self.secrets_of.insert((ns, name), secrets);
+        let uid = dbi.uid().unwrap_or_default();
+        self.uids.insert(uid.clone());
+        self.entries_of.insert((ns, name), (uid, secrets));
     }
 
     fn remove(&mut self, dbi: &DatabricksIntegration) {
         let (ns, name) = (dbi.namespace().unwrap_or_default(), dbi.name_any());
-        let Some(secrets) = self.secrets_of.remove(&(ns.clone(), name.clone())) else {
+        let Some((uid, secrets)) = self.entries_of.remove(&(ns.clone(), name.clone())) else {
             return;
         };
+        self.uids.remove(&uid);
         for secret in secrets {
             let key = (ns.clone(), secret);
             if let Some(users) = self.users.get_mut(&key) {
@@ -103,6 +108,12 @@ impl Index {
             .unwrap_or_default()
     }
 
+    /// Whether an integration with this UID exists.
+    pub fn alive(&self, uid: &str) -> bool {
+        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
+        live.uids.contains(uid)
+    }
+
     /// How many namespaces hold at least one integration.
     pub fn namespaces(&self) -> usize {
         let live = self.live.read().unwrap_or_else(|e| e.into_inner());
@@ -140,6 +151,7 @@ mod tests {
         assert_eq!(names(index.users_of_secret("a", "s")), ["one", "two"]);
         assert_eq!(names(index.users_of_secret("b", "s")), ["three"]);
         assert_eq!(index.namespaces(), 2);
+        assert!(index.alive("three"));
 
         // An edit moves the reference; a deletion removes it.
         index.observe(&Event::Apply(dbi("a", "two", "other")));
@@ -148,6 +160,8 @@ mod tests {
         index.observe(&Event::Delete(dbi("b", "three", "s")));
         assert!(index.users_of_secret("b", "s").is_empty());
         assert_eq!(index.namespaces(), 1);
+        assert!(!index.alive("three"));
+        assert!(index.alive("two"), "an edit keeps the integration");
     }
 
     #[test]

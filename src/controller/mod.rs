@@ -2,6 +2,7 @@
 //! references, its ConfigMap), leader election, the metrics and health endpoints, and shutdown.
 
 mod binding;
+mod cache;
 mod claims;
 mod config_map;
 mod context;
@@ -356,9 +357,8 @@ async fn run_controller(
     let follow = index.clone();
     let stream = watcher(dbis, watcher::Config::default())
         .default_backoff()
-        // The cache keeps every resource; its managedFields are most of an object's size and
-        // nothing here reads them.
-        .modify(|d| kube::ResourceExt::managed_fields_mut(d).clear())
+        // The cache keeps every resource, so only what the decisions read (cache.rs).
+        .modify(cache::trim)
         .inspect_ok(move |event| follow.observe(event))
         .reflect(writer)
         .applied_objects()

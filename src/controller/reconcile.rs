@@ -78,10 +78,15 @@ pub async fn reconcile(
 }
 
 /// Reports a reconcile that was cut short in the phase of the flow it was in.
-async fn interrupted(dbi: &DatabricksIntegration, ctx: &Context, failure: Failure) -> Error {
+async fn interrupted(cached: &DatabricksIntegration, ctx: &Context, failure: Failure) -> Error {
     tracing::error!(reason = %failure.reason, "{}", failure.message);
-    let decision = decide::interrupted(dbi, failure.clone());
-    match StatusWriter::new(ctx, dbi).write(decision).await {
+    // Written over the whole status, not the cache's trimmed copy (`cache.rs`).
+    let dbi = match super::cache::latest(ctx, cached).await {
+        Ok(dbi) => dbi,
+        Err(e) => return e,
+    };
+    let decision = decide::interrupted(&dbi, failure.clone());
+    match StatusWriter::new(ctx, &dbi).write(decision).await {
         Err(e) => e,
         // A failed decision always asks for a retry: this arm only keeps the types honest.
         Ok(_) => Error::Failed(failure),

@@ -122,3 +122,28 @@ never contend for one Lease. */}}
 {{- $unit := dict "s" 1 "m" 60 "h" 3600 "d" 86400 }}
 {{- mul (int (trimSuffix (regexFind "[smhd]$" $v) $v)) (get $unit (regexFind "[smhd]$" $v)) }}
 {{- end }}
+
+{{/* resources.limits.memory (e.g. 256Mi, 1Gi, 300M, 268435456) in MiB; 0 when there is none. */}}
+{{- define "uc-operator.memoryLimitMiB" -}}
+{{- $v := toString (dig "limits" "memory" "" (.Values.resources | default dict)) }}
+{{- if $v }}
+{{- $n := regexFind "^[0-9]+" $v }}
+{{- $kib := dict "" 0 "Ki" 1 "k" 1 "Mi" 1024 "M" 977 "Gi" 1048576 "G" 976563 "Ti" 1073741824 }}
+{{- $unit := trimPrefix $n $v }}
+{{- if eq $unit "" }}{{ div (int64 $n) 1048576 }}
+{{- else }}{{ div (mul (int64 $n) (get $kib $unit)) 1024 }}
+{{- end }}
+{{- else }}0
+{{- end }}
+{{- end }}
+
+{{/* --concurrency: the value when set; otherwise sized against the memory limit (docs/helm.md):
+96 MiB stay for the cache (10,000 integrations) and the process-wide 32 MiB budget for response
+bodies, then one worker per MiB, between 8 and 128. Without a limit, the binary's default. */}}
+{{- define "uc-operator.concurrency" -}}
+{{- if .Values.concurrency }}{{ .Values.concurrency }}
+{{- else }}
+{{- $mib := int64 (include "uc-operator.memoryLimitMiB" .) }}
+{{- if gt $mib 0 }}{{ max 8 (min 128 (sub $mib 96)) }}{{ end }}
+{{- end }}
+{{- end }}

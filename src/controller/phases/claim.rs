@@ -2,8 +2,6 @@
 //! (`controller/claims.rs`), never by what a tenant can write. Runs once the tests named the
 //! workspace (its id from SCIM `Me`), so two host names of one workspace are one workspace.
 
-use kube::ResourceExt;
-
 use super::super::claims::{self, Holder};
 use super::super::context::Context;
 use crate::api::DatabricksIntegration;
@@ -25,8 +23,7 @@ pub async fn settle(
         .await
         .map_err(kube_failure)?;
     let passed = findings.failure().is_none();
-    let store = ctx.store.state();
-    let alive = |uid: &str| store.iter().any(|d| d.uid().as_deref() == Some(uid));
+    let alive = |uid: &str| ctx.index.alive(uid);
     let holder = ctx.claims.holder(dbi, &ws, passed, alive).await;
     duplicate(&ws, holder.map_err(kube_failure)?)
 }
@@ -36,8 +33,7 @@ pub async fn before_tests(ctx: &Context, dbi: &DatabricksIntegration) -> Result<
     let Some(ws) = claims::workspace(dbi, None) else {
         return Ok(());
     };
-    let store = ctx.store.state();
-    let alive = |uid: &str| store.iter().any(|d| d.uid().as_deref() == Some(uid));
+    let alive = |uid: &str| ctx.index.alive(uid);
     let holder = ctx.claims.holder_by_host(dbi, &ws.host, alive).await;
     duplicate(&ws, holder.map_err(kube_failure)?)
 }

@@ -18,7 +18,9 @@ use crate::setup::{self, Dropped};
 const HINT: &str =
     "; fix it, or set deletionPolicy: Retain to delete the resource and keep the catalog";
 
-pub async fn run(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, Error> {
+pub async fn run(cached: &DatabricksIntegration, ctx: &Context) -> Result<Action, Error> {
+    // From the whole resource, not the cache's trimmed copy (`cache.rs`).
+    let dbi = &super::super::cache::latest(ctx, cached).await?;
     let mut writer = StatusWriter::new(ctx, dbi);
     writer.announce_deletion().await?;
     let (notes, failure) = clean_up(ctx, dbi).await?;

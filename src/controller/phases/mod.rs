@@ -10,10 +10,13 @@ mod dereference;
 mod set_up;
 mod validate;
 
+use std::time::Duration;
+
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
+use super::cache;
 use super::context::Context;
 use super::decide::{self, Outcome};
 use super::error::Error;
@@ -23,7 +26,22 @@ use crate::api::DatabricksIntegration;
 use crate::checks::Integration;
 
 /// Brings a live resource to its desired state and reports it.
-pub async fn apply(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action, Error> {
+pub async fn apply(cached: &DatabricksIntegration, ctx: &Context) -> Result<Action, Error> {
+    let oref = ObjectRef::from_obj(cached);
+    let rotated = ctx.take_forced(&oref);
+    if let Some(wait) = resting(ctx, cached, rotated) {
+        return Ok(Action::requeue(wait));
+    }
+    // Work to do: from the whole resource, not the cache's trimmed copy (`cache.rs`).
+    let dbi = &match cache::latest(ctx, cached).await {
+        Ok(dbi) => dbi,
+        Err(e) => {
+            if rotated {
+                ctx.force([oref]);
+            }
+            return Err(e);
+        }
+    };
     let mut writer = StatusWriter::new(ctx, dbi);
     if dbi.spec.suspend {
         if let Err(f) = claim::release_moved(ctx, dbi).await {
@@ -33,26 +51,32 @@ pub async fn apply(dbi: &DatabricksIntegration, ctx: &Context) -> Result<Action,
     }
     let flow = Flow::of(dbi);
     let requested = flow::new_request(dbi);
-    let rotated = ctx.take_forced(&ObjectRef::from_obj(dbi));
-    if flow == Flow::Recheck && !rotated && requested.is_some() {
-        let spacing = ctx.timing.request_spacing;
-        if let Some(wait) = flow::request_wait(dbi, Timestamp::now(), spacing) {
-            // Acted on when the spacing ends (annotations alone wake no reconcile then).
-            return Ok(Action::requeue(wait));
-        }
-    }
-    let forced = rotated || requested.is_some();
-    if let Some(wait) = at_rest(dbi, flow, forced) {
-        return Ok(Action::requeue(wait));
-    }
     writer.announce(flow, requested).await?;
     let outcome = phases(ctx, &mut writer, dbi, flow).await;
     let spec_hash = crate::setup::applied_hash(dbi, &ctx.id_of(dbi));
     writer.write(decide::decide(flow, outcome, spec_hash)).await
 }
 
+/// How long a resource has nothing to do, read from the cache: a request inside the spacing,
+/// or an unchanged, recently validated resource.
+fn resting(ctx: &Context, dbi: &DatabricksIntegration, rotated: bool) -> Option<Duration> {
+    if dbi.spec.suspend {
+        return None;
+    }
+    let flow = Flow::of(dbi);
+    let requested = flow::new_request(dbi);
+    if flow == Flow::Recheck && !rotated && requested.is_some() {
+        let spacing = ctx.timing.request_spacing;
+        if let Some(wait) = flow::request_wait(dbi, Timestamp::now(), spacing) {
+            // Acted on when the spacing ends (annotations alone wake no reconcile then).
+            return Some(wait);
+        }
+    }
+    at_rest(dbi, flow, rotated || requested.is_some())
+}
+
 /// How long an unchanged, recently validated resource rests: it costs no API call.
-fn at_rest(dbi: &DatabricksIntegration, flow: Flow, forced: bool) -> Option<std::time::Duration> {
+fn at_rest(dbi: &DatabricksIntegration, flow: Flow, forced: bool) -> Option<Duration> {
     (flow == Flow::Recheck && !forced)
         .then(|| flow::not_due(dbi, Timestamp::now()))
         .flatten()

@@ -161,7 +161,9 @@ impl Env {
     /// Puts the resource as it is now into the watch cache.
     pub async fn remember(&mut self, name: &str) {
         let dbi = self.get(name).await;
-        self.cache.apply_watcher_event(&watcher::Event::Apply(dbi));
+        let event = watcher::Event::Apply(dbi);
+        self.ctx.observe(&event);
+        self.cache.apply_watcher_event(&event);
     }
 
     /// Reads the resource, reconciles it once, and collects the writes it made.

@@ -124,7 +124,12 @@ async fn a_token_expiring_in_a_year_does_not_warn() {
             &env.ns,
             "--overwrite",
         ];
-        crate::support::harness::assert_success(&env.cp.kubectl(&args), "kubectl annotate");
+        // A touch that fails (an API server busy with other tests) is tried again next round;
+        // the deadline below is what fails the test.
+        let out = env.cp.kubectl(&args);
+        if !out.status.success() {
+            eprintln!("kubectl annotate: {}", String::from_utf8_lossy(&out.stderr));
+        }
         touch += 1;
         let dbi = env.get("far").await;
         if dbi

@@ -200,19 +200,40 @@ fn deployment(values: &[&str]) -> Value {
 
 #[test]
 fn operator_values_become_flags() {
-    // Defaults: the binary's own host list, concurrency and identity; a 5m reconcile deadline.
+    // Defaults: the binary's own host list and identity; a 5m reconcile deadline; concurrency
+    // sized against the 256Mi memory limit.
     let args = args_of(&deployment(&[]));
-    assert!(
-        args.contains(&"--reconcile-timeout=5m".to_string()),
-        "{args:?}"
-    );
-    for flag in ["--allowed-hosts", "--concurrency", "--installation-id"] {
+    for flag in ["--reconcile-timeout=5m", "--concurrency=128"] {
+        assert!(args.contains(&flag.to_string()), "{flag}: {args:?}");
+    }
+    for flag in [
+        "--allowed-hosts",
+        "--installation-id",
+        "--workspace-concurrency",
+    ] {
         assert!(
             !args.iter().any(|a| a.starts_with(flag)),
             "{flag}: {args:?}"
         );
     }
+    // A smaller limit, fewer workers (96 MiB kept, then one per MiB; at least 8); no limit,
+    // the binary's default.
+    for (limit, flag) in [
+        ("128Mi", Some("--concurrency=32")),
+        ("200M", Some("--concurrency=94")),
+        ("64Mi", Some("--concurrency=8")),
+        ("null", None),
+    ] {
+        let set = format!("--set=resources.limits.memory={limit}");
+        let args = args_of(&deployment(&[&set]));
+        let got: Vec<_> = args
+            .iter()
+            .filter(|a| a.starts_with("--concurrency"))
+            .collect();
+        assert_eq!(got.first().map(|a| a.as_str()), flag, "{limit}: {args:?}");
+    }
     let args = args_of(&deployment(&[
+        "--set=workspaceConcurrency=2",
         "--set=allowedHosts={*.cloud.databricks.com,adb-1.2.azuredatabricks.net}",
         "--set=concurrency=64",
         "--set=reconcileTimeout=90s",
@@ -221,6 +242,7 @@ fn operator_values_become_flags() {
     for flag in [
         "--allowed-hosts=*.cloud.databricks.com,adb-1.2.azuredatabricks.net",
         "--concurrency=64",
+        "--workspace-concurrency=2",
         "--reconcile-timeout=90s",
         "--installation-id=prod-eu-1",
     ] {
@@ -229,6 +251,7 @@ fn operator_values_become_flags() {
     // What the schema refuses, naming the value.
     for (bad, named) in [
         ("--set=concurrency=0", "concurrency"),
+        ("--set=workspaceConcurrency=0", "workspaceConcurrency"),
         ("--set=reconcileTimeout=5", "reconcileTimeout"),
         ("--set=reconcileTimeout=five minutes", "reconcileTimeout"),
         (
