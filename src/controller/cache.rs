@@ -1,11 +1,12 @@
 //! What the watch cache keeps of a resource, and reading the whole of it back.
 //!
 //! The cache holds every integration for as long as the operator runs, so it keeps only what
-//! the controller decides from before it does any work (the flow, whether it is due, requests,
-//! claims, the phase for metrics): not managedFields, not kubectl's `last-applied-configuration`
-//! copy of the spec, not the messages and results of tests, conditions and connections. A
-//! reconcile that works reads the resource back from the API server first (`latest`): what it
-//! writes builds on the whole status, never on the trimmed copy.
+//! the controller decides from before it does any work: the metadata (without managedFields and
+//! kubectl's `last-applied-configuration` copy of the spec), the spec, and of the status the
+//! phase, generation, setup hash and times that say which flow it is in and whether it is due.
+//! Conditions, test results, connections and the workspace are left out. A reconcile that works
+//! reads the resource back from the API server first (`latest`): what it writes builds on the
+//! whole status, never on the trimmed copy.
 
 use kube::api::Api;
 
@@ -21,21 +22,11 @@ pub fn trim(dbi: &mut DatabricksIntegration) {
     if let Some(annotations) = dbi.metadata.annotations.as_mut() {
         annotations.remove(LAST_APPLIED);
     }
-    let Some(status) = dbi.status.as_mut() else {
-        return;
-    };
-    // Names and outcomes stay: whether the connection test passed decides claims and compute.
-    if let Some(results) = status.validation_results.as_mut() {
-        for test in &mut results.validation_tests {
-            test.message = None;
-            test.result = None;
-        }
-    }
-    for condition in &mut status.conditions {
-        condition.message = String::new();
-    }
-    for connection in &mut status.connections {
-        connection.message = None;
+    if let Some(status) = dbi.status.as_mut() {
+        status.conditions = Vec::new();
+        status.validation_results = None;
+        status.connections = Vec::new();
+        status.workspace = None;
     }
 }
 
@@ -53,6 +44,9 @@ pub async fn latest(
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::jiff::Timestamp;
+
     use super::*;
     use crate::api::{
         DatabricksIntegrationStatus, Phase, TestStatus, ValidationResults, ValidationTest,
@@ -62,18 +56,14 @@ mod tests {
     #[test]
     fn the_cache_keeps_what_the_decisions_read_and_drops_the_bulk() {
         let mut dbi = flow::tests::dbi("a", "https://ws.cloud.databricks.com", 1);
-        dbi.metadata.annotations = Some(
-            [
-                (
-                    LAST_APPLIED.to_string(),
-                    "{\"spec\": \"a copy\"}".to_string(),
-                ),
-                (crate::api::REQUESTED_AT.to_string(), "now".to_string()),
-            ]
-            .into(),
+        let copy = (
+            LAST_APPLIED.to_string(),
+            "{\"spec\": \"a copy\"}".to_string(),
         );
-        let test = |name: &str| ValidationTest {
-            name: name.into(),
+        let request = (crate::api::REQUESTED_AT.to_string(), "now".to_string());
+        dbi.metadata.annotations = Some([copy, request].into());
+        let test = ValidationTest {
+            name: crate::checks::BASIC_CONNECTION_TEST.into(),
             status: TestStatus::Passed,
             message: Some("a long message".repeat(20)),
             result: Some(serde_json::json!({"rows": [[1]]})),
@@ -81,44 +71,36 @@ mod tests {
         dbi.status = Some(DatabricksIntegrationStatus {
             phase: Some(Phase::Enabled),
             observed_generation: Some(2),
+            last_validation_time: Some(Time(Timestamp::now())),
             validation_results: Some(ValidationResults {
                 status: TestStatus::Passed,
-                validation_tests: vec![test(crate::checks::BASIC_CONNECTION_TEST), test("Other")],
+                validation_tests: vec![test],
             }),
             ..Default::default()
         });
-        let before = (
-            Flow::of(&dbi),
-            flow::new_request(&dbi),
-            flow::basic_connection_passed(&dbi),
-        );
-        let size = |d: &DatabricksIntegration| serde_json::to_string(d).unwrap().len();
-        let full = size(&dbi);
+        let decisions = |d: &DatabricksIntegration| {
+            let now = Timestamp::now();
+            (
+                Flow::of(d),
+                flow::new_request(d),
+                flow::not_due(d, now).is_some(),
+                flow::request_wait(d, now, std::time::Duration::from_secs(60)).is_some(),
+                flow::workspace_key(d),
+            )
+        };
+        let before = decisions(&dbi);
 
         trim(&mut dbi);
 
-        let after = (
-            Flow::of(&dbi),
-            flow::new_request(&dbi),
-            flow::basic_connection_passed(&dbi),
+        assert_eq!(
+            decisions(&dbi),
+            before,
+            "the same decisions from the trimmed copy"
         );
-        assert_eq!(before, after, "the same decisions from the trimmed copy");
-        assert!(size(&dbi) < full, "{} of {full} bytes kept", size(&dbi));
         let annotations = dbi.metadata.annotations.as_ref().unwrap();
         assert!(!annotations.contains_key(LAST_APPLIED));
-        let tests = &dbi
-            .status
-            .as_ref()
-            .unwrap()
-            .validation_results
-            .as_ref()
-            .unwrap();
-        assert_eq!(tests.validation_tests.len(), 2, "no test is dropped");
-        assert!(
-            tests
-                .validation_tests
-                .iter()
-                .all(|t| t.message.is_none() && t.result.is_none())
-        );
+        assert!(annotations.contains_key(crate::api::REQUESTED_AT));
+        let status = dbi.status.as_ref().unwrap();
+        assert!(status.validation_results.is_none() && status.conditions.is_empty());
     }
 }

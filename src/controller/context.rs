@@ -5,10 +5,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube::runtime::events::Recorder;
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::claims::Claims;
+use super::events::Events;
 use super::fairness::Admission;
 use super::index::Index;
 use super::metrics::Metrics;
@@ -55,7 +56,8 @@ impl Default for Timing {
 
 pub struct Context {
     pub kube: kube::Client,
-    pub recorder: Recorder,
+    /// Events on the resources, with a bounded memory of what was published.
+    pub events: Events,
     pub metrics: Arc<Metrics>,
     pub databricks: Clients,
     pub store: Store<DatabricksIntegration>,
@@ -79,7 +81,7 @@ pub struct Context {
 impl Context {
     pub fn new(
         kube: kube::Client,
-        recorder: Recorder,
+        reporter: Reporter,
         metrics: Arc<Metrics>,
         databricks: Clients,
         store: Store<DatabricksIntegration>,
@@ -87,8 +89,8 @@ impl Context {
     ) -> Self {
         Context {
             claims: Claims::new(kube.clone(), "default"),
+            events: Events::new(kube.clone(), reporter),
             kube,
-            recorder,
             metrics,
             databricks,
             store,
@@ -141,8 +143,8 @@ impl Context {
 
     /// Follows one event of the integrations' watch into the index (the controller's watch does
     /// this itself; tests that fill the cache by hand call it too).
-    pub fn observe(&self, event: &kube::runtime::watcher::Event<DatabricksIntegration>) {
-        self.index.observe(event);
+    pub fn observe(&self, event: kube::runtime::watcher::Event<DatabricksIntegration>) {
+        self.index.follow(event);
     }
 
     pub fn with_installation(mut self, installation: Installation) -> Self {
@@ -243,8 +245,8 @@ mod tests {
         };
         let (store, _writer) = kube::runtime::reflector::store();
         Context::new(
-            client.clone(),
-            Recorder::new(client, reporter),
+            client,
+            reporter,
             Arc::new(Metrics::default()),
             Clients::new(Default::default()),
             store,

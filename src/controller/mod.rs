@@ -8,6 +8,7 @@ mod config_map;
 mod context;
 pub mod decide;
 mod error;
+mod events;
 mod fairness;
 pub mod flow;
 mod index;
@@ -29,8 +30,8 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::{Api, ListParams};
-use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::{Controller, Predicate, WatchStreamExt, predicates, watcher};
+use kube::runtime::events::Reporter;
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use tracing::info;
 
 pub use context::{Context, Timing};
@@ -359,15 +360,9 @@ async fn run_controller(
         .default_backoff()
         // The cache keeps every resource, so only what the decisions read (cache.rs).
         .modify(cache::trim)
-        .inspect_ok(move |event| follow.observe(event))
         .reflect(writer)
-        .applied_objects()
-        .predicate_filter(
-            predicates::generation
-                .combine(predicates::finalizers)
-                .combine(requested_at),
-            Default::default(),
-        );
+        // Status writes wake nothing: only new generations, finalizers and requests (index.rs).
+        .try_filter_map(move |event| futures::future::ready(Ok(follow.follow(event))));
     let controller = Controller::for_stream(stream, store.clone());
     parts.metrics.count_phases_from(store.clone());
     let reporter = Reporter {
@@ -377,7 +372,7 @@ async fn run_controller(
     let ctx = Arc::new(
         Context::new(
             client.clone(),
-            Recorder::new(client.clone(), reporter),
+            reporter,
             parts.metrics,
             Clients::new(parts.settings),
             store.clone(),
@@ -411,20 +406,6 @@ async fn run_controller(
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
-}
-
-/// A new `uc-operator.dev/requestedAt` value gets through the predicate filter (annotations
-/// change no generation).
-fn requested_at(dbi: &DatabricksIntegration) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let value = dbi
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(crate::api::REQUESTED_AT)?;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    value.hash(&mut h);
-    Some(h.finish())
 }
 
 /// Ready once the watch cache has synced.

@@ -188,7 +188,7 @@ pub async fn publish(ctx: &Context, dbi: &DatabricksIntegration, note: Note) {
         secondary: None,
     };
     let reference = dbi.object_ref(&());
-    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+    if let Err(e) = ctx.events.publish(&event, &reference).await {
         // A terminating namespace refuses new events: the log keeps what it said.
         let note = event.note.as_deref().unwrap_or_default();
         warn!(error = %e, reason = %event.reason, note, "could not publish an event");

@@ -11,7 +11,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, WatchEvent, WatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::finalizer;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, ObjectRef};
@@ -96,7 +96,7 @@ impl Env {
         };
         let ctx = Context::new(
             client.clone(),
-            Recorder::new(client.clone(), reporter),
+            reporter,
             Arc::new(Metrics::default()),
             Clients::new(super::databricks::settings(&sim)),
             store,
@@ -161,9 +161,9 @@ impl Env {
     /// Puts the resource as it is now into the watch cache.
     pub async fn remember(&mut self, name: &str) {
         let dbi = self.get(name).await;
-        let event = watcher::Event::Apply(dbi);
-        self.ctx.observe(&event);
-        self.cache.apply_watcher_event(&event);
+        self.cache
+            .apply_watcher_event(&watcher::Event::Apply(dbi.clone()));
+        self.ctx.observe(watcher::Event::Apply(dbi));
     }
 
     /// Reads the resource, reconciles it once, and collects the writes it made.
