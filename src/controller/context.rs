@@ -18,7 +18,15 @@ use crate::databricks::Clients;
 use crate::identity::{Installation, IntegrationId};
 
 /// The version remembered for a deleted object until its deletion has been handled.
-const GONE: &str = "\u{0}deleted";
+const GONE: u64 = u64::MAX;
+
+/// A short, fixed-size stand-in for a name or version: thousands of Secrets are remembered.
+fn hash(value: impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
 
 /// Timing knobs; the defaults suit production, tests shorten them.
 #[derive(Clone, Debug)]
@@ -72,8 +80,8 @@ pub struct Context {
     pub admission: Admission,
     failures: Mutex<HashMap<ObjectRef<DatabricksIntegration>, u32>>,
     forced: Mutex<HashSet<ObjectRef<DatabricksIntegration>>>,
-    /// resourceVersion last seen per watched Secret/ConfigMap (kind, namespace, name).
-    versions: Mutex<HashMap<(&'static str, String, String), String>>,
+    /// resourceVersion last seen per watched Secret/ConfigMap (kind, namespace, name), hashed.
+    versions: Mutex<HashMap<u64, u64>>,
     /// Since when each resource has been waiting for its cluster to start.
     compute_waits: Mutex<HashMap<ObjectRef<DatabricksIntegration>, std::time::Instant>>,
 }
@@ -194,14 +202,15 @@ impl Context {
         version: Option<String>,
     ) -> bool {
         let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (kind, namespace, name);
-        if versions.get(&key).is_some_and(|v| v == GONE) {
+        let key = hash((kind, namespace, name));
+        if versions.get(&key) == Some(&GONE) {
             // Deleted: a change this once, then nothing is remembered of it.
             versions.remove(&key);
             return true;
         }
-        let version = version.unwrap_or_default();
-        match versions.insert(key, version.clone()) {
+        // The top bit cleared: a version never reads as GONE.
+        let version = hash(version.unwrap_or_default()) >> 1;
+        match versions.insert(key, version) {
             Some(previous) => previous != version,
             None => false,
         }
@@ -211,8 +220,8 @@ impl Context {
     /// so what is remembered stays bounded by the objects that exist.
     pub fn deleted(&self, kind: &'static str, namespace: &str, name: &str) {
         let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = versions.get_mut(&(kind, namespace.to_string(), name.to_string())) {
-            *v = GONE.to_string();
+        if let Some(v) = versions.get_mut(&hash((kind, namespace, name))) {
+            *v = GONE;
         }
     }
 

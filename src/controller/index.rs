@@ -59,9 +59,14 @@ fn key(dbi: &DatabricksIntegration) -> u64 {
 
 /// What a reconcile acts on: a new generation (spec edits and deletion), finalizers, or a new
 /// `uc-operator.dev/requestedAt` (annotations change no generation). The operator's own status
-/// writes change none of them.
+/// writes change none of them: a request it handled reads the same from the status (the cache
+/// drops the annotation then, `cache.rs`).
 fn trigger(dbi: &DatabricksIntegration) -> u64 {
-    let requested = dbi.annotations().get(crate::api::REQUESTED_AT);
+    let handled = dbi
+        .status
+        .as_ref()
+        .and_then(|s| s.last_handled_reconcile_at.as_ref());
+    let requested = dbi.annotations().get(crate::api::REQUESTED_AT).or(handled);
     hash((dbi.metadata.generation, &dbi.metadata.finalizers, requested))
 }
 
@@ -250,6 +255,14 @@ mod tests {
         d.metadata.annotations = Some([(requested.clone(), "1".into())].into());
         assert!(index.follow(Event::Apply(d.clone())).is_some(), "a request");
         assert!(index.follow(Event::Apply(d.clone())).is_none(), "the same");
+        // Handled: the status says so and the cache drops the annotation; nothing to wake.
+        d.status = Some(crate::api::DatabricksIntegrationStatus {
+            last_handled_reconcile_at: Some("1".into()),
+            ..Default::default()
+        });
+        crate::controller::cache::trim(&mut d);
+        assert!(d.metadata.annotations.is_none());
+        assert!(index.follow(Event::Apply(d.clone())).is_none(), "handled");
         d.metadata.annotations = Some([(requested, "2".into())].into());
         assert!(index.follow(Event::Apply(d.clone())).is_some(), "a new one");
         // A re-list wakes only what changed while the watch was down.

@@ -64,7 +64,9 @@ impl Default for ClientSettings {
             poll: PollPolicy::default(),
             observer: None,
             allowed_hosts: AllowedHosts::default(),
-            max_cached_clients: 1024,
+            // A client is taken once per reconcile and OAuth tokens live about an hour, the
+            // usual re-validation interval: more would keep memory, not tokens worth reusing.
+            max_cached_clients: 256,
         }
     }
 }

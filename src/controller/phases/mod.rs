@@ -42,6 +42,10 @@ pub async fn apply(cached: &DatabricksIntegration, ctx: &Context) -> Result<Acti
             return Err(e);
         }
     };
+    // The cache may not have seen this reconcile's last write yet.
+    if let Some(wait) = resting(ctx, dbi, rotated) {
+        return Ok(Action::requeue(wait));
+    }
     let mut writer = StatusWriter::new(ctx, dbi);
     if dbi.spec.suspend {
         if let Err(f) = claim::release_moved(ctx, dbi).await {
