@@ -11,7 +11,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use super::claims::Claims;
 use super::events::Events;
 use super::fairness::Admission;
-use super::index::Index;
+use super::index::{Index, hash};
 use super::metrics::Metrics;
 use crate::api::DatabricksIntegration;
 use crate::databricks::Clients;
@@ -19,14 +19,6 @@ use crate::identity::{Installation, IntegrationId};
 
 /// The version remembered for a deleted object until its deletion has been handled.
 const GONE: u64 = u64::MAX;
-
-/// A short, fixed-size stand-in for a name or version: thousands of Secrets are remembered.
-fn hash(value: impl std::hash::Hash) -> u64 {
-    use std::hash::Hasher;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    value.hash(&mut h);
-    h.finish()
-}
 
 /// Timing knobs; the defaults suit production, tests shorten them.
 #[derive(Clone, Debug)]
@@ -74,13 +66,14 @@ pub struct Context {
     pub installation: Installation,
     /// Which integration holds which workspace, in the operator's own namespace.
     pub claims: Claims,
-    /// Lookups across integrations (Secret users, namespaces), kept from their watch.
+    /// Per integration, from their watch: what wakes a reconcile, Secret users, UIDs, namespaces.
     pub index: Arc<Index>,
     /// Each namespace's and workspace's share of the workers.
     pub admission: Admission,
     failures: Mutex<HashMap<ObjectRef<DatabricksIntegration>, u32>>,
     forced: Mutex<HashSet<ObjectRef<DatabricksIntegration>>>,
-    /// resourceVersion last seen per watched Secret/ConfigMap (kind, namespace, name), hashed.
+    /// resourceVersion last seen per watched Secret/ConfigMap (kind, namespace, name), hashed:
+    /// thousands of Secrets are remembered.
     versions: Mutex<HashMap<u64, u64>>,
     /// Since when each resource has been waiting for its cluster to start.
     compute_waits: Mutex<HashMap<ObjectRef<DatabricksIntegration>, std::time::Instant>>,

@@ -44,7 +44,8 @@ struct Entries {
     per_namespace: HashMap<String, usize>,
 }
 
-fn hash(value: impl Hash) -> u64 {
+/// A short, fixed-size stand-in for names and versions kept per integration or Secret.
+pub(super) fn hash(value: impl Hash) -> u64 {
     let mut h = DefaultHasher::new();
     value.hash(&mut h);
     h.finish()
