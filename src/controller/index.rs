@@ -8,8 +8,8 @@
 //!   integrations (fair admission).
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Mutex, RwLock};
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::{Mutex, OnceLock, RwLock};
 
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
@@ -44,11 +44,12 @@ struct Entries {
     per_namespace: HashMap<String, usize>,
 }
 
-/// A short, fixed-size stand-in for names and versions kept per integration or Secret.
+/// A short, fixed-size stand-in for names and versions kept per integration or Secret. Keyed
+/// per process: names are the tenants', and with a known key two of them could be chosen to
+/// collide.
 pub(super) fn hash(value: impl Hash) -> u64 {
-    let mut h = DefaultHasher::new();
-    value.hash(&mut h);
-    h.finish()
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    KEYS.get_or_init(RandomState::new).hash_one(value)
 }
 
 fn key(dbi: &DatabricksIntegration) -> u64 {
